@@ -1,0 +1,129 @@
+// The engine that runs virtual users: the same code runs a load in
+// loads-runner (local mode) and in loads-agent (cluster mode).
+//
+// Threads: `threads` workers, each with its own io_context; users are spread
+// round-robin over them and run as stackful coroutines (thousands per thread).
+// Each worker counts into its own Stats with no lock; the thread that called
+// run() collects the workers' deltas every `interval` and hands them to the
+// observer.
+#pragma once
+
+#include "loads/plan.hpp"
+#include "loads/stats.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace loads {
+
+// What each hit runs.
+struct TestSpec {
+    enum class Kind { url, library };
+    Kind kind = Kind::url;
+
+    // Kind::url ("zero-code"): one request or exchange per hit.
+    std::string url;     // http(s)://, ws(s)://, tcp://host:port
+    std::string method = "GET";
+    std::vector<std::pair<std::string, std::string>> headers;
+    std::string body;    // HTTP: request body; ws/tcp: what each hit sends (default "ping")
+    std::string expect;  // ws/tcp: reply must equal this when non-empty; http: body must contain it
+    std::string until = "\n";  // tcp: a reply ends with this delimiter
+
+    // Kind::library: a test library (.so) and "Class.method".
+    std::string library_path;
+    std::string test_name;
+};
+
+// How the engine's clients behave.
+struct ClientOptions {
+    Duration connect_timeout = std::chrono::seconds(10);
+    Duration timeout = std::chrono::seconds(30);  // one request or receive
+    bool follow_redirects = false;                // URL mode; sessions default to true
+    unsigned max_redirects = 10;
+    bool insecure = false;                        // skip TLS certificate verification
+    std::uint64_t max_body = 64ull << 20;         // bigger responses are a protocol error
+};
+
+struct RunSpec {
+    TestSpec test;
+    Plan plan;
+    std::string server_url;  // base for relative paths in test libraries
+    ClientOptions client;
+    Duration interval = std::chrono::seconds(1);  // how often on_interval is called
+    std::uint32_t user_offset = 0;                // first user id (agents get distinct ids)
+};
+
+struct CycleResult {
+    std::uint32_t index = 0;
+    std::uint32_t users = 0;
+    Stats stats;
+    Duration elapsed{0};
+};
+
+struct RunResult {
+    std::chrono::system_clock::time_point started;
+    Duration elapsed{0};
+    std::vector<CycleResult> cycles;
+    Stats total;           // sum of the cycles
+    bool stopped = false;  // stop() ended it before the plan was done
+};
+
+struct Progress {
+    std::uint64_t hits_done = 0;
+    std::optional<std::uint64_t> hits_total;       // count mode
+    Duration elapsed{0};
+    std::optional<Duration> duration_total;         // duration mode
+    std::uint32_t cycle = 0;                        // index of the running cycle
+    std::uint32_t cycles = 0;
+
+    // 0..1, from hits in count mode and from time in duration mode.
+    double fraction() const;
+};
+
+// Receives the run as it goes. Every call is made on the thread inside run().
+class RunObserver {
+public:
+    virtual ~RunObserver() = default;
+    // Called every interval and once at the end of each cycle with the figures
+    // counted since the previous call (so summing every delta gives the total).
+    virtual void on_interval(std::uint32_t /*cycle*/, const Stats& /*delta*/, const Progress&) {}
+    // Called when a cycle starts and when it has ended.
+    virtual void on_cycle_start(std::uint32_t /*cycle*/, const Cycle&) {}
+    virtual void on_cycle_end(const CycleResult&) {}
+};
+
+class Engine {
+public:
+    // threads == 0: one per core.
+    explicit Engine(unsigned threads = 0);
+    ~Engine();
+    Engine(const Engine&) = delete;
+    Engine& operator=(const Engine&) = delete;
+
+    unsigned threads() const;
+
+    // Checks a test before a run: the URL parses, the library loads and has
+    // the test. Returns an error message, or empty when the test can run.
+    static std::string check(const TestSpec& test);
+    // The names of the tests a library holds ("Class.method"), or an error.
+    static Parsed<std::vector<std::string>> list_tests(const std::string& library_path);
+
+    // Runs the plan to its end (or until stop()). Blocks the calling thread.
+    RunResult run(const RunSpec& spec, RunObserver& observer);
+
+    // Asks a running run() to stop: no new hits start, hits in flight are
+    // cancelled, and run() returns within about a second. Thread-safe and
+    // async-signal-unsafe: call it from a normal thread.
+    void stop();
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace loads

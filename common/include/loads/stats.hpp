@@ -1,0 +1,90 @@
+// The figures of a run, as one worker thread, one agent or the whole cluster
+// counts them. Everything here merges by addition (merge(a) then merge(b) is
+// the stats of both), so the same type is the per-thread delta, the agent's
+// interval batch, the broker's merged snapshot and the runner's total.
+//
+// Vocabulary (also in docs/protocol.md and the summary):
+//   hit      one execution of the test by one virtual user (URL mode: one
+//            request or exchange). Every hit ends as exactly one of success,
+//            failure or error: hits == successes + failures + errors.
+//   failure  a check in the test did not hold.
+//   error    the hit could not complete: network, protocol, a 5xx nobody
+//            checked, or an exception in the test; counted by kind.
+//   request  one HTTP request/response; a hit may make any number of them.
+#pragma once
+
+#include "loads/error_kind.hpp"
+#include "loads/histogram.hpp"
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <string>
+
+namespace loads {
+
+// Statistics of one name ("GET /", "login", "chat.echo"): every HTTP request
+// is recorded under a name (by default its method and path), and a test can
+// time its own exchanges under a name of its choosing.
+struct LabelStats {
+    std::uint64_t count = 0;   // requests or exchanges completed (any outcome)
+    std::uint64_t errors = 0;  // of which ended in a network/protocol error or 5xx
+    Histogram latency;         // time of each completed one
+
+    void merge(const LabelStats& o);
+    friend bool operator==(const LabelStats&, const LabelStats&) = default;
+};
+
+struct Stats {
+    static constexpr std::size_t kStatusCodes = 600;  // codes 0..599; others go to 0
+    static constexpr std::size_t kMaxLabels = 1000;   // beyond this, names fold into "(other)"
+
+    // --- hits
+    std::uint64_t hits = 0;       // hits finished (aborted hits at a stop are not counted)
+    std::uint64_t successes = 0;  // hits with no failure and no error
+    std::uint64_t failures = 0;   // hits where a check did not hold
+    std::uint64_t errors = 0;     // hits that ended in an error
+    std::array<std::uint64_t, kErrorKindCount> errors_by_kind{};  // sums to `errors`
+
+    // --- HTTP
+    std::uint64_t requests = 0;        // HTTP responses received (any status)
+    std::uint64_t request_errors = 0;  // HTTP requests that got no response
+    std::uint64_t bytes_sent = 0;      // HTTP bytes written (headers + body)
+    std::uint64_t bytes_received = 0;  // HTTP bytes read (headers + body)
+    std::array<std::uint64_t, kStatusCodes> status_codes{};
+
+    // --- WebSocket
+    std::uint64_t ws_opened = 0;             // handshakes completed
+    std::uint64_t ws_closed = 0;             // sockets closed, by either side
+    std::uint64_t ws_messages_sent = 0;
+    std::uint64_t ws_messages_received = 0;
+    std::uint64_t ws_bytes_sent = 0;         // payload bytes
+    std::uint64_t ws_bytes_received = 0;     // payload bytes
+
+    // --- raw TCP
+    std::uint64_t tcp_opened = 0;
+    std::uint64_t tcp_closed = 0;
+    std::uint64_t tcp_bytes_sent = 0;
+    std::uint64_t tcp_bytes_received = 0;
+
+    // Latency of every request and every named exchange, in ns.
+    Histogram latency;
+    // Per-name rows. Node addresses are stable: hot paths keep pointers.
+    std::map<std::string, LabelStats, std::less<>> labels;
+
+    // Finds or creates the row for `name`, folding into "(other)" past kMaxLabels.
+    LabelStats& label(std::string_view name);
+
+    void count_status(unsigned code) { ++status_codes[code < kStatusCodes ? code : 0]; }
+    void count_error(ErrorKind k) {
+        ++errors;
+        ++errors_by_kind[static_cast<std::size_t>(k)];
+    }
+
+    void merge(const Stats& o);
+    // Zeroes every figure; keeps label rows (and so the pointers into them).
+    void reset();
+    friend bool operator==(const Stats&, const Stats&) = default;
+};
+
+}  // namespace loads
