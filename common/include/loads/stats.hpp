@@ -67,6 +67,18 @@ struct Stats {
     std::uint64_t tcp_bytes_sent = 0;
     std::uint64_t tcp_bytes_received = 0;
 
+    // Why hits failed or errored: the first kMaxMessages distinct messages
+    // ("failure: home page greets", "connect: connect: Connection refused"),
+    // each with how often it was seen; later new ones count under "(other)".
+    static constexpr std::size_t kMaxMessages = 50;
+    std::map<std::string, std::uint64_t, std::less<>> messages;
+    void note(std::string_view message) {
+        auto it = messages.find(message);
+        if (it != messages.end()) ++it->second;
+        else if (messages.size() < kMaxMessages) messages.emplace(std::string(message), 1);
+        else ++messages["(other)"];
+    }
+
     // Latency of every request and every named exchange, in ns.
     Histogram latency;
     // Per-name rows. Node addresses are stable: hot paths keep pointers.

@@ -1,0 +1,341 @@
+// The test-case API: all a test library includes.
+//
+//   #include <loads/loads.hpp>
+//
+//   class WebSite : public loads::TestCase {
+//   public:
+//       void test_home() {
+//           auto r = session().get("/");
+//           check(r.status() == 200, "home page answers 200");
+//           check(r.text().find("Hello") != std::string::npos, "home page greets");
+//       }
+//   };
+//   LOADS_TEST(WebSite, test_home)
+//
+// Test code is written blocking-style: a call such as session().get() suspends
+// only the virtual user that made it, while the thread runs thousands of
+// others. The engine that implements the interfaces below lives in the process
+// that loads the library (loads-runner or loads-agent); a test library needs
+// nothing but this header.
+#pragma once
+
+#include "loads/error_kind.hpp"
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <stdexcept>
+#include <type_traits>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace loads {
+
+using Headers = std::vector<std::pair<std::string, std::string>>;
+using Seconds = std::chrono::duration<double>;
+
+// --- outcomes --------------------------------------------------------------
+
+// Thrown by check() when a check does not hold: the hit counts as a failure.
+struct Failure : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+// Thrown by the engine when a request, socket or stream cannot complete
+// (connect refused, timeout, reset, ...). Uncaught, the hit counts as an
+// error of this kind; a test may catch it to handle the failure itself.
+struct RequestError : std::runtime_error {
+    RequestError(ErrorKind k, const std::string& what) : std::runtime_error(what), kind(k) {}
+    ErrorKind kind;
+};
+
+// --- HTTP ----------------------------------------------------------------------
+
+struct RequestOptions {
+    Headers headers;                        // added to the session's default headers
+    std::string body;                       // request body (POST, PUT, PATCH)
+    std::string name;                       // statistics row; default "METHOD /path"
+    std::optional<bool> allow_redirects;    // default: follow (like Requests)
+    std::optional<Seconds> timeout;         // default: the run's --timeout
+};
+
+class Response {
+public:
+    // The status code. Reading it marks the response as looked at: a 5xx
+    // response nobody looked at makes the hit an error of kind `status`.
+    int status() const {
+        if (!checked_ && unchecked_5xx_ && *unchecked_5xx_ > 0) --*unchecked_5xx_;
+        checked_ = true;
+        return status_;
+    }
+    bool ok() const { return status() < 400; }
+    const std::string& text() const { return body_; }
+    const std::string& body() const { return body_; }
+    const Headers& headers() const { return headers_; }
+    // The value of the first header called `name` (any case), or "".
+    std::string_view header(std::string_view name) const {
+        for (auto& [k, v] : headers_)
+            if (iequals(k, name)) return v;
+        return {};
+    }
+    // Time from sending the request to the last byte of the response.
+    std::chrono::nanoseconds elapsed() const { return elapsed_; }
+    // The URL that answered (after redirects).
+    const std::string& url() const { return url_; }
+
+    // Filled in by the engine.
+    int status_ = 0;
+    std::string body_;
+    Headers headers_;
+    std::chrono::nanoseconds elapsed_{0};
+    std::string url_;
+    mutable bool checked_ = false;
+    int* unchecked_5xx_ = nullptr;  // the hit's count of 5xx responses nobody looked at
+
+private:
+    static bool iequals(std::string_view a, std::string_view b) {
+        if (a.size() != b.size()) return false;
+        for (std::size_t i = 0; i < a.size(); ++i) {
+            char x = a[i], y = b[i];
+            if (x >= 'A' && x <= 'Z') x = char(x - 'A' + 'a');
+            if (y >= 'A' && y <= 'Z') y = char(y - 'A' + 'a');
+            if (x != y) return false;
+        }
+        return true;
+    }
+};
+
+// A Requests-like session: one per virtual user, kept across its hits, with
+// keep-alive connections and a cookie jar. Relative URLs ("/login", "")
+// resolve against --server-url.
+class Session {
+public:
+    virtual ~Session() = default;
+    virtual Response request(std::string_view method, std::string_view url,
+                             const RequestOptions& options = {}) = 0;
+    // Headers sent with every request of this session.
+    virtual void set_header(std::string_view name, std::string_view value) = 0;
+    // The value of a cookie in the jar, or "".
+    virtual std::string cookie(std::string_view name) const = 0;
+    virtual void clear_cookies() = 0;
+
+    Response get(std::string_view url, const RequestOptions& o = {}) { return request("GET", url, o); }
+    Response head(std::string_view url, const RequestOptions& o = {}) { return request("HEAD", url, o); }
+    Response del(std::string_view url, const RequestOptions& o = {}) { return request("DELETE", url, o); }
+    Response post(std::string_view url, std::string body, RequestOptions o = {}) {
+        o.body = std::move(body);
+        return request("POST", url, o);
+    }
+    Response put(std::string_view url, std::string body, RequestOptions o = {}) {
+        o.body = std::move(body);
+        return request("PUT", url, o);
+    }
+    Response patch(std::string_view url, std::string body, RequestOptions o = {}) {
+        o.body = std::move(body);
+        return request("PATCH", url, o);
+    }
+};
+
+// --- WebSocket -----------------------------------------------------------------
+
+struct WsOptions {
+    Headers headers;
+    std::string subprotocol;
+    // Called for every message that arrives while no receive() is waiting
+    // (text or binary payload, is_binary). Runs on the user's own thread.
+    std::function<void(const std::string&, bool)> on_message;
+    std::optional<Seconds> timeout;  // receive/handshake; default: the run's --timeout
+};
+
+struct WsMessage {
+    std::string data;
+    bool binary = false;
+};
+
+class WebSocket {
+public:
+    virtual ~WebSocket() = default;
+    virtual void send(std::string_view text) = 0;
+    virtual void send_binary(std::string_view bytes) = 0;
+    // Waits for the next message (suspending only this user). Throws
+    // RequestError(timeout) after the timeout, RequestError(closed) when the
+    // peer has closed the socket.
+    virtual WsMessage receive(std::optional<Seconds> timeout = std::nullopt) = 0;
+    virtual void close() = 0;
+    virtual bool is_open() const = 0;
+};
+
+// --- raw TCP -------------------------------------------------------------------
+
+struct TcpOptions {
+    bool tls = false;
+    std::optional<Seconds> timeout;  // every operation; default: the run's --timeout
+};
+
+class TcpStream {
+public:
+    virtual ~TcpStream() = default;
+    virtual void send(std::string_view bytes) = 0;
+    // Reads until `delimiter` has arrived; returns the data including it.
+    virtual std::string recv_until(std::string_view delimiter) = 0;
+    virtual std::string recv_exactly(std::size_t n) = 0;
+    // Whatever is available (at least one byte); "" when the peer closed.
+    virtual std::string recv_some() = 0;
+    virtual void close() = 0;
+};
+
+// --- what a test can reach -----------------------------------------------------
+
+// A small space shared by the users of one run in one process, for users
+// that cooperate (bots that talk to each other). Waiting never blocks the
+// thread, only the waiting user.
+class SharedSpace {
+public:
+    virtual ~SharedSpace() = default;
+    virtual void set(std::string_view key, std::string value) = 0;
+    // The value of key, waiting up to `timeout` for someone to set it.
+    virtual std::optional<std::string> get(std::string_view key, Seconds timeout) = 0;
+    virtual void push(std::string_view queue, std::string value) = 0;
+    // Pops the oldest value of `queue`, waiting up to `timeout` for one.
+    virtual std::optional<std::string> pop(std::string_view queue, Seconds timeout) = 0;
+};
+
+// Implemented by the engine, one per virtual user.
+class UserContext {
+public:
+    virtual ~UserContext() = default;
+    virtual Session& session() = 0;
+    virtual std::unique_ptr<WebSocket> create_ws(std::string_view url, WsOptions options) = 0;
+    virtual std::unique_ptr<TcpStream> tcp_connect(std::string_view host, unsigned port,
+                                                   TcpOptions options) = 0;
+    virtual SharedSpace& shared() = 0;
+    virtual void sleep(Seconds s) = 0;
+    // Records a timed exchange under `name` (its own row in the statistics).
+    virtual void record(std::string_view name, std::chrono::nanoseconds elapsed, bool ok) = 0;
+    virtual const std::string& server_url() const = 0;
+    virtual std::uint32_t user_id() const = 0;      // unique in the run
+    virtual std::uint64_t hit_index() const = 0;    // 0-based, for this user
+    virtual std::uint32_t cycle() const = 0;        // 0-based cycle index
+};
+
+// --- the base class of tests ---------------------------------------------------
+
+class TestCase {
+public:
+    virtual ~TestCase() = default;
+    // Called before and after each hit (each run of the test method).
+    virtual void setUp() {}
+    virtual void tearDown() {}
+    // Called once per virtual user, before its first hit and after its last.
+    virtual void on_start() {}
+    virtual void on_stop() {}
+
+    // Set by the engine before anything else is called.
+    void bind(UserContext* ctx) { ctx_ = ctx; }
+
+protected:
+    Session& session() { return ctx_->session(); }
+    UserContext& context() { return *ctx_; }
+    SharedSpace& shared() { return ctx_->shared(); }
+    const std::string& server_url() const { return ctx_->server_url(); }
+    std::uint32_t user_id() const { return ctx_->user_id(); }
+    std::uint64_t hit_index() const { return ctx_->hit_index(); }
+
+    std::unique_ptr<WebSocket> create_ws(std::string_view url, WsOptions o = {}) {
+        return ctx_->create_ws(url, std::move(o));
+    }
+    std::unique_ptr<TcpStream> tcp_connect(std::string_view host, unsigned port, TcpOptions o = {}) {
+        return ctx_->tcp_connect(host, port, std::move(o));
+    }
+    void sleep(double seconds) { ctx_->sleep(Seconds(seconds)); }
+
+    // Times `fn` and records it under `name`: a RequestError or Failure
+    // thrown by fn is recorded as not ok and passed on.
+    template <class F>
+    auto timed(std::string_view name, F&& fn) -> decltype(fn()) {
+        auto t0 = std::chrono::steady_clock::now();
+        try {
+            if constexpr (std::is_void_v<decltype(fn())>) {
+                fn();
+                ctx_->record(name, std::chrono::steady_clock::now() - t0, true);
+            } else {
+                auto r = fn();
+                ctx_->record(name, std::chrono::steady_clock::now() - t0, true);
+                return r;
+            }
+        } catch (...) {
+            ctx_->record(name, std::chrono::steady_clock::now() - t0, false);
+            throw;
+        }
+    }
+
+    // A check that does not hold ends the hit as a failure.
+    void check(bool condition, std::string_view message = "check failed") {
+        if (!condition) throw Failure(std::string(message));
+    }
+    template <class A, class B>
+    void check_equal(const A& actual, const B& expected, std::string_view what = "value") {
+        if (!(actual == expected)) {
+            std::ostringstream os;
+            os << what << ": expected " << printable(expected) << ", got " << printable(actual);
+            throw Failure(os.str());
+        }
+    }
+
+private:
+    template <class T>
+    static const T& printable(const T& v) { return v; }
+    static std::string printable(const std::string& s) { return '"' + s + '"'; }
+    static std::string printable(std::string_view s) { return '"' + std::string(s) + '"'; }
+    static std::string printable(const char* s) { return '"' + std::string(s) + '"'; }
+
+    UserContext* ctx_ = nullptr;
+};
+
+// --- registration ----------------------------------------------------------------
+
+namespace detail {
+
+struct TestEntry {
+    const char* name;                          // "Class.method"
+    TestCase* (*create)();                     // new instance of the class
+    void (*run)(TestCase&);                    // calls the method on it
+};
+
+struct Registry {
+    static constexpr unsigned kAbiVersion = 1;  // bump when this header changes incompatibly
+    unsigned abi_version = kAbiVersion;
+    std::vector<TestEntry> tests;
+};
+
+inline Registry& registry() {
+    static Registry r;
+    return r;
+}
+
+struct Registrar {
+    explicit Registrar(TestEntry e) { registry().tests.push_back(e); }
+};
+
+}  // namespace detail
+}  // namespace loads
+
+// The one symbol the engine looks up in a test library (dlsym).
+extern "C" __attribute__((visibility("default"), used)) inline const loads::detail::Registry*
+loads_registry_v1() {
+    return &loads::detail::registry();
+}
+
+#define LOADS_DETAIL_CAT2(a, b) a##b
+#define LOADS_DETAIL_CAT(a, b) LOADS_DETAIL_CAT2(a, b)
+
+// Registers Class::method as the test "Class.method".
+#define LOADS_TEST(Class, Method)                                                        \
+    static ::loads::detail::Registrar LOADS_DETAIL_CAT(loads_registrar_, __COUNTER__){   \
+        ::loads::detail::TestEntry{                                                      \
+            #Class "." #Method, []() -> ::loads::TestCase* { return new Class(); },      \
+            [](::loads::TestCase& t) { static_cast<Class&>(t).Method(); }}};

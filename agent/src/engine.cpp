@@ -1,0 +1,181 @@
+// The run loop: cycles, interval collection, duration deadlines and stops.
+#include "loads/engine.hpp"
+
+#include "run_state.hpp"
+#include "shared_space.hpp"
+#include "worker.hpp"
+
+#include "loads/log.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <random>
+
+namespace loads {
+
+double Progress::fraction() const {
+    double f = 0;
+    if (hits_total && *hits_total > 0) f = double(hits_done) / double(*hits_total);
+    else if (duration_total && duration_total->count() > 0)
+        f = double(elapsed.count()) / double(duration_total->count());
+    return std::clamp(f, 0.0, 1.0);
+}
+
+struct Engine::Impl {
+    std::vector<std::unique_ptr<Worker>> workers;
+    std::mutex mu;
+    std::condition_variable cv;
+    std::size_t workers_busy = 0;       // workers whose users have not all finished
+    std::atomic<bool> stop_requested{false};
+    std::atomic<bool> running{false};
+
+    void wait_until(Clock::time_point t) {
+        std::unique_lock lock(mu);
+        cv.wait_until(lock, t, [&] { return workers_busy == 0 || stop_requested.load(); });
+    }
+};
+
+Engine::Engine(unsigned threads) : impl_(std::make_unique<Impl>()) {
+    if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+    // 64 KiB stacks: room for test code and OpenSSL, and only the pages a
+    // user touches count in RSS.
+    for (unsigned i = 0; i < threads; ++i) impl_->workers.push_back(std::make_unique<Worker>(i, 64 * 1024));
+}
+
+Engine::~Engine() = default;
+
+unsigned Engine::threads() const { return static_cast<unsigned>(impl_->workers.size()); }
+
+std::string Engine::check(const TestSpec& test) {
+    RunSpec spec;
+    spec.test = test;
+    spec.plan.cycles.push_back(Cycle{});
+    auto state = prepare_run(spec);
+    return state ? std::string() : state.error;
+}
+
+Parsed<std::vector<std::string>> Engine::list_tests(const std::string& library_path) {
+    auto lib = TestLibrary::open(library_path);
+    if (!lib) return {{}, lib.error};
+    return {lib.value->names(), {}};
+}
+
+void Engine::stop() {
+    impl_->stop_requested = true;
+    std::lock_guard lock(impl_->mu);
+    impl_->cv.notify_all();
+}
+
+RunResult Engine::run(const RunSpec& spec, RunObserver& observer) {
+    auto& im = *impl_;
+    RunResult result;
+    result.started = std::chrono::system_clock::now();
+    auto prepared = prepare_run(spec);
+    if (!prepared) throw std::invalid_argument(prepared.error);
+    SharedSpaceImpl shared;
+    prepared.value->shared = &shared;
+    std::shared_ptr<const RunState> state = prepared.value;
+
+    std::random_device rd;
+    for (auto& w : im.workers) w->begin_run(state, (std::uint64_t(rd()) << 32) | rd());
+
+    const Plan& plan = spec.plan;
+    const auto run_start = Clock::now();
+    const auto interval = std::max<Clock::duration>(std::chrono::duration_cast<Clock::duration>(spec.interval),
+                                                    std::chrono::milliseconds(50));
+    const std::size_t nworkers = im.workers.size();
+    Progress progress;
+    progress.hits_total = plan.total_hits();
+    progress.duration_total = plan.total_duration();
+    progress.cycles = static_cast<std::uint32_t>(plan.cycles.size());
+    std::uint32_t next_user = spec.user_offset;
+
+    auto hits_done = [&] {
+        std::uint64_t n = 0;
+        for (auto& w : im.workers) n += w->hits_done();
+        return n;
+    };
+    auto collect = [&] {
+        Stats delta;
+        for (auto& w : im.workers) delta.merge(w->collect());
+        return delta;
+    };
+
+    for (std::uint32_t ci = 0; ci < plan.cycles.size() && !im.stop_requested; ++ci) {
+        const Cycle& cycle = plan.cycles[ci];
+        observer.on_cycle_start(ci, cycle);
+        CycleState cs;
+        cs.index = ci;
+        cs.hits = cycle.hits;
+        cs.timed = cycle.duration.has_value();
+        cs.started = Clock::now();
+        if (cs.timed) cs.deadline = cs.started + std::chrono::duration_cast<Clock::duration>(*cycle.duration);
+
+        // User k of the cycle goes to worker k % threads and starts k startup
+        // delays after the cycle.
+        std::vector<std::vector<UserStart>> starts(nworkers);
+        for (std::uint32_t k = 0; k < cycle.users; ++k)
+            starts[k % nworkers].push_back(
+                {next_user + k, std::chrono::duration_cast<Clock::duration>(plan.startup_delay * k)});
+        next_user += cycle.users;
+        {
+            std::lock_guard lock(im.mu);
+            im.workers_busy = nworkers;
+        }
+        for (std::size_t i = 0; i < nworkers; ++i)
+            im.workers[i]->begin_cycle(cs, std::move(starts[i]), [&im] {
+                std::lock_guard lock(im.mu);
+                if (--im.workers_busy == 0) im.cv.notify_all();
+            });
+
+        CycleResult cr;
+        cr.index = ci;
+        cr.users = cycle.users;
+        auto next_tick = cs.started + interval;
+        bool cancelled = false;
+        const auto cancel_at = cs.timed ? cs.deadline + std::chrono::duration_cast<Clock::duration>(plan.graceful_stop)
+                                        : Clock::time_point::max();
+        for (;;) {
+            im.wait_until(std::min(next_tick, cancel_at));
+            bool done;
+            {
+                std::lock_guard lock(im.mu);
+                done = im.workers_busy == 0;
+            }
+            auto now = Clock::now();
+            if (!cancelled && (im.stop_requested || now >= cancel_at)) {
+                for (auto& w : im.workers) w->cancel();
+                cancelled = true;
+            }
+            if (done) break;
+            if (now >= next_tick) {
+                Stats delta = collect();
+                cr.stats.merge(delta);
+                progress.hits_done = hits_done();
+                progress.elapsed = std::chrono::duration_cast<Duration>(now - run_start);
+                progress.cycle = ci;
+                observer.on_interval(ci, delta, progress);
+                next_tick += interval;
+                if (next_tick < now) next_tick = now + interval;
+            }
+        }
+        Stats delta = collect();
+        cr.stats.merge(delta);
+        cr.elapsed = std::chrono::duration_cast<Duration>(Clock::now() - cs.started);
+        progress.hits_done = hits_done();
+        progress.elapsed = std::chrono::duration_cast<Duration>(Clock::now() - run_start);
+        progress.cycle = ci;
+        observer.on_interval(ci, delta, progress);
+        result.total.merge(cr.stats);
+        observer.on_cycle_end(cr);
+        result.cycles.push_back(std::move(cr));
+    }
+    for (auto& w : im.workers) w->end_run();
+    result.stopped = im.stop_requested.exchange(false);
+    result.elapsed = std::chrono::duration_cast<Duration>(Clock::now() - run_start);
+    return result;
+}
+
+}  // namespace loads

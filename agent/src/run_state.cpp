@@ -1,0 +1,64 @@
+#include "run_state.hpp"
+
+namespace loads {
+
+Parsed<std::shared_ptr<RunState>> prepare_run(const RunSpec& spec) {
+    auto state = std::make_shared<RunState>();
+    state->spec = spec;
+    auto fail = [](std::string why) { return Parsed<std::shared_ptr<RunState>>{nullptr, std::move(why)}; };
+
+    if (!spec.server_url.empty()) {
+        auto base = parse_url(spec.server_url);
+        if (!base) return fail("--server-url: " + base.error);
+        state->base_url = std::move(base.value);
+    }
+    if (spec.plan.cycles.empty()) return fail("the plan has no cycles");
+
+    const TestSpec& t = spec.test;
+    if (t.kind == TestSpec::Kind::library) {
+        auto lib = TestLibrary::open(t.library_path);
+        if (!lib) return fail(lib.error);
+        auto entry = lib.value->find(t.test_name);
+        if (!entry) return fail(entry.error);
+        state->library = std::move(lib.value);
+        state->entry = entry.value;
+        return {std::move(state), {}};
+    }
+
+    auto url = parse_url(t.url);
+    if (!url) return fail(url.error);
+    state->target = std::move(url.value);
+    const Url& u = state->target;
+    if (u.scheme == "http" || u.scheme == "https") {
+        for (auto& [k, v] : t.headers)
+            if (k.empty() || k.find_first_of(":\r\n") != std::string::npos ||
+                v.find_first_of("\r\n") != std::string::npos)
+                return fail("--header: bad header \"" + k + "\"");
+        if (t.method.empty() || t.method.find_first_of(" \r\n") != std::string::npos)
+            return fail("--method: bad method \"" + t.method + "\"");
+        std::string& r = state->request;
+        r = t.method + " " + u.target + " HTTP/1.1\r\nHost: " + u.host_header() + "\r\n";
+        bool ua = false, accept = false;
+        for (auto& [k, v] : t.headers) {
+            std::string lower = k;
+            for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+            ua |= lower == "user-agent";
+            accept |= lower == "accept";
+            r += k + ": " + v + "\r\n";
+        }
+        if (!ua) r += "User-Agent: loads/0.1\r\n";
+        if (!accept) r += "Accept: */*\r\n";
+        if (!t.body.empty() || t.method == "POST" || t.method == "PUT" || t.method == "PATCH")
+            r += "Content-Length: " + std::to_string(t.body.size()) + "\r\n";
+        r += "\r\n" + t.body;
+        state->head = t.method == "HEAD";
+        state->label = t.method + " " + std::string(u.path());
+    } else if (u.scheme == "ws" || u.scheme == "wss") {
+        state->label = "ws " + std::string(u.path());
+    } else {
+        state->label = "tcp " + u.host + ":" + std::to_string(u.port);
+    }
+    return {std::move(state), {}};
+}
+
+}  // namespace loads

@@ -1,0 +1,52 @@
+// What every user of a run shares, read-only while the run goes: the spec,
+// the loaded test, the parsed URLs and, in URL mode, the request serialised
+// once for every hit.
+#pragma once
+
+#include "loads/engine.hpp"
+#include "test_library.hpp"
+#include "url.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace loads {
+
+class SharedSpaceImpl;
+
+struct RunState {
+    RunSpec spec;
+
+    // Kind::library
+    std::shared_ptr<TestLibrary> library;
+    const detail::TestEntry* entry = nullptr;
+
+    // --server-url, parsed (absent when not given).
+    std::optional<Url> base_url;
+
+    // Kind::url
+    Url target;                // the URL hit
+    std::string request;       // HTTP: the whole request, serialised once
+    std::string label;         // statistics row, e.g. "GET /"
+    bool head = false;
+
+    SharedSpaceImpl* shared = nullptr;  // the run's shared space (thread-safe)
+};
+
+// What a worker needs to know of the running cycle.
+struct CycleState {
+    std::uint32_t index = 0;
+    std::uint64_t hits = 1;  // per user, count mode
+    bool timed = false;      // duration mode
+    std::chrono::steady_clock::time_point started;
+    std::chrono::steady_clock::time_point deadline;  // duration mode: no hit starts after it
+};
+
+// Builds the run state: parses URLs, opens the library, finds the test,
+// serialises the URL-mode request. Returns an error sentence on bad input.
+Parsed<std::shared_ptr<RunState>> prepare_run(const RunSpec& spec);
+
+}  // namespace loads

@@ -1,0 +1,171 @@
+#include "virtual_user.hpp"
+
+#include "socket_clients.hpp"
+
+#include "loads/log.hpp"
+
+#include <algorithm>
+#include <random>
+
+namespace loads {
+
+VirtualUser::VirtualUser(WorkerIo& worker, const RunState& run, const CycleState& cycle,
+                         std::uint32_t id, Clock::duration start_delay)
+    : io_(worker), run_(run), cycle_(cycle), id_(id), start_delay_(start_delay),
+      server_url_(run.spec.server_url), timer_(worker.io()), timer_registration_(worker, &timer_) {}
+
+VirtualUser::~VirtualUser() = default;
+
+Session& VirtualUser::session() {
+    if (!session_) {
+        bool follow = run_.spec.test.kind == TestSpec::Kind::library || io_.options().follow_redirects;
+        session_ = std::make_unique<HttpSession>(io_, run_.base_url ? &*run_.base_url : nullptr, follow);
+    }
+    return *session_;
+}
+
+std::unique_ptr<WebSocket> VirtualUser::create_ws(std::string_view url_text, WsOptions options) {
+    // Relative URLs resolve against --server-url with its scheme swapped:
+    // http -> ws, https -> wss.
+    Parsed<Url> url;
+    if (url_text.find("://") == std::string_view::npos && run_.base_url) {
+        Url base = *run_.base_url;
+        base.scheme = base.secure() ? "wss" : "ws";
+        url = resolve_url(base, url_text);
+    } else {
+        url = parse_url(url_text);
+    }
+    if (!url) throw std::invalid_argument(url.error);
+    return open_websocket(io_, url.value, std::move(options), 32 * 1024);
+}
+
+std::unique_ptr<TcpStream> VirtualUser::tcp_connect(std::string_view host, unsigned port,
+                                                    TcpOptions options) {
+    if (port == 0 || port > 65535) throw std::invalid_argument("tcp_connect: bad port " + std::to_string(port));
+    return open_tcp_stream(io_, std::string(host), static_cast<std::uint16_t>(port), options);
+}
+
+SharedSpace& VirtualUser::shared() {
+    if (!run_.shared) throw std::logic_error("no shared space in this run");
+    if (!shared_) shared_ = std::make_unique<UserSharedSpace>(*run_.shared, io_);
+    return *shared_;
+}
+
+void VirtualUser::wait(Clock::duration d) {
+    if (d <= Clock::duration::zero()) return;
+    timer_.timer_.expires_after(d);
+    boost::system::error_code ec;
+    timer_.timer_.async_wait(io_.yield()[ec]);
+}
+
+void VirtualUser::sleep(Seconds s) {
+    wait(std::chrono::duration_cast<Clock::duration>(s));
+    if (io_.stopping()) throw RequestError(ErrorKind::other, "stopped");
+}
+
+void VirtualUser::record(std::string_view name, std::chrono::nanoseconds elapsed, bool ok) {
+    auto ns = static_cast<std::uint64_t>(std::max<std::int64_t>(0, elapsed.count()));
+    Stats& s = io_.stats();
+    LabelStats& l = s.label(name);
+    ++l.count;
+    if (!ok) ++l.errors;
+    l.latency.record(ns);
+    s.latency.record(ns);
+}
+
+bool VirtualUser::should_continue() const {
+    if (io_.stopping()) return false;
+    if (cycle_.timed) return Clock::now() < cycle_.deadline;
+    return hit_ < cycle_.hits;
+}
+
+void VirtualUser::run(asio::yield_context yield) {
+    io_.set_yield(&yield);
+    wait(start_delay_);
+    if (!should_continue()) return;
+    Stats& stats = io_.stats();
+    runner_ = make_hit_runner(run_, *this);
+    try {
+        runner_->start();
+    } catch (const std::exception& e) {
+        // A user that cannot start counts one errored hit and goes no further.
+        if (!io_.stopping()) {
+            ++stats.hits;
+            const auto* re = dynamic_cast<const RequestError*>(&e);
+            if (dynamic_cast<const Failure*>(&e)) ++stats.failures;
+            else stats.count_error(re ? re->kind : ErrorKind::exception);
+            stats.note(std::string("on_start: ") + e.what());
+        }
+        return;
+    }
+    const auto& sleep = run_.spec.plan.sleep;
+    while (should_continue()) {
+        run_one_hit();
+        ++hit_;
+        if (sleep.max > Duration::zero() && should_continue()) {
+            auto d = sleep.min;
+            if (sleep.max > sleep.min) {
+                std::uniform_int_distribution<std::int64_t> dist(sleep.min.count(), sleep.max.count());
+                d = Duration(dist(io_.worker().rng()));
+            }
+            auto pause = std::chrono::duration_cast<Clock::duration>(d);
+            if (cycle_.timed) pause = std::min(pause, cycle_.deadline - Clock::now());
+            wait(pause);
+        }
+    }
+    try {
+        runner_->stop();
+    } catch (const std::exception& e) {
+        if (!io_.stopping()) stats.note(std::string("on_stop: ") + e.what());
+    }
+    runner_.reset();
+    if (session_) session_->close();
+}
+
+void VirtualUser::run_one_hit() {
+    Stats& stats = io_.stats();
+    if (session_) session_->unchecked_5xx = 0;
+    enum class Outcome { success, failure, error } outcome = Outcome::success;
+    ErrorKind kind = ErrorKind::other;
+    std::string message;
+    try {
+        runner_->run_hit();
+        if (session_ && session_->unchecked_5xx > 0) {
+            outcome = Outcome::error;
+            kind = ErrorKind::status;
+            message = "HTTP 5xx response not checked by the test";
+        }
+    } catch (const Failure& f) {
+        outcome = Outcome::failure;
+        message = f.what();
+    } catch (const RequestError& e) {
+        outcome = Outcome::error;
+        kind = e.kind;
+        message = e.what();
+    } catch (const std::exception& e) {
+        outcome = Outcome::error;
+        kind = ErrorKind::exception;
+        message = e.what();
+    } catch (...) {
+        outcome = Outcome::error;
+        kind = ErrorKind::exception;
+        message = "unknown exception";
+    }
+    // A hit cut short by a stop is not a hit: it neither succeeded nor failed.
+    if (io_.stopping()) return;
+    ++stats.hits;
+    switch (outcome) {
+        case Outcome::success: ++stats.successes; break;
+        case Outcome::failure:
+            ++stats.failures;
+            stats.note("failure: " + message);
+            break;
+        case Outcome::error:
+            stats.count_error(kind);
+            stats.note(std::string(to_string(kind)) + ": " + message);
+            break;
+    }
+    io_.worker().hit_done();
+}
+
+}  // namespace loads

@@ -1,0 +1,73 @@
+// One virtual user: a stackful coroutine on its worker's io_context that runs
+// the test hit after hit, and the UserContext a test sees.
+#pragma once
+
+#include "hit_runner.hpp"
+#include "http_session.hpp"
+#include "run_state.hpp"
+#include "shared_space.hpp"
+#include "user_io.hpp"
+
+#include "loads/loads.hpp"
+
+#include <boost/asio/steady_timer.hpp>
+
+#include <memory>
+#include <string>
+
+namespace loads {
+
+class VirtualUser final : public UserContext {
+public:
+    VirtualUser(WorkerIo& worker, const RunState& run, const CycleState& cycle, std::uint32_t id,
+                Clock::duration start_delay);
+    ~VirtualUser() override;
+
+    // The user's whole life; runs inside its coroutine. Calls `done` at the end.
+    void run(asio::yield_context yield);
+
+    // UserContext
+    Session& session() override;
+    std::unique_ptr<WebSocket> create_ws(std::string_view url, WsOptions options) override;
+    std::unique_ptr<TcpStream> tcp_connect(std::string_view host, unsigned port,
+                                           TcpOptions options) override;
+    SharedSpace& shared() override;
+    void sleep(Seconds s) override;
+    void record(std::string_view name, std::chrono::nanoseconds elapsed, bool ok) override;
+    const std::string& server_url() const override { return server_url_; }
+    std::uint32_t user_id() const override { return id_; }
+    std::uint64_t hit_index() const override { return hit_; }
+    std::uint32_t cycle() const override { return cycle_.index; }
+
+    UserIo& io() { return io_; }
+    HttpSession& http() { return static_cast<HttpSession&>(session()); }
+    const RunState& run_state() const { return run_; }
+
+private:
+    // A timer that the watchdog or a stop can cancel.
+    class Timer final : public Cancellable {
+    public:
+        explicit Timer(asio::io_context& io) : timer_(io) {}
+        void cancel() override { timer_.cancel(); }
+        asio::steady_timer timer_;
+    };
+
+    void run_one_hit();
+    void wait(Clock::duration d);
+    bool should_continue() const;
+
+    UserIo io_;
+    const RunState& run_;
+    const CycleState& cycle_;
+    std::uint32_t id_;
+    Clock::duration start_delay_;
+    std::uint64_t hit_ = 0;
+    std::string server_url_;
+    std::unique_ptr<HttpSession> session_;
+    std::unique_ptr<HitRunner> runner_;
+    std::unique_ptr<UserSharedSpace> shared_;
+    Timer timer_;
+    Registration timer_registration_;
+};
+
+}  // namespace loads

@@ -1,0 +1,142 @@
+#include "worker.hpp"
+
+#include "virtual_user.hpp"
+
+#include "loads/log.hpp"
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/context/fixedsize_stack.hpp>
+
+#include <future>
+
+namespace loads {
+
+namespace {
+constexpr auto kWatchdogTick = std::chrono::milliseconds(20);
+}
+
+Worker::Worker(unsigned index, std::size_t stack_size)
+    : index_(index), stack_size_(stack_size), io_(1), guard_(io_.get_executor()), watchdog_(io_),
+      io_state_(io_) {
+    thread_ = std::thread([this] {
+        try {
+            io_.run();
+        } catch (const std::exception& e) {
+            get_logger("engine")->critical("worker {} stopped by an exception: {}", index_, e.what());
+        }
+    });
+}
+
+Worker::~Worker() {
+    asio::post(io_, [this] {
+        users_.clear();
+        watchdog_.cancel();
+    });
+    guard_.reset();
+    io_.stop();
+    if (thread_.joinable()) thread_.join();
+}
+
+void Worker::run_blocking(std::function<void()> fn) {
+    std::promise<void> done;
+    asio::post(io_, [&] {
+        fn();
+        done.set_value();
+    });
+    done.get_future().wait();
+}
+
+void Worker::begin_run(std::shared_ptr<const RunState> run, std::uint64_t seed) {
+    run_blocking([&] {
+        run_ = std::move(run);
+        // OpenSSL keeps the context alive (refcounted) for connections that
+        // outlive the run, so replacing it per run is safe.
+        tls_ = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
+        if (run_->spec.client.insecure) {
+            tls_->set_verify_mode(asio::ssl::verify_none);
+        } else {
+            tls_->set_default_verify_paths();
+            tls_->set_verify_mode(asio::ssl::verify_peer);
+        }
+        io_state_.begin_run(*tls_, run_->spec.client, seed);
+        running_ = true;
+        tick();
+    });
+}
+
+void Worker::tick() {
+    watchdog_.expires_after(kWatchdogTick);
+    watchdog_.async_wait([this](boost::system::error_code ec) {
+        if (ec || !running_) return;
+        io_state_.expire(Clock::now());
+        tick();
+    });
+}
+
+void Worker::begin_cycle(const CycleState& cycle, std::vector<UserStart> users,
+                         std::function<void()> on_done) {
+    asio::post(io_, [this, cycle, users = std::move(users), on_done = std::move(on_done)]() mutable {
+        users_.clear();
+        cycle_ = cycle;
+        io_state_.set_stopping(false);
+        on_done_ = std::move(on_done);
+        active_ = users.size();
+        if (active_ == 0) {
+            on_done_();
+            return;
+        }
+        // Delays count from the cycle start, not from when this runs.
+        auto late = Clock::now() - cycle_.started;
+        for (auto& u : users) {
+            users_.push_back(std::make_unique<VirtualUser>(io_state_, *run_, cycle_, u.id,
+                                                           u.delay - late));
+            VirtualUser* user = users_.back().get();
+            asio::spawn(
+                asio::any_io_executor(io_.get_executor()), std::allocator_arg,
+                boost::context::fixedsize_stack(stack_size_),
+                [user](asio::yield_context yield) { user->run(yield); },
+                [this](std::exception_ptr e) {
+                    if (e) {
+                        try {
+                            std::rethrow_exception(e);
+                        } catch (const std::exception& ex) {
+                            get_logger("engine")->error("a virtual user ended by an exception: {}",
+                                                        ex.what());
+                        } catch (...) {
+                            get_logger("engine")->error("a virtual user ended by an unknown exception");
+                        }
+                    }
+                    if (--active_ == 0) on_done_();
+                });
+        }
+    });
+}
+
+Stats Worker::collect() {
+    Stats out;
+    run_blocking([&] {
+        out = io_state_.stats();
+        io_state_.stats().reset();
+    });
+    return out;
+}
+
+void Worker::cancel() {
+    asio::post(io_, [this] {
+        if (!running_) return;
+        io_state_.set_stopping(true);
+        io_state_.cancel_all();
+    });
+}
+
+void Worker::end_run() {
+    run_blocking([&] {
+        users_.clear();
+        running_ = false;
+        watchdog_.cancel();
+        run_.reset();
+    });
+}
+
+}  // namespace loads

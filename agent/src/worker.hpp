@@ -1,0 +1,74 @@
+// One worker thread: an io_context, the virtual users placed on it, its
+// statistics delta, and a watchdog that enforces deadlines.
+//
+// Everything a worker owns is touched only on its thread; the run thread
+// talks to it by posting (begin_cycle, collect, cancel) and reads only the
+// relaxed hit counter.
+#pragma once
+
+#include "run_state.hpp"
+#include "user_io.hpp"
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <functional>
+#include <memory>
+#include <thread>
+#include <vector>
+
+namespace loads {
+
+class VirtualUser;
+
+// A user to start in a cycle: its id and how long after the cycle start.
+struct UserStart {
+    std::uint32_t id;
+    Clock::duration delay;
+};
+
+class Worker {
+public:
+    Worker(unsigned index, std::size_t stack_size);
+    ~Worker();
+    Worker(const Worker&) = delete;
+    Worker& operator=(const Worker&) = delete;
+
+    // Prepares for a run (TLS context, statistics). Call before begin_cycle.
+    void begin_run(std::shared_ptr<const RunState> run, std::uint64_t seed);
+    // Starts the cycle's users on this worker; `on_done` is called on the
+    // worker thread once the last of them has finished (at once if none).
+    void begin_cycle(const CycleState& cycle, std::vector<UserStart> users,
+                     std::function<void()> on_done);
+    // Moves the statistics counted since the last call out of the worker.
+    // Blocks the caller until the worker thread has handed them over.
+    Stats collect();
+    // Stops the hits in flight: users stop, their I/O is cancelled, and what
+    // they were doing is not counted. Asynchronous.
+    void cancel();
+    // Drops the run's users and state (after the last cycle). Blocks.
+    void end_run();
+
+    std::uint64_t hits_done() const { return io_state_.hits_done(); }
+
+private:
+    void tick();
+    void run_blocking(std::function<void()> fn);
+
+    unsigned index_;
+    std::size_t stack_size_;
+    asio::io_context io_;
+    asio::executor_work_guard<asio::io_context::executor_type> guard_;
+    asio::steady_timer watchdog_;
+    std::shared_ptr<const RunState> run_;
+    std::shared_ptr<asio::ssl::context> tls_;
+    WorkerIo io_state_;
+    bool running_ = false;  // between begin_run and end_run
+    CycleState cycle_;
+    std::vector<std::unique_ptr<VirtualUser>> users_;
+    std::size_t active_ = 0;
+    std::function<void()> on_done_;
+    std::thread thread_;
+};
+
+}  // namespace loads

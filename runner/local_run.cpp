@@ -1,0 +1,44 @@
+#include "local_run.hpp"
+
+#include "interrupts.hpp"
+#include "progress.hpp"
+
+namespace loads::runner {
+namespace {
+
+class LocalObserver final : public RunObserver {
+public:
+    explicit LocalObserver(ProgressBar& bar) : bar_(bar) {}
+    void on_interval(std::uint32_t, const Stats& delta, const Progress& p) override {
+        errors_ += delta.errors + delta.failures;
+        last_ = p;
+        bar_.update(p, errors_);
+    }
+    const Progress& last() const { return last_; }
+    std::uint64_t errors() const { return errors_; }
+
+private:
+    ProgressBar& bar_;
+    Progress last_;
+    std::uint64_t errors_ = 0;
+};
+
+}  // namespace
+
+Report run_local(const Options& options, Interrupts& interrupts) {
+    Engine engine(options.threads);
+    ProgressBar bar(stdout, !options.quiet && options.output == OutputFormat::text);
+    LocalObserver observer(bar);
+    RunSpec spec = options.spec;
+    // The bar wants frequent updates; collecting is cheap (one copy of each
+    // worker's counters).
+    if (bar.active()) spec.interval = std::min<Duration>(spec.interval, std::chrono::milliseconds(200));
+    interrupts.on_interrupt([&engine] { engine.stop(); });
+    Report report;
+    report.result = engine.run(spec, observer);
+    interrupts.on_interrupt(nullptr);
+    bar.finish(observer.last(), observer.errors());
+    return report;
+}
+
+}  // namespace loads::runner

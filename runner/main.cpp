@@ -1,0 +1,72 @@
+// loads-runner: parses the command line, runs the load locally or on a
+// cluster, prints the report and leaves with an exit code CI can trust:
+// 0 every hit succeeded, 1 failures or errors, 2 usage error.
+#include "cluster_run.hpp"
+#include "interrupts.hpp"
+#include "local_run.hpp"
+#include "options.hpp"
+#include "report.hpp"
+
+#include "loads/log.hpp"
+
+#include <fstream>
+#include <iostream>
+
+using namespace loads;
+using namespace loads::runner;
+
+int main(int argc, char** argv) {
+    auto parsed = parse(argc, argv);
+    if (!parsed.options) return parsed.exit_code;
+    Options& o = *parsed.options;
+    setup_logging(o.log_level);
+
+    if (o.list_tests) {
+        auto tests = Engine::list_tests(o.spec.test.library_path);
+        if (!tests) {
+            std::cerr << "loads-runner: " << tests.error << "\n";
+            return 2;
+        }
+        for (auto& t : tests.value) std::cout << t << "\n";
+        return 0;
+    }
+    if (o.ping_broker || o.check_cluster) return cluster_status(o);
+
+    // A broken test (bad URL, missing library, unknown test) is a usage
+    // error, found before any thread starts.
+    if (auto err = Engine::check(o.spec.test); !err.empty()) {
+        std::cerr << "loads-runner: " << err << "\n";
+        return 2;
+    }
+
+    Interrupts interrupts;
+    Report report;
+    try {
+        report = o.agents ? run_cluster(o, interrupts) : run_local(o, interrupts);
+    } catch (const UsageError& e) {
+        std::cerr << "loads-runner: " << e.what() << "\n";
+        return 2;
+    } catch (const std::exception& e) {
+        std::cerr << "loads-runner: " << e.what() << "\n";
+        return 1;
+    }
+    report.test = argc > 1 ? o.test_argument : "";
+    report.agents = o.agents;
+
+    bool json = o.output == OutputFormat::json;
+    if (!o.output_file.empty()) {
+        std::ofstream f(o.output_file);
+        if (json) f << to_json(report);
+        else print_summary(f, report);
+        if (!f) {
+            std::cerr << "loads-runner: cannot write " << o.output_file << "\n";
+            return 1;
+        }
+        if (json) print_summary(std::cout, report);
+    } else if (json) {
+        std::cout << to_json(report);
+    } else {
+        print_summary(std::cout, report);
+    }
+    return exit_code(report);
+}

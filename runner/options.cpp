@@ -1,0 +1,174 @@
+#include "options.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+
+namespace loads::runner {
+
+Parsed<TestSpec> parse_test_argument(const std::string& text) {
+    TestSpec t;
+    if (text.find("://") != std::string::npos) {
+        t.kind = TestSpec::Kind::url;
+        t.url = text;
+        return {t, {}};
+    }
+    auto so = text.rfind(".so");
+    if (so != std::string::npos && (so + 3 == text.size() || text[so + 3] == ':')) {
+        t.kind = TestSpec::Kind::library;
+        t.library_path = text.substr(0, so + 3);
+        if (so + 3 < text.size()) t.test_name = text.substr(so + 4);
+        return {t, {}};
+    }
+    return {{}, "TEST \"" + text +
+                    "\" is neither a URL (http://, https://, ws://, wss://, tcp://) nor "
+                    "LIBRARY.so:Class.method"};
+}
+
+namespace {
+
+// CLI11 validator wrapping one of our parsers, so the error names the option.
+template <class F>
+CLI::Validator checked(F parse, std::string what) {
+    return CLI::Validator(
+        [parse, what](std::string& value) -> std::string {
+            auto r = parse(value);
+            return r ? std::string() : r.error;
+        },
+        what);
+}
+
+}  // namespace
+
+ParseResult parse(int argc, char** argv) {
+    CLI::App app{"loads-runner: run a load test, on this machine or on a loads cluster.\n\n"
+                 "  loads-runner http://127.0.0.1:8080/ -u 10:20:30 -c 20\n"
+                 "  loads-runner ./libexample.so:WebSite.test_home --server-url http://127.0.0.1:8080 -u 50 -d 30s\n",
+                 "loads-runner"};
+    app.set_version_flag("--version", "loads-runner 0.1.0");
+    app.option_defaults()->always_capture_default();
+
+    Options o;
+    PlanInput plan;
+    std::string test_arg, timeout = "30s", connect_timeout = "10s", interval = "1s";
+    std::vector<std::string> headers;
+    std::string output = "text";
+    std::string broker_timeout;
+
+    app.add_option("test", test_arg,
+                   "What each hit runs: a URL (http, https, ws, wss, tcp://host:port) or "
+                   "LIBRARY.so:Class.method");
+    app.set_config("--config", "", "Read options from an INI or TOML file; command-line flags win");
+
+    auto* g = "Load plan";
+    app.add_option("-u,--users", plan.users, "Concurrent users per cycle, e.g. 10 or 10:20:30")
+        ->group(g)->check(checked(parse_count_list, "USERS"));
+    auto* hits_opt = app.add_option("-c,--hits", plan.hits,
+                                    "Hits per user in each cycle (one value, or one per cycle: 5:10:20)")
+        ->group(g)->check(checked(parse_count_list, "HITS"));
+    auto* dur_opt = app.add_option("-d,--duration", plan.duration,
+                                   "Hold each cycle for this long instead of counting hits (10s, 2m)")
+        ->group(g)->check(checked(parse_duration, "DURATION"));
+    hits_opt->excludes(dur_opt);
+    app.add_option("--sleep", plan.sleep, "Think time between hits: 0.01, 100ms, or min:max")
+        ->group(g)->check(checked(parse_sleep, "SLEEP"));
+    app.add_option("--startup-delay", plan.startup_delay, "Delay between user starts in a cycle")
+        ->group(g)->check(checked(parse_duration, "DURATION"));
+    app.add_option("--graceful-stop", plan.graceful_stop,
+                   "Duration mode: how long hits in flight at the end of a cycle may finish")
+        ->group(g)->check(checked(parse_duration, "DURATION"));
+
+    g = "Target";
+    app.add_option("--server-url", o.spec.server_url, "Base URL for the relative paths of a test library")->group(g);
+    app.add_option("-m,--method", o.spec.test.method, "URL mode: HTTP method")->group(g);
+    app.add_option("-H,--header", headers, "URL mode: extra header 'Name: value' (repeatable)")->group(g);
+    app.add_option("--body", o.spec.test.body, "URL mode: request body (ws/tcp: the message sent each hit)")->group(g);
+    app.add_option("--expect", o.spec.test.expect,
+                   "URL mode: HTTP body must contain this; ws/tcp reply must equal it")->group(g);
+    app.add_option("--until", o.spec.test.until, "tcp:// mode: a reply ends with this delimiter")->group(g);
+    app.add_option("--timeout", timeout, "Timeout of one request or receive")
+        ->group(g)->check(checked(parse_duration, "DURATION"));
+    app.add_option("--connect-timeout", connect_timeout, "Timeout of one connect")
+        ->group(g)->check(checked(parse_duration, "DURATION"));
+    app.add_flag("--follow-redirects", o.spec.client.follow_redirects, "URL mode: follow 3xx redirects")->group(g);
+    app.add_flag("-k,--insecure", o.spec.client.insecure, "Do not verify TLS certificates")->group(g);
+
+    g = "Output";
+    app.add_flag("-q,--quiet", o.quiet, "No progress bar")->group(g);
+    app.add_option("--output", output, "Report format")->group(g)->check(CLI::IsMember({"text", "json"}));
+    app.add_option("--output-file", o.output_file, "Write the report to this file (stdout still gets the summary)")->group(g);
+    app.add_flag("--list", o.list_tests, "List the tests of a test library and exit")->group(g);
+    app.add_option("--log-level", o.log_level, "Diagnostics on stderr: trace, debug, info, warn, error, off")
+        ->group(g)->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+
+    g = "Engine";
+    app.add_option("--threads", o.threads, "Worker threads (default: one per core)")
+        ->group(g)->check(CLI::Range(0u, 1024u));
+
+    g = "Cluster";
+    app.add_option("--agents", o.agents, "Run on this many agents of a broker (each runs the whole plan)")
+        ->group(g)->check(CLI::Range(0u, 10000u));
+    app.add_option("--broker", o.broker, "The broker's frontend endpoint")->group(g);
+    app.add_flag("--wait", o.wait_for_agents, "Wait for enough idle agents instead of failing")->group(g);
+    app.add_flag("--ping-broker", o.ping_broker, "Print the broker's status and exit")->group(g);
+    app.add_flag("--check-cluster", o.check_cluster, "Print the broker and its agents and exit")->group(g);
+    app.add_option("--broker-timeout", broker_timeout, "How long to wait for the broker to answer")
+        ->group(g)->check(checked(parse_duration, "DURATION"));
+    app.add_option("--interval", interval, "How often results are reported (100ms to 10s)")
+        ->group(g)->check(checked(parse_duration, "DURATION"));
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        int rc = app.exit(e, std::cout, std::cerr);
+        return {std::nullopt, rc == 0 ? 0 : 2};
+    }
+
+    auto usage = [&](const std::string& msg) {
+        std::cerr << "loads-runner: " << msg << "\nRun with --help for more information.\n";
+        return ParseResult{std::nullopt, 2};
+    };
+
+    o.output = output == "json" ? OutputFormat::json : OutputFormat::text;
+    if (!broker_timeout.empty()) o.broker_timeout = parse_duration(broker_timeout).value;
+    if (o.ping_broker || o.check_cluster) return {std::move(o), 0};
+
+    if (test_arg.empty()) return usage("a TEST is required (a URL or LIBRARY.so:Class.method)");
+    auto test = parse_test_argument(test_arg);
+    if (!test) return usage(test.error);
+    std::string method = o.spec.test.method, body = o.spec.test.body, expect = o.spec.test.expect,
+                until = o.spec.test.until;
+    o.spec.test = test.value;
+    o.test_argument = test_arg;
+    o.spec.test.method = method;
+    o.spec.test.body = body;
+    o.spec.test.expect = expect;
+    o.spec.test.until = until;
+    for (auto& h : headers) {
+        auto colon = h.find(':');
+        if (colon == std::string::npos || colon == 0) return usage("--header \"" + h + "\": expected 'Name: value'");
+        std::string value = h.substr(colon + 1);
+        value.erase(0, value.find_first_not_of(' '));
+        o.spec.test.headers.emplace_back(h.substr(0, colon), value);
+    }
+    if (o.spec.test.kind == TestSpec::Kind::library && o.spec.test.test_name.empty() && !o.list_tests)
+        return usage("\"" + test_arg + "\" names a library but no test: use " + test_arg +
+                     ":Class.method (--list shows its tests)");
+    if (o.spec.test.kind == TestSpec::Kind::url && o.list_tests)
+        return usage("--list takes a test library, not a URL");
+
+    auto p = make_plan(plan);
+    if (!p) return usage(p.error);
+    o.spec.plan = std::move(p.value);
+    o.spec.client.timeout = parse_duration(timeout).value;
+    o.spec.client.connect_timeout = parse_duration(connect_timeout).value;
+    if (o.spec.client.timeout <= Duration::zero() || o.spec.client.connect_timeout <= Duration::zero())
+        return usage("--timeout and --connect-timeout must be more than 0");
+    o.spec.interval = parse_duration(interval).value;
+    if (o.spec.interval < std::chrono::milliseconds(100) || o.spec.interval > std::chrono::seconds(10))
+        return usage("--interval must be between 100ms and 10s");
+    if (o.wait_for_agents && o.agents == 0) return usage("--wait goes with --agents");
+    return {std::move(o), 0};
+}
+
+}  // namespace loads::runner

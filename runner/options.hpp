@@ -1,0 +1,45 @@
+// The loads-runner command line: what the user asked for, validated, before
+// any thread starts. A bad flag is a clear message and exit code 2.
+#pragma once
+
+#include "loads/engine.hpp"
+
+#include <optional>
+#include <string>
+
+namespace loads::runner {
+
+enum class OutputFormat { text, json };
+
+struct Options {
+    RunSpec spec;                  // what to run and how
+    std::string test_argument;     // TEST as typed, for the report
+    unsigned threads = 0;          // 0: one per core
+    bool quiet = false;            // no progress bar
+    OutputFormat output = OutputFormat::text;
+    std::string output_file;       // report goes here instead of stdout
+    bool list_tests = false;       // print the tests of the library and exit
+    std::string log_level = "warn";
+
+    // Cluster mode (see docs/protocol.md).
+    unsigned agents = 0;           // 0: run in this process
+    std::string broker = "tcp://127.0.0.1:7780";
+    bool wait_for_agents = false;
+    bool ping_broker = false;
+    bool check_cluster = false;
+    std::optional<Duration> broker_timeout;
+};
+
+// What parse() came to: options to run with, or an exit code to leave with
+// (0 after --help/--version, 2 after a usage error, with the message printed).
+struct ParseResult {
+    std::optional<Options> options;
+    int exit_code = 0;
+};
+
+ParseResult parse(int argc, char** argv);
+
+// Splits the TEST argument into a TestSpec: a URL, or LIBRARY.so:Class.method.
+Parsed<TestSpec> parse_test_argument(const std::string& text);
+
+}  // namespace loads::runner

@@ -1,0 +1,249 @@
+#include "report.hpp"
+
+#include <boost/json.hpp>
+
+#include <ctime>
+#include <iomanip>
+#include <sstream>
+
+namespace loads::runner {
+namespace {
+
+std::string ms(std::uint64_t ns) {
+    std::ostringstream os;
+    double v = double(ns) / 1e6;
+    os << std::fixed << std::setprecision(v < 10 ? 3 : v < 100 ? 2 : 1) << v << " ms";
+    return os.str();
+}
+
+std::string fixed(double v, int decimals) {
+    std::ostringstream os;
+    os << std::fixed << std::setprecision(decimals) << v;
+    return os.str();
+}
+
+std::string timestamp(std::chrono::system_clock::time_point t) {
+    auto secs = std::chrono::system_clock::to_time_t(t);
+    auto micros = std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count() % 1000000;
+    std::tm tm{};
+    localtime_r(&secs, &tm);
+    std::ostringstream os;
+    os << std::put_time(&tm, "%Y-%m-%d %H:%M:%S") << '.' << std::setw(6) << std::setfill('0') << micros;
+    return os.str();
+}
+
+double seconds(Duration d) { return std::chrono::duration<double>(d).count(); }
+
+constexpr std::pair<const char*, double> kQuantiles[] = {
+    {"p50", 0.50}, {"p90", 0.90}, {"p95", 0.95}, {"p99", 0.99}, {"p99.9", 0.999}};
+
+std::string pad(std::string s, std::size_t w) {
+    if (s.size() < w) s.append(w - s.size(), ' ');
+    return s;
+}
+std::string lpad(std::string s, std::size_t w) {
+    if (s.size() < w) s.insert(0, w - s.size(), ' ');
+    return s;
+}
+
+}  // namespace
+
+void print_summary(std::ostream& out, const Report& r) {
+    const Stats& s = r.result.total;
+    double secs = seconds(r.result.elapsed);
+    double rps = secs > 0 ? double(s.hits) / secs : 0;
+    out << "\n";
+    out << "Hits: " << s.hits << "\n";
+    out << "Started: " << timestamp(r.result.started) << "\n";
+    out << "Duration: " << fixed(secs, 2) << " seconds\n";
+    out << "Approximate Average RPS: " << static_cast<std::uint64_t>(rps + 0.5) << "\n";
+    out << "Opened web sockets: " << s.ws_opened << "\n";
+    out << "Bytes received via web sockets: " << s.ws_bytes_received << "\n";
+    out << "\n";
+    out << "Success: " << s.successes << "\n";
+    out << "Errors: " << s.errors << "\n";
+    out << "Failures: " << s.failures << "\n";
+
+    if (r.agents) out << "\nAgents: " << r.agents << "\n";
+    if (r.result.stopped) out << "\nInterrupted: the plan did not run to its end.\n";
+    for (auto& e : r.events) out << e << "\n";
+
+    if (s.requests || s.request_errors) {
+        out << "\nRequests: " << s.requests << " responses (" << fixed(secs > 0 ? s.requests / secs : 0, 1)
+            << "/s), " << s.request_errors << " without response; received "
+            << format_bytes(s.bytes_received) << ", sent " << format_bytes(s.bytes_sent) << "\n";
+    }
+    if (s.ws_opened || s.ws_messages_sent || s.ws_messages_received) {
+        out << "WebSocket: " << s.ws_opened << " opened, " << s.ws_closed << " closed, "
+            << s.ws_messages_sent << " messages sent (" << format_bytes(s.ws_bytes_sent) << "), "
+            << s.ws_messages_received << " received (" << format_bytes(s.ws_bytes_received) << ")\n";
+    }
+    if (s.tcp_opened) {
+        out << "TCP: " << s.tcp_opened << " connections, " << format_bytes(s.tcp_bytes_sent)
+            << " sent, " << format_bytes(s.tcp_bytes_received) << " received\n";
+    }
+    if (!s.latency.empty()) {
+        out << "\nLatency (" << s.latency.count() << " requests and exchanges, first byte sent to last byte received):\n ";
+        for (auto& [name, q] : kQuantiles) out << " " << name << " " << ms(s.latency.value_at_quantile(q)) << ",";
+        out << " max " << ms(s.latency.max()) << "\n";
+        out << "  min " << ms(s.latency.min()) << ", mean " << ms(std::uint64_t(s.latency.mean())) << "\n";
+    }
+    bool any_status = false;
+    for (auto c : s.status_codes) any_status |= c != 0;
+    if (any_status) {
+        out << "\nStatus codes:\n";
+        for (std::size_t code = 0; code < s.status_codes.size(); ++code)
+            if (s.status_codes[code]) out << "  " << code << ": " << s.status_codes[code] << "\n";
+    }
+    if (s.errors) {
+        out << "\nErrors by kind:\n";
+        for (std::size_t k = 0; k < kErrorKindCount; ++k)
+            if (s.errors_by_kind[k])
+                out << "  " << to_string(static_cast<ErrorKind>(k)) << ": " << s.errors_by_kind[k] << "\n";
+    }
+    if (!s.messages.empty()) {
+        out << "\nWhy (first distinct messages):\n";
+        std::vector<std::pair<std::uint64_t, std::string>> sorted;
+        for (auto& [m, n] : s.messages) sorted.emplace_back(n, m);
+        std::sort(sorted.begin(), sorted.end(), [](auto& a, auto& b) { return a.first > b.first; });
+        for (std::size_t i = 0; i < sorted.size() && i < 10; ++i)
+            out << "  " << lpad(std::to_string(sorted[i].first), 8) << "  " << sorted[i].second << "\n";
+    }
+    if (!s.labels.empty()) {
+        std::size_t w = 4;
+        for (auto& [name, l] : s.labels) w = std::max(w, std::min<std::size_t>(name.size(), 40));
+        out << "\nPer name:\n  " << pad("Name", w) << "  " << lpad("Count", 9) << "  " << lpad("Errors", 7)
+            << "  " << lpad("p50", 10) << "  " << lpad("p95", 10) << "  " << lpad("p99", 10) << "  "
+            << lpad("max", 10) << "\n";
+        for (auto& [name, l] : s.labels) {
+            if (!l.count) continue;
+            out << "  " << pad(name.size() > 40 ? name.substr(0, 37) + "..." : name, w) << "  "
+                << lpad(std::to_string(l.count), 9) << "  " << lpad(std::to_string(l.errors), 7) << "  "
+                << lpad(ms(l.latency.value_at_quantile(0.5)), 10) << "  "
+                << lpad(ms(l.latency.value_at_quantile(0.95)), 10) << "  "
+                << lpad(ms(l.latency.value_at_quantile(0.99)), 10) << "  " << lpad(ms(l.latency.max()), 10)
+                << "\n";
+        }
+    }
+    if (!r.result.cycles.empty()) {
+        out << "\nCycles:\n  " << lpad("Cycle", 5) << "  " << lpad("Users", 7) << "  " << lpad("Hits", 9) << "  "
+            << lpad("Duration", 9) << "  " << lpad("RPS", 9) << "  " << lpad("Success", 8) << "  "
+            << lpad("p50", 10) << "  " << lpad("p95", 10) << "  " << lpad("p99", 10) << "\n";
+        for (auto& c : r.result.cycles) {
+            const Stats& cs = c.stats;
+            double cs_secs = seconds(c.elapsed);
+            double success = cs.hits ? 100.0 * double(cs.successes) / double(cs.hits) : 0;
+            out << "  " << lpad(std::to_string(c.index + 1), 5) << "  " << lpad(std::to_string(c.users), 7)
+                << "  " << lpad(std::to_string(cs.hits), 9) << "  " << lpad(fixed(cs_secs, 2) + " s", 9)
+                << "  " << lpad(fixed(cs_secs > 0 ? cs.hits / cs_secs : 0, 1), 9) << "  "
+                << lpad(fixed(success, 1) + "%", 8) << "  " << lpad(ms(cs.latency.value_at_quantile(0.5)), 10)
+                << "  " << lpad(ms(cs.latency.value_at_quantile(0.95)), 10) << "  "
+                << lpad(ms(cs.latency.value_at_quantile(0.99)), 10) << "\n";
+        }
+    }
+    out.flush();
+}
+
+namespace {
+
+namespace json = boost::json;
+
+json::object histogram_json(const Histogram& h) {
+    json::object o;
+    o["count"] = h.count();
+    o["min_ns"] = h.min();
+    o["max_ns"] = h.max();
+    o["mean_ns"] = h.mean();
+    o["clamped"] = h.clamped();
+    json::object q;
+    for (auto& [name, v] : kQuantiles) q[name] = h.value_at_quantile(v);
+    q["max"] = h.max();
+    o["percentiles_ns"] = std::move(q);
+    // The raw histogram: [bucket index, count] pairs. A bucket's bounds follow
+    // from the formula in docs/protocol.md, so percentiles can be recomputed
+    // and histograms merged exactly.
+    json::array buckets;
+    for (auto& [i, c] : h.to_sparse()) buckets.push_back(json::array{i, c});
+    o["buckets"] = std::move(buckets);
+    o["sum_ns"] = h.sum();
+    return o;
+}
+
+json::object stats_json(const Stats& s) {
+    json::object o;
+    o["hits"] = s.hits;
+    o["successes"] = s.successes;
+    o["failures"] = s.failures;
+    o["errors"] = s.errors;
+    json::object kinds;
+    for (std::size_t k = 0; k < kErrorKindCount; ++k)
+        kinds[to_string(static_cast<ErrorKind>(k))] = s.errors_by_kind[k];
+    o["errors_by_kind"] = std::move(kinds);
+    o["requests"] = s.requests;
+    o["request_errors"] = s.request_errors;
+    o["bytes_sent"] = s.bytes_sent;
+    o["bytes_received"] = s.bytes_received;
+    json::object codes;
+    for (std::size_t c = 0; c < s.status_codes.size(); ++c)
+        if (s.status_codes[c]) codes[std::to_string(c)] = s.status_codes[c];
+    o["status_codes"] = std::move(codes);
+    o["ws"] = json::object{{"opened", s.ws_opened},
+                           {"closed", s.ws_closed},
+                           {"messages_sent", s.ws_messages_sent},
+                           {"messages_received", s.ws_messages_received},
+                           {"bytes_sent", s.ws_bytes_sent},
+                           {"bytes_received", s.ws_bytes_received}};
+    o["tcp"] = json::object{{"opened", s.tcp_opened},
+                            {"closed", s.tcp_closed},
+                            {"bytes_sent", s.tcp_bytes_sent},
+                            {"bytes_received", s.tcp_bytes_received}};
+    o["latency"] = histogram_json(s.latency);
+    json::object labels;
+    for (auto& [name, l] : s.labels) {
+        if (!l.count) continue;
+        labels[name] = json::object{{"count", l.count}, {"errors", l.errors}, {"latency", histogram_json(l.latency)}};
+    }
+    o["names"] = std::move(labels);
+    json::object messages;
+    for (auto& [m, n] : s.messages) messages[m] = n;
+    o["messages"] = std::move(messages);
+    return o;
+}
+
+}  // namespace
+
+std::string to_json(const Report& r) {
+    json::object o;
+    o["test"] = r.test;
+    o["started"] = timestamp(r.result.started);
+    o["started_unix"] = std::chrono::duration<double>(r.result.started.time_since_epoch()).count();
+    double secs = seconds(r.result.elapsed);
+    o["duration_s"] = secs;
+    o["rps"] = secs > 0 ? double(r.result.total.hits) / secs : 0.0;
+    o["agents"] = r.agents;
+    o["stopped"] = r.result.stopped;
+    o["incomplete"] = r.incomplete;
+    json::array events;
+    for (auto& e : r.events) events.push_back(json::string(e));
+    o["events"] = std::move(events);
+    o["total"] = stats_json(r.result.total);
+    json::array cycles;
+    for (auto& c : r.result.cycles) {
+        json::object co = stats_json(c.stats);
+        co["cycle"] = c.index + 1;
+        co["users"] = c.users;
+        co["duration_s"] = seconds(c.elapsed);
+        cycles.push_back(std::move(co));
+    }
+    o["cycles"] = std::move(cycles);
+    o["exit_code"] = exit_code(r);
+    return json::serialize(o) + "\n";
+}
+
+int exit_code(const Report& r) {
+    const Stats& s = r.result.total;
+    if (s.hits == 0 || s.failures || s.errors || r.result.stopped || r.incomplete) return 1;
+    return 0;
+}
+
+}  // namespace loads::runner
