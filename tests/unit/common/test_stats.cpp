@@ -1,0 +1,83 @@
+#include "loads/stats.hpp"
+
+#include <catch2/catch.hpp>
+
+using loads::ErrorKind;
+using loads::Stats;
+
+namespace {
+Stats sample(std::uint64_t base) {
+    Stats s;
+    s.hits = base + 3;
+    s.successes = base + 1;
+    s.failures = 1;
+    s.count_error(ErrorKind::timeout);
+    s.requests = base * 2;
+    s.bytes_received = base * 100;
+    s.count_status(200);
+    s.count_status(503);
+    s.count_status(777);  // out of range: counted under 0
+    s.ws_opened = base;
+    s.ws_bytes_received = base * 10;
+    s.tcp_opened = 1;
+    s.note("failure: greeting");
+    for (std::uint64_t i = 1; i <= base; ++i) {
+        s.latency.record(i * 1000);
+        s.label("GET /").count++;
+        s.label("GET /").latency.record(i * 1000);
+    }
+    s.label("login").errors = 1;
+    return s;
+}
+}  // namespace
+
+TEST_CASE("stats merge adds every figure") {
+    Stats a = sample(10), b = sample(20);
+    Stats m;
+    m.merge(a);
+    m.merge(b);
+    REQUIRE(m.hits == a.hits + b.hits);
+    REQUIRE(m.successes == 32);
+    REQUIRE(m.errors == 2);
+    REQUIRE(m.errors_by_kind[static_cast<std::size_t>(ErrorKind::timeout)] == 2);
+    REQUIRE(m.status_codes[200] == 2);
+    REQUIRE(m.status_codes[503] == 2);
+    REQUIRE(m.status_codes[0] == 2);
+    REQUIRE(m.bytes_received == 3000);
+    REQUIRE(m.ws_opened == 30);
+    REQUIRE(m.ws_bytes_received == 300);
+    REQUIRE(m.tcp_opened == 2);
+    REQUIRE(m.messages.at("failure: greeting") == 2);
+    REQUIRE(m.latency.count() == 30);
+    REQUIRE(m.labels.at("GET /").count == 30);
+    REQUIRE(m.labels.at("GET /").latency.count() == 30);
+    REQUIRE(m.labels.at("login").errors == 2);
+
+    Stats other_order;
+    other_order.merge(b);
+    other_order.merge(a);
+    REQUIRE(other_order == m);
+}
+
+TEST_CASE("reset zeroes figures but keeps label rows in place") {
+    Stats s = sample(5);
+    auto* row = &s.label("GET /");
+    s.reset();
+    REQUIRE_FALSE(s.labels.empty());  // label rows remain
+    REQUIRE(s.hits == 0);
+    REQUIRE(s.latency.empty());
+    REQUIRE(&s.label("GET /") == row);
+    REQUIRE(row->count == 0);
+    REQUIRE(row->latency.empty());
+    REQUIRE(s.messages.empty());
+}
+
+TEST_CASE("labels and messages fold into (other) past their limits") {
+    Stats s;
+    for (std::size_t i = 0; i < Stats::kMaxLabels + 10; ++i) s.label("name " + std::to_string(i)).count++;
+    REQUIRE(s.labels.size() == Stats::kMaxLabels + 1);
+    REQUIRE(s.labels.at("(other)").count == 10);
+    for (std::size_t i = 0; i < Stats::kMaxMessages + 5; ++i) s.note("message " + std::to_string(i));
+    REQUIRE(s.messages.size() == Stats::kMaxMessages + 1);
+    REQUIRE(s.messages.at("(other)") == 5);
+}
