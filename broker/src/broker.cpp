@@ -1,0 +1,467 @@
+#include "broker.hpp"
+
+#include "loads/log.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <random>
+
+namespace loads::broker {
+
+namespace {
+
+auto log() {
+    static auto l = get_logger("broker");
+    return l;
+}
+
+std::int64_t unix_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+// "tcp://127.0.0.1:0" binds an ephemeral port (ZeroMQ spells it "*").
+std::string bind_spec(const std::string& endpoint) {
+    if (endpoint.size() > 2 && endpoint.compare(endpoint.size() - 2, 2, ":0") == 0)
+        return endpoint.substr(0, endpoint.size() - 1) + "*";
+    return endpoint;
+}
+
+std::string bind(zmq::socket_t& s, const std::string& endpoint, const char* what) {
+    try {
+        s.bind(bind_spec(endpoint));
+    } catch (const zmq::error_t& e) {
+        throw std::runtime_error(std::string("cannot bind the ") + what + " to " + endpoint + ": " + e.what());
+    }
+    return s.get(zmq::sockopt::last_endpoint);
+}
+
+// Routing ids may be binary; logs show them printable.
+std::string printable(std::string_view id) {
+    std::string out;
+    for (unsigned char c : id) {
+        if (c >= 0x20 && c < 0x7f) out += static_cast<char>(c);
+        else {
+            static const char* hex = "0123456789abcdef";
+            out += "\\x";
+            out += hex[c >> 4];
+            out += hex[c & 15];
+        }
+    }
+    return out;
+}
+
+std::string run_id(std::uint64_t n) {
+    static std::mt19937 rng(std::random_device{}());
+    static const char* alphabet = "abcdefghijkmnpqrstuvwxyz23456789";
+    std::string s = "r" + std::to_string(n) + "-";
+    for (int i = 0; i < 4; ++i) s += alphabet[rng() % 32];
+    return s;
+}
+
+}  // namespace
+
+Broker::Broker(const Options& options)
+    : options_(options),
+      frontend_(proto::make_router(ctx_)),
+      backend_(proto::make_router(ctx_)),
+      publisher_(ctx_, zmq::socket_type::pub) {
+    publisher_.set(zmq::sockopt::linger, 0);
+    publisher_.set(zmq::sockopt::sndhwm, 100000);
+    bound_.frontend = bind(frontend_, options.frontend, "frontend");
+    bound_.backend = bind(backend_, options.backend, "backend");
+    bound_.publisher = bind(publisher_, options.publisher, "publisher");
+}
+
+void Broker::serve(const std::atomic<bool>& stop) {
+    zmq::pollitem_t items[] = {
+        {static_cast<void*>(frontend_), 0, ZMQ_POLLIN, 0},
+        {static_cast<void*>(backend_), 0, ZMQ_POLLIN, 0},
+    };
+    while (!stop.load()) {
+        try {
+            zmq::poll(items, 2, std::chrono::milliseconds(20));
+        } catch (const zmq::error_t& e) {
+            if (e.num() == EINTR) continue;
+            throw;
+        }
+        // Bounded batches keep one busy socket from starving the other and the timers.
+        if (items[1].revents & ZMQ_POLLIN)
+            for (int i = 0; i < 1000 && on_backend(); ++i) {
+            }
+        if (items[0].revents & ZMQ_POLLIN)
+            for (int i = 0; i < 1000 && on_frontend(); ++i) {
+            }
+        tick(Clock::now());
+    }
+    // Runs in flight are stopped on the way out so agents go back to idle.
+    for (auto& [id, run] : runs_)
+        if (run->state() == RunState::preparing || run->state() == RunState::running) stop_run(*run);
+}
+
+// ------------------------------------------------------------------ input
+
+bool Broker::on_backend() {
+    auto frames = proto::recv_frames(backend_);
+    if (frames.empty()) return false;
+    std::string peer = frames[0].to_string();
+    try {
+        auto env = proto::split(frames, true);
+        auto msg = proto::decode(env.command, env.body);
+        on_agent_message(env.peer, std::move(msg));
+    } catch (const proto::ProtoError& e) {
+        log()->warn("bad message from agent {}: {}: {}", printable(peer), to_string(e.kind), e.what());
+        proto::send_to(backend_, peer, proto::Error{"bad-message", std::string(to_string(e.kind)) + ": " + e.what()});
+    } catch (const std::exception& e) {
+        log()->error("message from agent {} failed: {}", printable(peer), e.what());
+    }
+    return true;
+}
+
+bool Broker::on_frontend() {
+    auto frames = proto::recv_frames(frontend_);
+    if (frames.empty()) return false;
+    std::string peer = frames[0].to_string();
+    try {
+        auto env = proto::split(frames, true);
+        auto msg = proto::decode(env.command, env.body);
+        on_runner_message(env.peer, std::move(msg));
+    } catch (const proto::ProtoError& e) {
+        log()->warn("bad message from runner {}: {}: {}", printable(peer), to_string(e.kind), e.what());
+        proto::send_to(frontend_, peer, proto::Error{"bad-message", std::string(to_string(e.kind)) + ": " + e.what()});
+    } catch (const std::exception& e) {
+        log()->error("message from runner {} failed: {}", printable(peer), e.what());
+    }
+    return true;
+}
+
+void Broker::on_agent_message(const std::string& id, proto::Message&& m) {
+    const auto now = Clock::now();
+    if (auto* reg = std::get_if<proto::Register>(&m)) {
+        auto it = agents_.find(id);
+        if (it != agents_.end() && !it->second.run.empty()) {
+            // It came back without finishing: whatever it ran is lost.
+            agent_lost(id, std::chrono::milliseconds(0));
+            it = agents_.end();
+        }
+        Agent& a = agents_[id];
+        a.info = reg->agent;
+        a.info.id = id;
+        a.state = "idle";
+        a.run.clear();
+        a.last_seen = now;
+        log()->info("agent {} registered (host {}, pid {}, {} threads)", printable(id), a.info.host, a.info.pid,
+                    a.info.threads);
+        proto::send_to(backend_, id,
+                       proto::Welcome{static_cast<std::uint32_t>(options_.heartbeat.count()),
+                                      static_cast<std::uint32_t>(options_.liveness.count())});
+        proto::publish(publisher_, proto::ClusterEvent{"agent-registered", a.info, unix_ms()});
+        start_waiting_runs();
+        return;
+    }
+    auto it = agents_.find(id);
+    if (it == agents_.end()) {
+        log()->info("message {} from unknown agent {}: asking it to register", command_of(m), printable(id));
+        proto::send_to(backend_, id, proto::Error{"unknown-agent", "register first"});
+        return;
+    }
+    Agent& agent = it->second;
+    agent.last_seen = now;
+    auto run_of = [&](const std::string& run_id) -> Run* {
+        auto r = runs_.find(run_id);
+        if (r == runs_.end() || !r->second->involves(id)) {
+            log()->debug("agent {}: message {} for run {} it is not in", printable(id), command_of(m), run_id);
+            return nullptr;
+        }
+        return r->second.get();
+    };
+
+    std::visit(
+        [&](auto& msg) {
+            using T = std::decay_t<decltype(msg)>;
+            if constexpr (std::is_same_v<T, proto::Heartbeat>) {
+                // Nothing more: being alive is the point.
+            } else if constexpr (std::is_same_v<T, proto::Ready>) {
+                if (Run* run = run_of(msg.run); run && run->ready(id)) {
+                    run->mark_running(unix_ms());
+                    for (const auto& a : run->agents()) {
+                        proto::send_to(backend_, a, proto::Start{run->id()});
+                        if (auto ag = agents_.find(a); ag != agents_.end()) ag->second.state = "busy";
+                    }
+                    std::string list;
+                    for (const auto& a : run->agents()) list += (list.empty() ? "" : ", ") + a;
+                    log()->info("run {} started on {}", run->id(), list);
+                    run_event(*run, "started", "", "started on " + list);
+                }
+            } else if constexpr (std::is_same_v<T, proto::Rejected>) {
+                if (Run* run = run_of(msg.run)) {
+                    log()->warn("run {}: agent {} rejected it: {}", run->id(), printable(id), msg.error);
+                    agent.state = "idle";
+                    agent.run.clear();
+                    run->rejected(id, msg.error);
+                    stop_run(*run);
+                    maybe_finish(*run);
+                }
+            } else if constexpr (std::is_same_v<T, proto::Result>) {
+                if (Run* run = run_of(msg.run)) {
+                    auto gap = run->result(id, msg);
+                    if (!gap.empty()) {
+                        log()->warn("run {}: {}", run->id(), gap);
+                        run_event(*run, "gap", id, gap);
+                    }
+                }
+            } else if constexpr (std::is_same_v<T, proto::Finished>) {
+                if (agent.run == msg.run) {
+                    agent.state = "idle";
+                    agent.run.clear();
+                }
+                if (Run* run = run_of(msg.run)) {
+                    run->finished(id, msg);
+                    maybe_finish(*run);
+                }
+                start_waiting_runs();
+            } else if constexpr (std::is_same_v<T, proto::Error>) {
+                log()->warn("agent {} reports an error: {}: {}", printable(id), msg.code, msg.message);
+            } else {
+                log()->warn("agent {} sent {}, which agents do not send; dropped", printable(id), command_of(m));
+                proto::send_to(backend_, id, proto::Error{"bad-message", "unexpected " + std::string(command_of(m))});
+            }
+        },
+        m);
+}
+
+void Broker::on_runner_message(const std::string& id, proto::Message&& m) {
+    std::visit(
+        [&](auto& msg) {
+            using T = std::decay_t<decltype(msg)>;
+            if constexpr (std::is_same_v<T, proto::StatusRequest>) {
+                proto::send_to(frontend_, id, status());
+            } else if constexpr (std::is_same_v<T, proto::Submit>) {
+                submit(id, std::move(msg));
+            } else if constexpr (std::is_same_v<T, proto::Stop>) {
+                auto r = runs_.find(msg.run);
+                if (r == runs_.end()) {
+                    proto::send_to(frontend_, id, proto::Error{"unknown-run", "no run " + msg.run});
+                    return;
+                }
+                Run& run = *r->second;
+                log()->info("run {}: stop requested", run.id());
+                run.stopping();
+                if (run.state() == RunState::waiting) {
+                    waiting_.erase(std::remove(waiting_.begin(), waiting_.end(), run.id()), waiting_.end());
+                    finish(run);
+                } else {
+                    stop_run(run);
+                }
+            } else if constexpr (std::is_same_v<T, proto::Attach>) {
+                auto r = runs_.find(msg.run);
+                if (r == runs_.end()) {
+                    proto::send_to(frontend_, id, proto::Error{"unknown-run", "no run " + msg.run});
+                    return;
+                }
+                r->second->attach(id);
+                proto::send_to(frontend_, id, proto::Submitted{msg.run, r->second->agents()});
+            } else if constexpr (std::is_same_v<T, proto::Heartbeat>) {
+                // A runner saying it is there; nothing to do.
+            } else {
+                log()->warn("runner {} sent {}, which runners do not send; dropped", printable(id), command_of(m));
+                proto::send_to(frontend_, id, proto::Error{"bad-message", "unexpected " + std::string(command_of(m))});
+            }
+        },
+        m);
+}
+
+// ------------------------------------------------------------------ runs
+
+void Broker::submit(const std::string& runner, proto::Submit&& s) {
+    if (s.spec.test.kind == TestSpec::Kind::library && !s.library) {
+        proto::send_to(frontend_, runner, proto::Error{"bad-run", "a library test needs its library"});
+        return;
+    }
+    if (s.spec.interval < std::chrono::milliseconds(100)) s.spec.interval = std::chrono::milliseconds(100);
+    auto id = run_id(next_run_++);
+    auto run = std::make_unique<Run>(id, std::move(s), runner);
+    Run& r = *run;
+    const std::uint32_t need = r.submit().agents;
+    if (idle_agents() < need && !r.submit().wait) {
+        std::string msg = "need " + std::to_string(need) + " idle agent" + (need == 1 ? "" : "s") + ", have " +
+                          std::to_string(idle_agents()) + " (" + std::to_string(agents_.size()) +
+                          " registered); start more agents or pass --wait";
+        log()->info("run refused: {}", msg);
+        proto::send_to(frontend_, runner, proto::Error{"no-agents", msg});
+        return;
+    }
+    runs_.emplace(id, std::move(run));
+    log()->info("run {} submitted: {} on {} agents", id, r.submit().test, need);
+    if (!try_start(r)) {
+        waiting_.push_back(id);
+        proto::send_to(frontend_, runner, proto::Submitted{id, {}});
+    }
+}
+
+bool Broker::try_start(Run& run) {
+    const std::uint32_t need = run.submit().agents;
+    if (idle_agents() < need) return false;
+    std::vector<std::string> chosen;
+    for (auto& [id, a] : agents_) {
+        if (a.state != "idle") continue;
+        chosen.push_back(id);
+        if (chosen.size() == need) break;
+    }
+    for (auto& [agent, prepare] : run.assign(chosen)) {
+        Agent& a = agents_[agent];
+        a.state = "preparing";
+        a.run = run.id();
+        if (!proto::send_to(backend_, agent, prepare)) log()->warn("run {}: cannot reach agent {}", run.id(), agent);
+    }
+    to_runners(run, proto::Submitted{run.id(), run.agents()});
+    return true;
+}
+
+void Broker::start_waiting_runs() {
+    while (!waiting_.empty()) {
+        auto it = runs_.find(waiting_.front());
+        if (it == runs_.end()) {
+            waiting_.pop_front();
+            continue;
+        }
+        if (!try_start(*it->second)) return;
+        waiting_.pop_front();
+    }
+}
+
+void Broker::stop_run(Run& run) {
+    for (const auto& a : run.agents()) {
+        auto it = agents_.find(a);
+        if (it != agents_.end() && it->second.run == run.id()) proto::send_to(backend_, a, proto::Stop{run.id()});
+    }
+}
+
+void Broker::agent_lost(const std::string& id, std::chrono::milliseconds silent) {
+    auto it = agents_.find(id);
+    if (it == agents_.end()) return;
+    proto::AgentInfo info = it->second.info;
+    std::string run_id = it->second.run;
+    agents_.erase(it);
+    log()->warn("agent {} lost (silent for {} ms)", printable(id), silent.count());
+    proto::publish(publisher_, proto::ClusterEvent{"agent-lost", info, unix_ms()});
+    if (run_id.empty()) return;
+    auto r = runs_.find(run_id);
+    if (r == runs_.end()) return;
+    Run& run = *r->second;
+    auto msg = run.lost(id, silent);
+    if (!msg.empty()) run_event(run, "agent-lost", id, msg);
+    if (run.has_error()) stop_run(run);
+    maybe_finish(run);
+}
+
+void Broker::maybe_finish(Run& run) {
+    if (run.state() != RunState::done && run.all_done()) finish(run);
+}
+
+void Broker::finish(Run& run) {
+    // The last interval's figures go out before the end.
+    if (run.state() == RunState::running)
+        publish_snapshot(run);
+    run.mark_done();
+    auto summary = run.summary();
+    if (summary.elapsed.count() == 0 && summary.started_ms)
+        summary.elapsed = std::chrono::milliseconds(unix_ms() - summary.started_ms);
+    log()->info("run {} finished: {} hits, {} errors, {} failures{}", run.id(), summary.total.hits,
+                summary.total.errors, summary.total.failures, summary.error.empty() ? "" : " (" + summary.error + ")");
+    to_runners(run, proto::RunFinished{summary});
+    proto::RunEvent ev{run.id(), "finished", "", summary.error, unix_ms(), summary};
+    proto::publish(publisher_, ev);
+    for (const auto& a : run.agents()) {
+        auto it = agents_.find(a);
+        if (it != agents_.end() && it->second.run == run.id()) {
+            it->second.state = "idle";
+            it->second.run.clear();
+        }
+    }
+    runs_.erase(run.id());  // `run` dangles from here on
+    start_waiting_runs();
+}
+
+void Broker::publish_snapshot(Run& run) {
+    auto since = std::chrono::milliseconds(unix_ms() - run.started_ms());
+    proto::publish(publisher_, run.take_snapshot(since));
+}
+
+// ------------------------------------------------------------------ timers
+
+void Broker::tick(Clock::time_point now) {
+    if (now >= next_heartbeat_) {
+        next_heartbeat_ = now + options_.heartbeat;
+        for (const auto& [id, a] : agents_) proto::send_to(backend_, id, proto::Heartbeat{"", ""});
+        for (const auto& [id, run] : runs_)
+            for (const auto& r : run->runners()) proto::send_to(frontend_, r, proto::Heartbeat{"", run->id()});
+    }
+    // Liveness: collect first, the registry changes while we handle losses.
+    std::vector<std::pair<std::string, std::chrono::milliseconds>> silent;
+    for (const auto& [id, a] : agents_) {
+        auto quiet = std::chrono::duration_cast<std::chrono::milliseconds>(now - a.last_seen);
+        if (quiet > options_.liveness) silent.emplace_back(id, quiet);
+    }
+    for (const auto& [id, quiet] : silent) agent_lost(id, quiet);
+
+    std::vector<std::string> ids;
+    for (const auto& [id, run] : runs_) ids.push_back(id);
+    for (const auto& id : ids) {
+        auto it = runs_.find(id);
+        if (it == runs_.end()) continue;
+        Run& run = *it->second;
+        if (run.snapshot_due(now)) publish_snapshot(run);
+        if (run.state() == RunState::preparing && now - run.prepared_at() > options_.prepare_timeout) {
+            run.fail("agents did not get ready within " + std::to_string(options_.prepare_timeout.count() / 1000) + " s");
+            stop_run(run);
+            finish(run);
+            continue;
+        }
+        if (run.state() == RunState::waiting && run.submit().wait_timeout.count() > 0 &&
+            now - run.submitted_at() > run.submit().wait_timeout) {
+            waiting_.erase(std::remove(waiting_.begin(), waiting_.end(), id), waiting_.end());
+            run.fail("not enough idle agents within the wait timeout");
+            finish(run);
+        }
+    }
+}
+
+// ------------------------------------------------------------------ helpers
+
+void Broker::to_runners(const Run& run, const proto::Message& m) {
+    for (const auto& r : run.runners()) proto::send_to(frontend_, r, m);
+}
+
+void Broker::run_event(const Run& run, std::string event, std::string agent, std::string message) {
+    proto::RunEvent ev{run.id(), std::move(event), std::move(agent), std::move(message), unix_ms(), std::nullopt};
+    proto::publish(publisher_, ev);
+    to_runners(run, ev);
+}
+
+std::size_t Broker::idle_agents() const {
+    return static_cast<std::size_t>(
+        std::count_if(agents_.begin(), agents_.end(), [](const auto& kv) { return kv.second.state == "idle"; }));
+}
+
+proto::Status Broker::status() const {
+    proto::Status s;
+    s.version = LOADS_VERSION;
+    s.pid = static_cast<std::uint32_t>(::getpid());
+    const auto now = Clock::now();
+    s.uptime_ms = std::chrono::duration_cast<std::chrono::milliseconds>(now - started_).count();
+    s.frontend = bound_.frontend;
+    s.backend = bound_.backend;
+    s.publisher = bound_.publisher;
+    for (const auto& [id, a] : agents_)
+        s.agents.push_back(proto::AgentStatus{
+            a.info, a.state, a.run, std::chrono::duration_cast<std::chrono::milliseconds>(now - a.last_seen).count()});
+    for (const auto& [id, r] : runs_)
+        s.runs.push_back(proto::RunStatus{id, std::string(to_string(r->state())), r->submit().test,
+                                          static_cast<std::uint32_t>(r->submit().agents)});
+    return s;
+}
+
+}  // namespace loads::broker

@@ -1,0 +1,80 @@
+// loads-broker: binds the three endpoints of docs/protocol.md, keeps the
+// agent registry, runs runs, and republishes the merged stream. One thread,
+// one poll loop; no message from any peer can stop it.
+#pragma once
+
+#include "run.hpp"
+
+#include "loads/proto/wire.hpp"
+
+#include <atomic>
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+
+namespace loads::broker {
+
+struct Options {
+    std::string frontend = "tcp://127.0.0.1:7780";
+    std::string backend = "tcp://127.0.0.1:7781";
+    std::string publisher = "tcp://127.0.0.1:7782";
+    std::chrono::milliseconds heartbeat{1000};
+    std::chrono::milliseconds liveness{5000};
+    std::chrono::milliseconds prepare_timeout{30000};
+};
+
+struct BoundEndpoints {
+    std::string frontend, backend, publisher;
+};
+
+class Broker {
+public:
+    // Binds every endpoint; throws std::runtime_error naming the one that failed.
+    explicit Broker(const Options& options);
+    const BoundEndpoints& endpoints() const { return bound_; }
+
+    // Serves until `stop` becomes true.
+    void serve(const std::atomic<bool>& stop);
+
+private:
+    struct Agent {
+        proto::AgentInfo info;
+        std::string state = "idle";  // idle | preparing | busy
+        std::string run;
+        Clock::time_point last_seen;
+    };
+
+    bool on_backend();  // false when there was nothing to read
+    bool on_frontend();
+    void on_agent_message(const std::string& id, proto::Message&& m);
+    void on_runner_message(const std::string& id, proto::Message&& m);
+    void tick(Clock::time_point now);
+
+    void submit(const std::string& runner, proto::Submit&& s);
+    bool try_start(Run& run);  // assigns idle agents; false if too few
+    void start_waiting_runs();
+    void agent_lost(const std::string& id, std::chrono::milliseconds silent);
+    void maybe_finish(Run& run);
+    void finish(Run& run);
+    void stop_run(Run& run);
+    void publish_snapshot(Run& run);
+
+    void to_runners(const Run& run, const proto::Message& m);
+    void run_event(const Run& run, std::string event, std::string agent, std::string message);
+    proto::Status status() const;
+    std::size_t idle_agents() const;
+
+    Options options_;
+    BoundEndpoints bound_;
+    zmq::context_t ctx_;
+    zmq::socket_t frontend_, backend_, publisher_;
+    std::map<std::string, Agent> agents_;
+    std::map<std::string, std::unique_ptr<Run>> runs_;
+    std::deque<std::string> waiting_;  // run ids in submit order
+    std::uint64_t next_run_ = 1;
+    Clock::time_point started_ = Clock::now();
+    Clock::time_point next_heartbeat_{};
+};
+
+}  // namespace loads::broker

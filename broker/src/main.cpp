@@ -1,0 +1,66 @@
+// loads-broker: the daemon between runners and agents (docs/protocol.md).
+// Prints its bound endpoints and "ready" on stdout, then serves until
+// SIGINT or SIGTERM.
+#include "broker.hpp"
+
+#include "loads/log.hpp"
+#include "loads/units.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+
+namespace {
+std::atomic<bool> g_stop{false};
+extern "C" void on_signal(int) { g_stop.store(true); }
+
+std::chrono::milliseconds parse_ms(const std::string& text, const char* flag) {
+    auto d = loads::parse_duration(text);
+    if (!d || d.value < std::chrono::milliseconds(10))
+        throw CLI::ValidationError(flag, d ? "must be at least 10ms" : d.error);
+    return std::chrono::duration_cast<std::chrono::milliseconds>(d.value);
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+    loads::broker::Options o;
+    std::string heartbeat = "1s", liveness = "5s", prepare_timeout = "30s", level = "info";
+    CLI::App app{"loads-broker: drives loads agents and republishes their merged results"};
+    app.set_version_flag("--version", "loads-broker " LOADS_VERSION);
+    app.add_option("--frontend", o.frontend, "Runners connect here (ROUTER)")->capture_default_str();
+    app.add_option("--backend", o.backend, "Agents connect here (ROUTER)")->capture_default_str();
+    app.add_option("--publisher", o.publisher, "Merged result stream (PUB)")->capture_default_str();
+    app.add_option("--heartbeat", heartbeat, "Heartbeat interval to agents and runners")->capture_default_str();
+    app.add_option("--liveness", liveness, "An agent silent this long is lost")->capture_default_str();
+    app.add_option("--prepare-timeout", prepare_timeout, "Agents must be ready within this")->capture_default_str();
+    app.add_option("--log-level", level, "trace, debug, info, warn, error")->capture_default_str();
+    try {
+        app.parse(argc, argv);
+        o.heartbeat = parse_ms(heartbeat, "--heartbeat");
+        o.liveness = parse_ms(liveness, "--liveness");
+        o.prepare_timeout = parse_ms(prepare_timeout, "--prepare-timeout");
+        if (o.liveness <= o.heartbeat) throw CLI::ValidationError("--liveness", "must be longer than --heartbeat");
+        if (!loads::setup_logging(level)) throw CLI::ValidationError("--log-level", "unknown level '" + level + "'");
+    } catch (const CLI::ParseError& e) {
+        int rc = app.exit(e);
+        return rc == 0 ? 0 : 2;
+    }
+
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGTERM, on_signal);
+    std::signal(SIGPIPE, SIG_IGN);
+    try {
+        loads::broker::Broker broker(o);
+        const auto& ep = broker.endpoints();
+        std::printf("listening frontend %s\nlistening backend %s\nlistening publisher %s\nready\n",
+                    ep.frontend.c_str(), ep.backend.c_str(), ep.publisher.c_str());
+        std::fflush(stdout);
+        broker.serve(g_stop);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "loads-broker: %s\n", e.what());
+        return 1;
+    }
+    return 0;
+}

@@ -1,0 +1,94 @@
+// One run as the broker sees it: which agents run it, what they have sent,
+// and the merged figures. Pure bookkeeping, no sockets: the broker feeds it
+// messages and sends what it says.
+#pragma once
+
+#include "loads/proto/messages.hpp"
+
+#include <chrono>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace loads::broker {
+
+using Clock = std::chrono::steady_clock;
+
+enum class RunState { waiting, preparing, running, done };
+std::string_view to_string(RunState s);
+
+class Run {
+public:
+    Run(std::string id, proto::Submit submit, std::string runner);
+
+    const std::string& id() const { return id_; }
+    RunState state() const { return state_; }
+    const proto::Submit& submit() const { return submit_; }
+    const std::vector<std::string>& agents() const { return agents_; }
+    const std::set<std::string>& runners() const { return runners_; }
+    void attach(const std::string& runner) { runners_.insert(runner); }
+    Clock::time_point submitted_at() const { return submitted_at_; }
+    Clock::time_point prepared_at() const { return prepared_at_; }
+    std::int64_t started_ms() const { return started_ms_; }
+
+    // Assigns agents and returns the PREPARE each one gets (user ids distinct).
+    std::vector<std::pair<std::string, proto::Prepare>> assign(const std::vector<std::string>& agents);
+
+    // Agent messages. Each returns events to announce (text), if any.
+    bool ready(const std::string& agent);           // true when every agent is ready: send START
+    void rejected(const std::string& agent, const std::string& error);
+    // A RESULT: merged into the totals, the cycle and the next snapshot. Returns
+    // a gap message when sequence numbers were skipped.
+    std::string result(const std::string& agent, const proto::Result& r);
+    void finished(const std::string& agent, const proto::Finished& f);
+    // The agent went silent: its figures so far are kept.
+    std::string lost(const std::string& agent, std::chrono::milliseconds silent);
+    void mark_running(std::int64_t now_ms);
+    void fail(std::string error);
+    bool has_error() const { return !error_.empty(); }
+
+    bool involves(const std::string& agent) const;
+    // Every agent has finished, been rejected, or been lost.
+    bool all_done() const;
+    std::uint32_t agents_running() const;
+
+    // The snapshot for the interval that just ended (and resets the delta).
+    proto::Snapshot take_snapshot(std::chrono::nanoseconds since_start);
+    bool snapshot_due(Clock::time_point now) const { return state_ == RunState::running && now >= next_snapshot_; }
+
+    proto::RunSummary summary() const;
+    void mark_done() { state_ = RunState::done; }
+
+private:
+    struct AgentPart {
+        std::uint64_t last_seq = 0;
+        std::uint64_t hits_done = 0;
+        bool ready = false, finished = false, lost = false, rejected = false;
+        proto::Finished end;
+    };
+
+    std::string id_;
+    proto::Submit submit_;
+    std::set<std::string> runners_;
+    RunState state_ = RunState::waiting;
+    Clock::time_point submitted_at_ = Clock::now();
+    Clock::time_point prepared_at_{};
+    Clock::time_point next_snapshot_{};
+    std::int64_t started_ms_ = 0;
+    std::vector<std::string> agents_;
+    std::map<std::string, AgentPart> parts_;
+    std::map<std::uint32_t, Stats> cycles_;
+    Stats total_, delta_;
+    std::uint32_t current_cycle_ = 0;
+    std::uint64_t snapshot_seq_ = 0;
+    bool incomplete_ = false;
+    bool stopped_ = false;
+    std::string error_;
+    std::vector<std::string> events_;
+
+public:
+    void stopping() { stopped_ = true; }
+};
+
+}  // namespace loads::broker

@@ -1,0 +1,249 @@
+// The loads wire protocol (docs/protocol.md): one struct per message, and the
+// codec that turns them into ZeroMQ frames and back. This is the only part of
+// the project that knows msgpack; everything else speaks these structs.
+//
+// A message on a DEALER/ROUTER link is two frames: the command name in ASCII
+// ("REGISTER") and a msgpack map that always holds "v": kVersion. A message on
+// the PUB socket is two frames too: a topic ("run.r1.snapshot") and the map.
+#pragma once
+
+#include "loads/engine.hpp"
+#include "loads/stats.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace loads::proto {
+
+inline constexpr std::uint32_t kVersion = 1;
+// Frames larger than this are refused before decoding (test libraries ride in
+// SUBMIT and PREPARE, hence the size).
+inline constexpr std::size_t kMaxBodySize = 128u << 20;
+
+// ---------------------------------------------------------------- pieces
+
+struct AgentInfo {
+    std::string id;          // chosen by the agent, unique in the cluster; also its ZeroMQ routing id
+    std::string host;
+    std::uint32_t pid = 0;
+    std::uint32_t threads = 0;  // engine worker threads: the agent's capacity
+    std::string version;        // loads version of the agent
+    friend bool operator==(const AgentInfo&, const AgentInfo&) = default;
+};
+
+// A C++ test library shipped to agents: its bytes and their SHA-256.
+struct Library {
+    std::string name;    // file name, for logs ("libwebsite.so")
+    std::string sha256;  // lower-case hex of the bytes
+    std::string bytes;
+    friend bool operator==(const Library&, const Library&) = default;
+};
+
+// What to run: the engine's RunSpec (test, plan, clients, interval, user ids).
+// A library test's library_path is meaningless on the wire: the library rides along.
+
+struct CycleInfo {
+    std::uint32_t index = 0;
+    std::uint32_t users = 0;
+    Duration elapsed{0};
+    Stats stats;  // in RUN_FINISHED; empty in FINISHED from an agent
+    friend bool operator==(const CycleInfo&, const CycleInfo&) = default;
+};
+
+// ---------------------------------------------------------------- agent -> broker
+
+struct Register {
+    AgentInfo agent;
+};
+struct Heartbeat {            // both ways between agent and broker
+    std::string state;        // agent: "idle" | "preparing" | "busy"; broker: ""
+    std::string run;          // agent: the run it is in, or ""
+};
+struct Ready {                // the agent prepared the run and waits for START
+    std::string run;
+};
+struct Rejected {             // the agent cannot run it (library did not load...)
+    std::string run;
+    std::string error;
+};
+struct Result {               // one interval of one agent's figures (a delta)
+    std::string run;
+    std::uint64_t seq = 0;    // 1, 2, 3... per agent and run: gaps are detectable
+    std::uint32_t cycle = 0;
+    std::uint64_t hits_done = 0;  // this agent, whole run so far
+    Duration elapsed{0};          // since the agent started the run
+    Stats stats;
+};
+struct Finished {             // the agent's run is over; no RESULT follows
+    std::string run;
+    std::uint64_t last_seq = 0;   // seq of its last RESULT
+    bool stopped = false;         // ended by STOP rather than by the plan
+    std::int64_t started_ms = 0;  // unix ms when it started
+    Duration elapsed{0};
+    std::vector<CycleInfo> cycles;  // index, users, elapsed (stats empty)
+};
+
+// ---------------------------------------------------------------- broker -> agent
+
+struct Welcome {
+    std::uint32_t heartbeat_ms = 1000;
+    std::uint32_t liveness_ms = 5000;
+};
+struct Prepare {
+    std::string run;
+    RunSpec spec;
+    std::optional<Library> library;  // present for library tests
+};
+struct Start {
+    std::string run;
+};
+struct Stop {                 // also runner -> broker: stop this run
+    std::string run;
+};
+
+// ---------------------------------------------------------------- any direction
+
+struct Error {
+    std::string code;     // "bad-message", "unknown-agent", "no-agents", "unknown-run", ...
+    std::string message;  // for humans
+};
+
+// ---------------------------------------------------------------- runner <-> broker
+
+struct StatusRequest {};
+
+struct AgentStatus {
+    AgentInfo agent;
+    std::string state;           // "idle" | "preparing" | "busy"
+    std::string run;
+    std::int64_t last_seen_ms = 0;  // ms since the broker last heard from it
+    friend bool operator==(const AgentStatus&, const AgentStatus&) = default;
+};
+struct RunStatus {
+    std::string id;
+    std::string state;           // "waiting" | "preparing" | "running" | "finishing"
+    std::string test;
+    std::uint32_t agents = 0;
+    friend bool operator==(const RunStatus&, const RunStatus&) = default;
+};
+struct Status {
+    std::string version;
+    std::uint32_t pid = 0;
+    std::int64_t uptime_ms = 0;
+    std::string frontend, backend, publisher;  // endpoints as bound
+    std::vector<AgentStatus> agents;
+    std::vector<RunStatus> runs;
+};
+
+struct Submit {
+    RunSpec spec;
+    std::string test;        // as the user typed it, for status and events
+    std::uint32_t agents = 1;
+    bool wait = false;       // wait for enough idle agents instead of failing
+    Duration wait_timeout{0};  // 0: forever (until the runner stops it)
+    std::optional<Library> library;
+};
+struct Submitted {
+    std::string run;
+    std::vector<std::string> agents;  // empty while waiting for agents
+};
+struct Attach {
+    std::string run;
+};
+
+// The merged end of a run: RUN_FINISHED to attached runners, and the
+// payload of the "finished" run event on PUB.
+struct RunSummary {
+    std::string run;
+    std::string test;
+    std::int64_t started_ms = 0;
+    Duration elapsed{0};
+    bool stopped = false;
+    bool incomplete = false;   // an agent was lost or a batch went missing
+    std::string error;         // the run could not start ("agent a1 rejected: ...")
+    std::vector<std::string> agents;
+    std::vector<std::string> events;  // "agent a2 lost at 12:00:03 (silent for 3.0 s)"
+    std::vector<CycleInfo> cycles;    // merged over agents
+    Stats total;
+};
+struct RunFinished {
+    RunSummary summary;
+};
+
+// ---------------------------------------------------------------- PUB
+
+struct Snapshot {             // topic "run.<id>.snapshot"
+    std::string run;
+    std::uint64_t seq = 0;            // 1, 2, 3... per run
+    std::uint32_t cycle = 0;
+    Duration elapsed{0};              // since the run started
+    std::uint64_t hits_done = 0;      // all agents, whole run so far
+    std::optional<std::uint64_t> hits_total;
+    std::optional<Duration> duration_total;
+    std::uint32_t agents_running = 0;
+    Stats delta;                      // merged over agents since the previous snapshot
+};
+struct RunEvent {             // topic "run.<id>.event"
+    std::string run;
+    std::string event;                // "started" | "agent-joined" | "agent-lost" | "gap" | "finished"
+    std::string agent;
+    std::string message;
+    std::int64_t time_ms = 0;
+    std::optional<RunSummary> summary;  // with "finished"
+};
+struct ClusterEvent {         // topic "cluster"
+    std::string event;                // "agent-registered" | "agent-lost" | "agent-gone"
+    AgentInfo agent;
+    std::int64_t time_ms = 0;
+};
+
+using Message = std::variant<Register, Heartbeat, Ready, Rejected, Result, Finished, Welcome,
+                             Prepare, Start, Stop, Error, StatusRequest, Status, Submit, Submitted,
+                             Attach, RunFinished, Snapshot, RunEvent, ClusterEvent>;
+
+// The command name of a message ("REGISTER", "RESULT", ...).
+std::string_view command_of(const Message& m);
+
+// ---------------------------------------------------------------- codec
+
+enum class ErrorKind {
+    empty,            // no frames, or an empty command
+    truncated,        // the body ends in the middle of a value
+    malformed,        // not a map, a field of the wrong type, a value out of range
+    unknown_command,
+    wrong_version,    // "v" missing or not kVersion
+    oversized,        // a frame above kMaxBodySize
+};
+std::string_view to_string(ErrorKind k);
+
+struct ProtoError : std::runtime_error {
+    ErrorKind kind;
+    ProtoError(ErrorKind k, const std::string& what) : std::runtime_error(what), kind(k) {}
+};
+
+struct Frames {
+    std::string head;  // command name, or PUB topic
+    std::string body;  // msgpack map
+};
+
+// Encodes a message as its two frames; head is the command name.
+Frames encode(const Message& m);
+// Decodes frames received on a DEALER/ROUTER link (after any routing id).
+// Throws ProtoError.
+Message decode(std::string_view command, std::string_view body);
+
+// PUB: topic frames. Snapshot/RunEvent/ClusterEvent only.
+std::string topic_of(const Message& m);
+// Decodes a PUB message (topic, body). Throws ProtoError.
+Message decode_published(std::string_view topic, std::string_view body);
+
+// Stats on their own (used by tests and tools).
+std::string encode_stats(const Stats& s);
+Stats decode_stats(std::string_view body);
+
+}  // namespace loads::proto

@@ -1,0 +1,858 @@
+// The msgpack codec of docs/protocol.md. Encoding writes maps with string
+// keys (readable from any language); decoding checks every type and range
+// and turns anything unexpected into a ProtoError, never a crash.
+#include "loads/proto/messages.hpp"
+
+#include <msgpack.hpp>
+
+#include <array>
+#include <utility>
+
+namespace loads::proto {
+
+namespace {
+
+using Packer = msgpack::packer<msgpack::sbuffer>;
+
+// ------------------------------------------------------------ writing
+
+struct Writer {
+    msgpack::sbuffer buf;
+    Packer pk{buf};
+
+    void map(std::size_t n) { pk.pack_map(static_cast<std::uint32_t>(n)); }
+    void array(std::size_t n) { pk.pack_array(static_cast<std::uint32_t>(n)); }
+    void str(std::string_view s) {
+        pk.pack_str(static_cast<std::uint32_t>(s.size()));
+        pk.pack_str_body(s.data(), static_cast<std::uint32_t>(s.size()));
+    }
+    void bin(std::string_view s) {
+        pk.pack_bin(static_cast<std::uint32_t>(s.size()));
+        pk.pack_bin_body(s.data(), static_cast<std::uint32_t>(s.size()));
+    }
+    void u64(std::uint64_t v) { pk.pack_uint64(v); }
+    void i64(std::int64_t v) { pk.pack_int64(v); }
+    void boolean(bool b) { b ? pk.pack_true() : pk.pack_false(); }
+    void nil() { pk.pack_nil(); }
+    void dur(Duration d) { pk.pack_int64(d.count()); }
+
+    // Field helpers: key then value.
+    void kstr(std::string_view k, std::string_view v) { str(k); str(v); }
+    void ku64(std::string_view k, std::uint64_t v) { str(k); u64(v); }
+    void ki64(std::string_view k, std::int64_t v) { str(k); i64(v); }
+    void kbool(std::string_view k, bool v) { str(k); boolean(v); }
+    void kdur(std::string_view k, Duration v) { str(k); dur(v); }
+};
+
+// The Stats counters, one table for both directions.
+struct Counter {
+    std::string_view name;
+    std::uint64_t Stats::*field;
+};
+constexpr std::array<Counter, 18> kCounters{{
+    {"hits", &Stats::hits},
+    {"successes", &Stats::successes},
+    {"failures", &Stats::failures},
+    {"errors", &Stats::errors},
+    {"requests", &Stats::requests},
+    {"request_errors", &Stats::request_errors},
+    {"bytes_sent", &Stats::bytes_sent},
+    {"bytes_received", &Stats::bytes_received},
+    {"ws_opened", &Stats::ws_opened},
+    {"ws_closed", &Stats::ws_closed},
+    {"ws_messages_sent", &Stats::ws_messages_sent},
+    {"ws_messages_received", &Stats::ws_messages_received},
+    {"ws_bytes_sent", &Stats::ws_bytes_sent},
+    {"ws_bytes_received", &Stats::ws_bytes_received},
+    {"tcp_opened", &Stats::tcp_opened},
+    {"tcp_closed", &Stats::tcp_closed},
+    {"tcp_bytes_sent", &Stats::tcp_bytes_sent},
+    {"tcp_bytes_received", &Stats::tcp_bytes_received},
+}};
+
+void write_histogram(Writer& w, const Histogram& h) {
+    auto sparse = h.to_sparse();
+    w.map(5);
+    w.str("buckets");
+    w.array(sparse.size() * 2);
+    for (auto [i, c] : sparse) {
+        w.u64(i);
+        w.u64(c);
+    }
+    w.ku64("min", h.min());
+    w.ku64("max", h.max());
+    w.ku64("sum", h.sum());
+    w.ku64("clamped", h.clamped());
+}
+
+void write_stats(Writer& w, const Stats& s) {
+    w.map(kCounters.size() + 5);
+    for (const auto& c : kCounters) w.ku64(c.name, s.*c.field);
+
+    std::size_t kinds = 0;
+    for (auto n : s.errors_by_kind) kinds += n != 0;
+    w.str("errors_by_kind");
+    w.map(kinds);
+    for (std::size_t i = 0; i < s.errors_by_kind.size(); ++i)
+        if (s.errors_by_kind[i]) w.ku64(to_string(static_cast<loads::ErrorKind>(i)), s.errors_by_kind[i]);
+
+    std::size_t codes = 0;
+    for (auto n : s.status_codes) codes += n != 0;
+    w.str("status_codes");
+    w.map(codes);
+    for (std::size_t i = 0; i < s.status_codes.size(); ++i)
+        if (s.status_codes[i]) {
+            w.u64(i);
+            w.u64(s.status_codes[i]);
+        }
+
+    w.str("messages");
+    w.map(s.messages.size());
+    for (const auto& [m, n] : s.messages) w.ku64(m, n);
+
+    w.str("latency");
+    write_histogram(w, s.latency);
+
+    w.str("labels");
+    std::size_t used = 0;
+    for (const auto& [name, row] : s.labels) used += row.count != 0 || row.errors != 0;
+    w.map(used);
+    for (const auto& [name, row] : s.labels) {
+        if (row.count == 0 && row.errors == 0) continue;
+        w.str(name);
+        w.map(3);
+        w.ku64("count", row.count);
+        w.ku64("errors", row.errors);
+        w.str("latency");
+        write_histogram(w, row.latency);
+    }
+}
+
+void write_agent(Writer& w, const AgentInfo& a) {
+    w.map(5);
+    w.kstr("id", a.id);
+    w.kstr("host", a.host);
+    w.ku64("pid", a.pid);
+    w.ku64("threads", a.threads);
+    w.kstr("version", a.version);
+}
+
+void write_library(Writer& w, const std::optional<Library>& lib) {
+    if (!lib) {
+        w.nil();
+        return;
+    }
+    w.map(3);
+    w.kstr("name", lib->name);
+    w.kstr("sha256", lib->sha256);
+    w.str("bytes");
+    w.bin(lib->bytes);
+}
+
+void write_spec(Writer& w, const RunSpec& s) {
+    w.map(6);
+    w.str("test");
+    const TestSpec& t = s.test;
+    w.map(8);
+    w.kstr("kind", t.kind == TestSpec::Kind::url ? "url" : "library");
+    w.kstr("url", t.url);
+    w.kstr("method", t.method);
+    w.str("headers");
+    w.array(t.headers.size());
+    for (const auto& [k, v] : t.headers) {
+        w.array(2);
+        w.str(k);
+        w.str(v);
+    }
+    w.kstr("body", t.body);
+    w.kstr("expect", t.expect);
+    w.kstr("until", t.until);
+    w.kstr("test_name", t.test_name);
+
+    w.str("plan");
+    const Plan& p = s.plan;
+    w.map(5);
+    w.str("cycles");
+    w.array(p.cycles.size());
+    for (const auto& c : p.cycles) {
+        w.array(3);
+        w.u64(c.users);
+        w.u64(c.hits);
+        if (c.duration) w.dur(*c.duration);
+        else w.nil();
+    }
+    w.kdur("sleep_min_ns", p.sleep.min);
+    w.kdur("sleep_max_ns", p.sleep.max);
+    w.kdur("startup_delay_ns", p.startup_delay);
+    w.kdur("graceful_stop_ns", p.graceful_stop);
+
+    w.kstr("server_url", s.server_url);
+    w.str("client");
+    w.map(6);
+    w.kdur("connect_timeout_ns", s.client.connect_timeout);
+    w.kdur("timeout_ns", s.client.timeout);
+    w.kbool("follow_redirects", s.client.follow_redirects);
+    w.ku64("max_redirects", s.client.max_redirects);
+    w.kbool("insecure", s.client.insecure);
+    w.ku64("max_body", s.client.max_body);
+    w.kdur("interval_ns", s.interval);
+    w.ku64("user_offset", s.user_offset);
+}
+
+void write_cycles(Writer& w, const std::vector<CycleInfo>& cycles, bool with_stats) {
+    w.array(cycles.size());
+    for (const auto& c : cycles) {
+        w.map(with_stats ? 4 : 3);
+        w.ku64("index", c.index);
+        w.ku64("users", c.users);
+        w.kdur("elapsed_ns", c.elapsed);
+        if (with_stats) {
+            w.str("stats");
+            write_stats(w, c.stats);
+        }
+    }
+}
+
+void write_strings(Writer& w, const std::vector<std::string>& v) {
+    w.array(v.size());
+    for (const auto& s : v) w.str(s);
+}
+
+void write_summary(Writer& w, const RunSummary& s) {
+    w.map(11);
+    w.kstr("run", s.run);
+    w.kstr("test", s.test);
+    w.ki64("started_ms", s.started_ms);
+    w.kdur("elapsed_ns", s.elapsed);
+    w.kbool("stopped", s.stopped);
+    w.kbool("incomplete", s.incomplete);
+    w.kstr("error", s.error);
+    w.str("agents");
+    write_strings(w, s.agents);
+    w.str("events");
+    write_strings(w, s.events);
+    w.str("cycles");
+    write_cycles(w, s.cycles, true);
+    w.str("total");
+    write_stats(w, s.total);
+}
+
+// Every body starts with "v". `n` is the number of other fields.
+void begin(Writer& w, std::size_t n) {
+    w.map(n + 1);
+    w.ku64("v", kVersion);
+}
+
+struct BodyWriter {
+    Writer& w;
+    void operator()(const Register& m) {
+        begin(w, 1);
+        w.str("agent");
+        write_agent(w, m.agent);
+    }
+    void operator()(const Heartbeat& m) {
+        begin(w, 2);
+        w.kstr("state", m.state);
+        w.kstr("run", m.run);
+    }
+    void operator()(const Ready& m) {
+        begin(w, 1);
+        w.kstr("run", m.run);
+    }
+    void operator()(const Rejected& m) {
+        begin(w, 2);
+        w.kstr("run", m.run);
+        w.kstr("error", m.error);
+    }
+    void operator()(const Result& m) {
+        begin(w, 6);
+        w.kstr("run", m.run);
+        w.ku64("seq", m.seq);
+        w.ku64("cycle", m.cycle);
+        w.ku64("hits_done", m.hits_done);
+        w.kdur("elapsed_ns", m.elapsed);
+        w.str("stats");
+        write_stats(w, m.stats);
+    }
+    void operator()(const Finished& m) {
+        begin(w, 6);
+        w.kstr("run", m.run);
+        w.ku64("last_seq", m.last_seq);
+        w.kbool("stopped", m.stopped);
+        w.ki64("started_ms", m.started_ms);
+        w.kdur("elapsed_ns", m.elapsed);
+        w.str("cycles");
+        write_cycles(w, m.cycles, false);
+    }
+    void operator()(const Welcome& m) {
+        begin(w, 2);
+        w.ku64("heartbeat_ms", m.heartbeat_ms);
+        w.ku64("liveness_ms", m.liveness_ms);
+    }
+    void operator()(const Prepare& m) {
+        begin(w, 3);
+        w.kstr("run", m.run);
+        w.str("spec");
+        write_spec(w, m.spec);
+        w.str("library");
+        write_library(w, m.library);
+    }
+    void operator()(const Start& m) {
+        begin(w, 1);
+        w.kstr("run", m.run);
+    }
+    void operator()(const Stop& m) {
+        begin(w, 1);
+        w.kstr("run", m.run);
+    }
+    void operator()(const Error& m) {
+        begin(w, 2);
+        w.kstr("code", m.code);
+        w.kstr("message", m.message);
+    }
+    void operator()(const StatusRequest&) { begin(w, 0); }
+    void operator()(const Status& m) {
+        begin(w, 8);
+        w.kstr("version", m.version);
+        w.ku64("pid", m.pid);
+        w.ki64("uptime_ms", m.uptime_ms);
+        w.kstr("frontend", m.frontend);
+        w.kstr("backend", m.backend);
+        w.kstr("publisher", m.publisher);
+        w.str("agents");
+        w.array(m.agents.size());
+        for (const auto& a : m.agents) {
+            w.map(4);
+            w.str("agent");
+            write_agent(w, a.agent);
+            w.kstr("state", a.state);
+            w.kstr("run", a.run);
+            w.ki64("last_seen_ms", a.last_seen_ms);
+        }
+        w.str("runs");
+        w.array(m.runs.size());
+        for (const auto& r : m.runs) {
+            w.map(4);
+            w.kstr("id", r.id);
+            w.kstr("state", r.state);
+            w.kstr("test", r.test);
+            w.ku64("agents", r.agents);
+        }
+    }
+    void operator()(const Submit& m) {
+        begin(w, 6);
+        w.str("spec");
+        write_spec(w, m.spec);
+        w.kstr("test", m.test);
+        w.ku64("agents", m.agents);
+        w.kbool("wait", m.wait);
+        w.kdur("wait_timeout_ns", m.wait_timeout);
+        w.str("library");
+        write_library(w, m.library);
+    }
+    void operator()(const Submitted& m) {
+        begin(w, 2);
+        w.kstr("run", m.run);
+        w.str("agents");
+        write_strings(w, m.agents);
+    }
+    void operator()(const Attach& m) {
+        begin(w, 1);
+        w.kstr("run", m.run);
+    }
+    void operator()(const RunFinished& m) {
+        begin(w, 1);
+        w.str("summary");
+        write_summary(w, m.summary);
+    }
+    void operator()(const Snapshot& m) {
+        begin(w, 9);
+        w.kstr("run", m.run);
+        w.ku64("seq", m.seq);
+        w.ku64("cycle", m.cycle);
+        w.kdur("elapsed_ns", m.elapsed);
+        w.ku64("hits_done", m.hits_done);
+        w.str("hits_total");
+        if (m.hits_total) w.u64(*m.hits_total);
+        else w.nil();
+        w.str("duration_total_ns");
+        if (m.duration_total) w.dur(*m.duration_total);
+        else w.nil();
+        w.ku64("agents_running", m.agents_running);
+        w.str("delta");
+        write_stats(w, m.delta);
+    }
+    void operator()(const RunEvent& m) {
+        begin(w, 6);
+        w.kstr("run", m.run);
+        w.kstr("event", m.event);
+        w.kstr("agent", m.agent);
+        w.kstr("message", m.message);
+        w.ki64("time_ms", m.time_ms);
+        w.str("summary");
+        if (m.summary) write_summary(w, *m.summary);
+        else w.nil();
+    }
+    void operator()(const ClusterEvent& m) {
+        begin(w, 3);
+        w.kstr("event", m.event);
+        w.str("agent");
+        write_agent(w, m.agent);
+        w.ki64("time_ms", m.time_ms);
+    }
+};
+
+// ------------------------------------------------------------ reading
+
+[[noreturn]] void bad(const std::string& what) { throw ProtoError(ErrorKind::malformed, what); }
+
+class Value {
+public:
+    Value(const msgpack::object& o, std::string path) : o_(o), path_(std::move(path)) {}
+
+    const std::string& path() const { return path_; }
+    bool is_nil() const { return o_.type == msgpack::type::NIL; }
+
+    std::uint64_t u64() const {
+        if (o_.type != msgpack::type::POSITIVE_INTEGER) bad(path_ + ": expected a non-negative integer");
+        return o_.via.u64;
+    }
+    std::uint32_t u32() const {
+        auto v = u64();
+        if (v > UINT32_MAX) bad(path_ + ": value out of range");
+        return static_cast<std::uint32_t>(v);
+    }
+    std::int64_t i64() const {
+        if (o_.type == msgpack::type::NEGATIVE_INTEGER) return o_.via.i64;
+        if (o_.type == msgpack::type::POSITIVE_INTEGER && o_.via.u64 <= INT64_MAX)
+            return static_cast<std::int64_t>(o_.via.u64);
+        bad(path_ + ": expected an integer");
+    }
+    Duration dur() const {
+        auto v = i64();
+        if (v < 0) bad(path_ + ": negative duration");
+        return Duration(v);
+    }
+    bool boolean() const {
+        if (o_.type != msgpack::type::BOOLEAN) bad(path_ + ": expected a boolean");
+        return o_.via.boolean;
+    }
+    std::string str() const {
+        if (o_.type != msgpack::type::STR) bad(path_ + ": expected a string");
+        return std::string(o_.via.str.ptr, o_.via.str.size);
+    }
+    // Bytes: bin, or str from writers that cannot make bin.
+    std::string bytes() const {
+        if (o_.type == msgpack::type::BIN) return std::string(o_.via.bin.ptr, o_.via.bin.size);
+        if (o_.type == msgpack::type::STR) return std::string(o_.via.str.ptr, o_.via.str.size);
+        bad(path_ + ": expected bytes");
+    }
+    std::size_t size() const { return array().size; }
+    Value operator[](std::size_t i) const {
+        const auto& a = array();
+        if (i >= a.size) bad(path_ + ": array too short");
+        return Value(a.ptr[i], path_ + "[" + std::to_string(i) + "]");
+    }
+    const msgpack::object_array& array() const {
+        if (o_.type != msgpack::type::ARRAY) bad(path_ + ": expected an array");
+        return o_.via.array;
+    }
+    const msgpack::object_map& map() const {
+        if (o_.type != msgpack::type::MAP) bad(path_ + ": expected a map");
+        return o_.via.map;
+    }
+    // Map access by string key.
+    std::optional<Value> find(std::string_view key) const {
+        const auto& m = map();
+        for (std::uint32_t i = 0; i < m.size; ++i) {
+            const auto& k = m.ptr[i].key;
+            if (k.type == msgpack::type::STR && std::string_view(k.via.str.ptr, k.via.str.size) == key)
+                return Value(m.ptr[i].val, path_ + "." + std::string(key));
+        }
+        return std::nullopt;
+    }
+    Value operator()(std::string_view key) const {
+        auto v = find(key);
+        if (!v) bad(path_ + ": missing field '" + std::string(key) + "'");
+        return *v;
+    }
+    // Iterates a map with string keys.
+    template <class F>
+    void each(F&& f) const {
+        const auto& m = map();
+        for (std::uint32_t i = 0; i < m.size; ++i) {
+            Value k(m.ptr[i].key, path_ + ".<key>");
+            f(k, Value(m.ptr[i].val, path_ + "[" + std::to_string(i) + "]"));
+        }
+    }
+
+private:
+    const msgpack::object& o_;
+    std::string path_;
+};
+
+Histogram read_histogram(const Value& v) {
+    Value b = v("buckets");
+    const auto n = b.size();
+    if (n % 2 != 0) bad(b.path() + ": odd length");
+    std::vector<std::pair<std::uint32_t, std::uint64_t>> sparse;
+    sparse.reserve(n / 2);
+    for (std::size_t i = 0; i < n; i += 2) sparse.emplace_back(b[i].u32(), b[i + 1].u64());
+    Histogram h;
+    if (!h.from_sparse(sparse, v("min").u64(), v("max").u64(), v("sum").u64(), v("clamped").u64()))
+        bad(v.path() + ": inconsistent histogram");
+    return h;
+}
+
+Stats read_stats(const Value& v) {
+    Stats s;
+    for (const auto& c : kCounters) s.*c.field = v(c.name).u64();
+    v("errors_by_kind").each([&](const Value& k, const Value& n) {
+        auto kind = error_kind_from_string(k.str());
+        // A newer peer's unknown kind still counts, as "other".
+        s.errors_by_kind[static_cast<std::size_t>(kind.value_or(loads::ErrorKind::other))] += n.u64();
+    });
+    v("status_codes").each([&](const Value& k, const Value& n) {
+        auto code = k.u64();
+        s.status_codes[code < Stats::kStatusCodes ? code : 0] += n.u64();
+    });
+    v("messages").each([&](const Value& k, const Value& n) {
+        auto text = k.str();
+        auto count = n.u64();
+        auto it = s.messages.find(text);
+        if (it != s.messages.end()) it->second += count;
+        else if (s.messages.size() < Stats::kMaxMessages) s.messages.emplace(std::move(text), count);
+        else s.messages["(other)"] += count;
+    });
+    s.latency = read_histogram(v("latency"));
+    v("labels").each([&](const Value& k, const Value& row) {
+        LabelStats& l = s.label(k.str());
+        LabelStats in;
+        in.count = row("count").u64();
+        in.errors = row("errors").u64();
+        in.latency = read_histogram(row("latency"));
+        l.merge(in);
+    });
+    return s;
+}
+
+AgentInfo read_agent(const Value& v) {
+    AgentInfo a;
+    a.id = v("id").str();
+    a.host = v("host").str();
+    a.pid = v("pid").u32();
+    a.threads = v("threads").u32();
+    a.version = v("version").str();
+    if (a.id.empty() || a.id.size() > 255) bad(v.path() + ".id: must be 1 to 255 bytes");
+    return a;
+}
+
+std::optional<Library> read_library(const Value& v) {
+    if (v.is_nil()) return std::nullopt;
+    Library l;
+    l.name = v("name").str();
+    l.sha256 = v("sha256").str();
+    l.bytes = v("bytes").bytes();
+    return l;
+}
+
+RunSpec read_spec(const Value& v) {
+    RunSpec s;
+    Value t = v("test");
+    auto kind = t("kind").str();
+    if (kind == "url") s.test.kind = TestSpec::Kind::url;
+    else if (kind == "library") s.test.kind = TestSpec::Kind::library;
+    else bad(t.path() + ".kind: expected \"url\" or \"library\"");
+    s.test.url = t("url").str();
+    s.test.method = t("method").str();
+    Value h = t("headers");
+    for (std::size_t i = 0; i < h.size(); ++i) s.test.headers.emplace_back(h[i][0].str(), h[i][1].str());
+    s.test.body = t("body").str();
+    s.test.expect = t("expect").str();
+    s.test.until = t("until").str();
+    s.test.test_name = t("test_name").str();
+
+    Value p = v("plan");
+    Value cycles = p("cycles");
+    if (cycles.size() == 0) bad(cycles.path() + ": a plan needs at least one cycle");
+    for (std::size_t i = 0; i < cycles.size(); ++i) {
+        Cycle c;
+        c.users = cycles[i][0].u32();
+        c.hits = cycles[i][1].u64();
+        if (!cycles[i][2].is_nil()) c.duration = cycles[i][2].dur();
+        if (c.users == 0 || c.users > 1'000'000) bad(cycles[i].path() + ": users out of range");
+        s.plan.cycles.push_back(c);
+    }
+    s.plan.sleep.min = p("sleep_min_ns").dur();
+    s.plan.sleep.max = p("sleep_max_ns").dur();
+    if (s.plan.sleep.max < s.plan.sleep.min) bad(p.path() + ": sleep max below min");
+    s.plan.startup_delay = p("startup_delay_ns").dur();
+    s.plan.graceful_stop = p("graceful_stop_ns").dur();
+
+    s.server_url = v("server_url").str();
+    Value c = v("client");
+    s.client.connect_timeout = c("connect_timeout_ns").dur();
+    s.client.timeout = c("timeout_ns").dur();
+    s.client.follow_redirects = c("follow_redirects").boolean();
+    s.client.max_redirects = c("max_redirects").u32();
+    s.client.insecure = c("insecure").boolean();
+    s.client.max_body = c("max_body").u64();
+    s.interval = v("interval_ns").dur();
+    if (s.interval < std::chrono::milliseconds(10)) bad(v.path() + ".interval_ns: below 10 ms");
+    s.user_offset = v("user_offset").u32();
+    return s;
+}
+
+std::vector<CycleInfo> read_cycles(const Value& v, bool with_stats) {
+    std::vector<CycleInfo> out;
+    for (std::size_t i = 0; i < v.size(); ++i) {
+        CycleInfo c;
+        c.index = v[i]("index").u32();
+        c.users = v[i]("users").u32();
+        c.elapsed = v[i]("elapsed_ns").dur();
+        if (with_stats) c.stats = read_stats(v[i]("stats"));
+        out.push_back(std::move(c));
+    }
+    return out;
+}
+
+std::vector<std::string> read_strings(const Value& v) {
+    std::vector<std::string> out;
+    for (std::size_t i = 0; i < v.size(); ++i) out.push_back(v[i].str());
+    return out;
+}
+
+RunSummary read_summary(const Value& v) {
+    RunSummary s;
+    s.run = v("run").str();
+    s.test = v("test").str();
+    s.started_ms = v("started_ms").i64();
+    s.elapsed = v("elapsed_ns").dur();
+    s.stopped = v("stopped").boolean();
+    s.incomplete = v("incomplete").boolean();
+    s.error = v("error").str();
+    s.agents = read_strings(v("agents"));
+    s.events = read_strings(v("events"));
+    s.cycles = read_cycles(v("cycles"), true);
+    s.total = read_stats(v("total"));
+    return s;
+}
+
+Message read_published(std::string_view kind, const Value& v) {
+    if (kind == "snapshot") {
+        Snapshot s;
+        s.run = v("run").str();
+        s.seq = v("seq").u64();
+        s.cycle = v("cycle").u32();
+        s.elapsed = v("elapsed_ns").dur();
+        s.hits_done = v("hits_done").u64();
+        if (Value t = v("hits_total"); !t.is_nil()) s.hits_total = t.u64();
+        if (Value d = v("duration_total_ns"); !d.is_nil()) s.duration_total = d.dur();
+        s.agents_running = v("agents_running").u32();
+        s.delta = read_stats(v("delta"));
+        return s;
+    }
+    if (kind == "event") {
+        RunEvent e;
+        e.run = v("run").str();
+        e.event = v("event").str();
+        e.agent = v("agent").str();
+        e.message = v("message").str();
+        e.time_ms = v("time_ms").i64();
+        if (Value s = v("summary"); !s.is_nil()) e.summary = read_summary(s);
+        return e;
+    }
+    if (kind == "cluster") return ClusterEvent{v("event").str(), read_agent(v("agent")), v("time_ms").i64()};
+    throw ProtoError(ErrorKind::unknown_command, "unknown topic kind '" + std::string(kind.substr(0, 64)) + "'");
+}
+
+Message read_body(std::string_view command, const Value& v) {
+    if (command == "REGISTER") return Register{read_agent(v("agent"))};
+    if (command == "HEARTBEAT") return Heartbeat{v("state").str(), v("run").str()};
+    if (command == "READY") return Ready{v("run").str()};
+    if (command == "REJECTED") return Rejected{v("run").str(), v("error").str()};
+    if (command == "RESULT") {
+        Result r;
+        r.run = v("run").str();
+        r.seq = v("seq").u64();
+        r.cycle = v("cycle").u32();
+        r.hits_done = v("hits_done").u64();
+        r.elapsed = v("elapsed_ns").dur();
+        r.stats = read_stats(v("stats"));
+        return r;
+    }
+    if (command == "FINISHED") {
+        Finished f;
+        f.run = v("run").str();
+        f.last_seq = v("last_seq").u64();
+        f.stopped = v("stopped").boolean();
+        f.started_ms = v("started_ms").i64();
+        f.elapsed = v("elapsed_ns").dur();
+        f.cycles = read_cycles(v("cycles"), false);
+        return f;
+    }
+    if (command == "WELCOME") return Welcome{v("heartbeat_ms").u32(), v("liveness_ms").u32()};
+    if (command == "PREPARE") return Prepare{v("run").str(), read_spec(v("spec")), read_library(v("library"))};
+    if (command == "START") return Start{v("run").str()};
+    if (command == "STOP") return Stop{v("run").str()};
+    if (command == "ERROR") return Error{v("code").str(), v("message").str()};
+    if (command == "STATUS") {
+        // STATUS with only "v" is the request; with fields, the reply.
+        if (!v.find("agents")) return StatusRequest{};
+        Status s;
+        s.version = v("version").str();
+        s.pid = v("pid").u32();
+        s.uptime_ms = v("uptime_ms").i64();
+        s.frontend = v("frontend").str();
+        s.backend = v("backend").str();
+        s.publisher = v("publisher").str();
+        Value agents = v("agents");
+        for (std::size_t i = 0; i < agents.size(); ++i) {
+            AgentStatus a;
+            a.agent = read_agent(agents[i]("agent"));
+            a.state = agents[i]("state").str();
+            a.run = agents[i]("run").str();
+            a.last_seen_ms = agents[i]("last_seen_ms").i64();
+            s.agents.push_back(std::move(a));
+        }
+        Value runs = v("runs");
+        for (std::size_t i = 0; i < runs.size(); ++i) {
+            RunStatus r;
+            r.id = runs[i]("id").str();
+            r.state = runs[i]("state").str();
+            r.test = runs[i]("test").str();
+            r.agents = runs[i]("agents").u32();
+            s.runs.push_back(std::move(r));
+        }
+        return s;
+    }
+    if (command == "SUBMIT") {
+        Submit s;
+        s.spec = read_spec(v("spec"));
+        s.test = v("test").str();
+        s.agents = v("agents").u32();
+        s.wait = v("wait").boolean();
+        s.wait_timeout = v("wait_timeout_ns").dur();
+        s.library = read_library(v("library"));
+        if (s.agents == 0 || s.agents > 100'000) bad(v.path() + ".agents: out of range");
+        return s;
+    }
+    if (command == "SUBMITTED") return Submitted{v("run").str(), read_strings(v("agents"))};
+    if (command == "ATTACH") return Attach{v("run").str()};
+    if (command == "RUN_FINISHED") return RunFinished{read_summary(v("summary"))};
+    if (command == "EVENT") return read_published("event", v);
+    if (command == "SNAPSHOT") return read_published("snapshot", v);
+    throw ProtoError(ErrorKind::unknown_command, "unknown command '" + std::string(command.substr(0, 64)) + "'");
+}
+
+// Unpacks one msgpack map, checks "v", hands it to `read`.
+template <class F>
+Message unpack_body(std::string_view body, F&& read) {
+    if (body.empty()) throw ProtoError(ErrorKind::empty, "empty body");
+    if (body.size() > kMaxBodySize) throw ProtoError(ErrorKind::oversized, "body of " + std::to_string(body.size()) + " bytes");
+    msgpack::object_handle oh;
+    std::size_t offset = 0;
+    try {
+        // Limits keep a hostile peer from making us allocate without bound.
+        msgpack::unpack_limit limit(1u << 24, 1u << 20, kMaxBodySize, kMaxBodySize, 1u << 16, 32);
+        oh = msgpack::unpack(body.data(), body.size(), offset, nullptr, nullptr, limit);
+    } catch (const msgpack::insufficient_bytes&) {
+        throw ProtoError(ErrorKind::truncated, "body ends in the middle of a value");
+    } catch (const msgpack::depth_size_overflow&) {
+        throw ProtoError(ErrorKind::oversized, "body nested too deep");
+    } catch (const msgpack::size_overflow& e) {
+        throw ProtoError(ErrorKind::oversized, std::string("body exceeds a limit: ") + e.what());
+    } catch (const std::exception& e) {
+        throw ProtoError(ErrorKind::malformed, std::string("not msgpack: ") + e.what());
+    }
+    if (offset != body.size()) throw ProtoError(ErrorKind::malformed, "trailing bytes after the body");
+    Value root(oh.get(), "body");
+    if (oh.get().type != msgpack::type::MAP) throw ProtoError(ErrorKind::malformed, "body is not a map");
+    auto v = root.find("v");
+    if (!v || v->is_nil()) throw ProtoError(ErrorKind::wrong_version, "body has no protocol version \"v\"");
+    std::uint64_t version = 0;
+    try {
+        version = v->u64();
+    } catch (const ProtoError&) {
+        throw ProtoError(ErrorKind::wrong_version, "protocol version \"v\" is not an integer");
+    }
+    if (version != kVersion)
+        throw ProtoError(ErrorKind::wrong_version,
+                         "protocol version " + std::to_string(version) + ", expected " + std::to_string(kVersion));
+    try {
+        return read(root);
+    } catch (const ProtoError&) {
+        throw;
+    } catch (const std::exception& e) {
+        throw ProtoError(ErrorKind::malformed, e.what());
+    }
+}
+
+}  // namespace
+
+std::string_view to_string(ErrorKind k) {
+    switch (k) {
+        case ErrorKind::empty: return "empty";
+        case ErrorKind::truncated: return "truncated";
+        case ErrorKind::malformed: return "malformed";
+        case ErrorKind::unknown_command: return "unknown-command";
+        case ErrorKind::wrong_version: return "wrong-version";
+        case ErrorKind::oversized: return "oversized";
+    }
+    return "malformed";
+}
+
+std::string_view command_of(const Message& m) {
+    static constexpr std::array<std::string_view, std::variant_size_v<Message>> kNames{
+        "REGISTER", "HEARTBEAT", "READY",     "REJECTED", "RESULT",  "FINISHED",  "WELCOME",
+        "PREPARE",  "START",     "STOP",      "ERROR",    "STATUS",  "STATUS",    "SUBMIT",
+        "SUBMITTED", "ATTACH",   "RUN_FINISHED", "SNAPSHOT", "EVENT", "CLUSTER"};
+    return kNames[m.index()];
+}
+
+Frames encode(const Message& m) {
+    Writer w;
+    std::visit(BodyWriter{w}, m);
+    return Frames{std::string(command_of(m)), std::string(w.buf.data(), w.buf.size())};
+}
+
+Message decode(std::string_view command, std::string_view body) {
+    if (command.empty()) throw ProtoError(ErrorKind::empty, "empty command");
+    return unpack_body(body, [&](const Value& v) { return read_body(command, v); });
+}
+
+std::string topic_of(const Message& m) {
+    if (auto* s = std::get_if<Snapshot>(&m)) return "run." + s->run + ".snapshot";
+    if (auto* e = std::get_if<RunEvent>(&m)) return "run." + e->run + ".event";
+    if (std::holds_alternative<ClusterEvent>(m)) return "cluster";
+    return "other";
+}
+
+Message decode_published(std::string_view topic, std::string_view body) {
+    std::string_view kind;
+    if (topic == "cluster") kind = "cluster";
+    else if (topic.starts_with("run.") && topic.ends_with(".snapshot")) kind = "snapshot";
+    else if (topic.starts_with("run.") && topic.ends_with(".event")) kind = "event";
+    else throw ProtoError(ErrorKind::unknown_command, "unknown topic '" + std::string(topic.substr(0, 64)) + "'");
+    return unpack_body(body, [&](const Value& v) { return read_published(kind, v); });
+}
+
+std::string encode_stats(const Stats& s) {
+    Writer w;
+    write_stats(w, s);
+    return std::string(w.buf.data(), w.buf.size());
+}
+
+Stats decode_stats(std::string_view body) {
+    msgpack::object_handle oh;
+    try {
+        oh = msgpack::unpack(body.data(), body.size());
+    } catch (const msgpack::insufficient_bytes&) {
+        throw ProtoError(ErrorKind::truncated, "stats end in the middle of a value");
+    } catch (const std::exception& e) {
+        throw ProtoError(ErrorKind::malformed, e.what());
+    }
+    return read_stats(Value(oh.get(), "stats"));
+}
+
+}  // namespace loads::proto

@@ -1,0 +1,108 @@
+#include "loads/proto/wire.hpp"
+
+namespace loads::proto {
+
+bool send(zmq::socket_t& dealer, const Message& m) {
+    Frames f = encode(m);
+    try {
+        if (!dealer.send(zmq::buffer(f.head), zmq::send_flags::sndmore | zmq::send_flags::dontwait))
+            return false;
+        return dealer.send(zmq::buffer(f.body), zmq::send_flags::dontwait).has_value();
+    } catch (const zmq::error_t&) {
+        return false;
+    }
+}
+
+bool send_to(zmq::socket_t& router, std::string_view routing_id, const Message& m) {
+    Frames f = encode(m);
+    try {
+        if (!router.send(zmq::buffer(routing_id), zmq::send_flags::sndmore | zmq::send_flags::dontwait))
+            return false;
+        router.send(zmq::buffer(f.head), zmq::send_flags::sndmore);
+        router.send(zmq::buffer(f.body), zmq::send_flags::none);
+        return true;
+    } catch (const zmq::error_t&) {
+        return false;  // EHOSTUNREACH: the peer is gone
+    }
+}
+
+void publish(zmq::socket_t& pub, const Message& m) {
+    Frames f = encode(m);
+    const std::string topic = topic_of(m);
+    try {
+        pub.send(zmq::buffer(topic), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+        pub.send(zmq::buffer(f.body), zmq::send_flags::dontwait);
+    } catch (const zmq::error_t&) {
+        // PUB drops for slow subscribers; nothing to do.
+    }
+}
+
+std::vector<zmq::message_t> recv_frames(zmq::socket_t& s) {
+    std::vector<zmq::message_t> frames;
+    zmq::message_t msg;
+    if (!s.recv(msg, zmq::recv_flags::dontwait)) return frames;
+    bool more = msg.more();
+    frames.push_back(std::move(msg));
+    while (more) {
+        zmq::message_t part;
+        (void)s.recv(part, zmq::recv_flags::none);  // the rest of a message is already here
+        more = part.more();
+        frames.push_back(std::move(part));
+    }
+    return frames;
+}
+
+Envelope split(const std::vector<zmq::message_t>& frames, bool with_routing_id) {
+    Envelope e;
+    std::size_t i = 0;
+    if (with_routing_id) {
+        if (frames.empty()) throw ProtoError(ErrorKind::empty, "no frames");
+        e.peer = frames[0].to_string();
+        i = 1;
+    }
+    const std::size_t rest = frames.size() - i;
+    if (rest == 0) throw ProtoError(ErrorKind::empty, "no frames after the routing id");
+    if (rest != 2)
+        throw ProtoError(ErrorKind::malformed, "expected 2 frames (command, body), got " + std::to_string(rest));
+    if (frames[i].size() == 0) throw ProtoError(ErrorKind::empty, "empty command frame");
+    if (frames[i].size() > 64) throw ProtoError(ErrorKind::malformed, "command frame longer than 64 bytes");
+    if (frames[i + 1].size() > kMaxBodySize) throw ProtoError(ErrorKind::oversized, "body frame too large");
+    e.command = frames[i].to_string();
+    e.body = frames[i + 1].to_string_view();
+    return e;
+}
+
+zmq::socket_t make_router(zmq::context_t& ctx) {
+    zmq::socket_t s(ctx, zmq::socket_type::router);
+    s.set(zmq::sockopt::linger, 0);
+    s.set(zmq::sockopt::router_mandatory, 1);  // sending to a gone peer fails instead of vanishing
+    s.set(zmq::sockopt::router_handover, 1);   // a reconnecting agent takes its id back
+    s.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(kMaxBodySize + 1024));
+    s.set(zmq::sockopt::sndhwm, 100000);
+    s.set(zmq::sockopt::rcvhwm, 100000);
+    return s;
+}
+
+zmq::socket_t make_dealer(zmq::context_t& ctx, const std::string& routing_id) {
+    zmq::socket_t s(ctx, zmq::socket_type::dealer);
+    s.set(zmq::sockopt::linger, 1000);  // give a last FINISHED a second to leave
+    if (!routing_id.empty()) s.set(zmq::sockopt::routing_id, routing_id);
+    s.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(kMaxBodySize + 1024));
+    s.set(zmq::sockopt::sndhwm, 100000);
+    s.set(zmq::sockopt::rcvhwm, 100000);
+    s.set(zmq::sockopt::reconnect_ivl, 100);
+    s.set(zmq::sockopt::reconnect_ivl_max, 1000);
+    return s;
+}
+
+std::string endpoint_for_peer(const std::string& bound, const std::string& host) {
+    const std::string prefix = "tcp://";
+    if (bound.rfind(prefix, 0) != 0) return bound;
+    auto colon = bound.rfind(':');
+    if (colon == std::string::npos || colon < prefix.size()) return bound;
+    std::string h = bound.substr(prefix.size(), colon - prefix.size());
+    if (h != "*" && h != "0.0.0.0" && h != "[::]" && h != "::") return bound;
+    return prefix + host + bound.substr(colon);
+}
+
+}  // namespace loads::proto
