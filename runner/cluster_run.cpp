@@ -1,16 +1,356 @@
 #include "cluster_run.hpp"
 
+#include "interrupts.hpp"
+#include "progress.hpp"
+
+#include "loads/log.hpp"
+#include "loads/proto/messages.hpp"
+#include "loads/proto/wire.hpp"
+
+#include <openssl/evp.h>
+#include <zmq.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <iterator>
+#include <sstream>
 
 namespace loads::runner {
+namespace {
 
-Report run_cluster(const Options&, Interrupts&) {
-    throw UsageError("--agents: cluster mode is not implemented in this build yet");
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+constexpr Duration kDefaultBrokerTimeout = std::chrono::seconds(5);
+constexpr Duration kMinLiveness = std::chrono::seconds(5);
+constexpr milliseconds kPollStep{100};
+
+Duration broker_timeout(const Options& o) { return o.broker_timeout.value_or(kDefaultBrokerTimeout); }
+
+// "tcp://host:7780" -> "host" (brackets of an IPv6 address kept, as
+// endpoint_for_peer pastes it back in front of ":port").
+std::string host_of(const std::string& endpoint) {
+    const std::string prefix = "tcp://";
+    if (endpoint.rfind(prefix, 0) != 0) return "127.0.0.1";
+    auto colon = endpoint.rfind(':');
+    if (colon == std::string::npos || colon <= prefix.size()) return endpoint.substr(prefix.size());
+    std::string host = endpoint.substr(prefix.size(), colon - prefix.size());
+    if (host.empty() || host == "*" || host == "0.0.0.0") return "127.0.0.1";
+    return host;
 }
 
-int cluster_status(const Options&) {
-    std::cerr << "loads-runner: --ping-broker/--check-cluster are not implemented in this build yet\n";
-    return 2;
+std::string seconds_text(Duration d) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1f", std::chrono::duration<double>(d).count());
+    return buf;
+}
+
+std::string uptime_text(std::int64_t ms) {
+    if (ms < 0) ms = 0;
+    char buf[64];
+    if (ms < 60'000) {
+        std::snprintf(buf, sizeof buf, "%.1f s", static_cast<double>(ms) / 1000.0);
+        return buf;
+    }
+    const long long s = ms / 1000;
+    const long long d = s / 86400, h = (s / 3600) % 24, m = (s / 60) % 60, sec = s % 60;
+    if (d) std::snprintf(buf, sizeof buf, "%lldd%02lldh%02lldm", d, h, m);
+    else if (h) std::snprintf(buf, sizeof buf, "%lldh%02lldm%02llds", h, m, sec);
+    else std::snprintf(buf, sizeof buf, "%lldm%02llds", m, sec);
+    return buf;
+}
+
+std::string sha256_hex(const std::string& bytes) {
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    if (EVP_Digest(bytes.data(), bytes.size(), md, &len, EVP_sha256(), nullptr) != 1)
+        throw std::runtime_error("cannot compute the SHA-256 of the test library");
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(len * 2);
+    for (unsigned int i = 0; i < len; ++i) {
+        out += kHex[md[i] >> 4];
+        out += kHex[md[i] & 0x0f];
+    }
+    return out;
+}
+
+proto::Library read_library(const std::string& path) {
+    std::ifstream f(path, std::ios::binary);
+    if (!f) throw UsageError("cannot read the test library " + path);
+    std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    if (f.bad()) throw UsageError("cannot read the test library " + path);
+    if (bytes.size() > proto::kMaxBodySize - (1u << 20))
+        throw UsageError("the test library " + path + " is too large to send to agents");
+    proto::Library lib;
+    lib.name = std::filesystem::path(path).filename().string();
+    lib.sha256 = sha256_hex(bytes);
+    lib.bytes = std::move(bytes);
+    return lib;
+}
+
+// One decoded message from the DEALER, or nothing (no message, or one we
+// could not decode: logged and skipped).
+std::optional<proto::Message> receive(zmq::socket_t& dealer) {
+    auto frames = proto::recv_frames(dealer);
+    if (frames.empty()) return std::nullopt;
+    try {
+        auto env = proto::split(frames, false);
+        return proto::decode(env.command, env.body);
+    } catch (const proto::ProtoError& e) {
+        get_logger("runner")->warn("bad message from the broker: {}", e.what());
+        return std::nullopt;
+    }
+}
+
+// Waits up to `timeout` for a message on the DEALER.
+std::optional<proto::Message> receive_within(zmq::socket_t& dealer, Duration timeout) {
+    const auto deadline = Clock::now() + timeout;
+    for (;;) {
+        if (auto m = receive(dealer)) return m;
+        auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
+        if (left.count() <= 0) return std::nullopt;
+        zmq::pollitem_t item{dealer.handle(), 0, ZMQ_POLLIN, 0};
+        zmq::poll(&item, 1, std::min(left, kPollStep));
+    }
+}
+
+// Sends STATUS and waits for the reply; nullopt when nobody answers.
+std::optional<proto::Status> ask_status(zmq::socket_t& dealer, Duration timeout) {
+    if (!proto::send(dealer, proto::StatusRequest{})) return std::nullopt;
+    const auto deadline = Clock::now() + timeout;
+    for (;;) {
+        auto left = std::chrono::duration_cast<Duration>(deadline - Clock::now());
+        if (left.count() <= 0) return std::nullopt;
+        auto m = receive_within(dealer, left);
+        if (!m) return std::nullopt;
+        if (auto* s = std::get_if<proto::Status>(&*m)) return std::move(*s);
+        if (auto* e = std::get_if<proto::Error>(&*m))
+            throw std::runtime_error("the broker refused STATUS: " + e->message);
+        // Anything else is stale; keep waiting.
+    }
+}
+
+CycleResult to_cycle(const proto::CycleInfo& c) {
+    CycleResult r;
+    r.index = c.index;
+    r.users = c.users;
+    r.stats = c.stats;
+    r.elapsed = c.elapsed;
+    return r;
+}
+
+void warn_line(const ProgressBar& bar, const std::string& text) {
+    if (bar.active()) {
+        std::fputc('\n', stdout);
+        std::fflush(stdout);
+    }
+    std::cerr << "loads-runner: warning: " << text << "\n";
+}
+
+}  // namespace
+
+Report run_cluster(const Options& options, Interrupts& interrupts) {
+    zmq::context_t ctx(1);
+    zmq::socket_t dealer = proto::make_dealer(ctx, "");
+    // Every send is followed by waiting for its answer: nothing to flush at exit.
+    dealer.set(zmq::sockopt::linger, 0);
+    dealer.connect(options.broker);
+
+    // 1. Who is there, and where does it publish?
+    auto status = ask_status(dealer, broker_timeout(options));
+    if (!status) throw UsageError("no broker answering at " + options.broker + " (is loads-broker running?)");
+    const std::string publisher = proto::endpoint_for_peer(status->publisher, host_of(options.broker));
+
+    // 2. A library test ships its library.
+    std::optional<proto::Library> library;
+    if (options.spec.test.kind == TestSpec::Kind::library) library = read_library(options.spec.test.library_path);
+
+    // 3. Connect the SUB now so it is up by the time the run starts; subscribe
+    // once the run has an id.
+    zmq::socket_t sub(ctx, zmq::socket_type::sub);
+    sub.set(zmq::sockopt::linger, 0);
+    sub.set(zmq::sockopt::rcvhwm, 100000);
+    sub.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(proto::kMaxBodySize + 1024));
+    sub.connect(publisher);
+
+    std::atomic<bool> stop_requested{false};
+    interrupts.on_interrupt([&stop_requested] { stop_requested.store(true); });
+    struct Unhook {
+        Interrupts& i;
+        ~Unhook() { i.on_interrupt(nullptr); }
+    } unhook{interrupts};
+
+    proto::Submit submit;
+    submit.spec = options.spec;
+    submit.test = options.test_argument;
+    submit.agents = options.agents;
+    submit.wait = options.wait_for_agents;
+    submit.library = std::move(library);
+    if (!proto::send(dealer, submit)) throw std::runtime_error("cannot send the run to the broker at " + options.broker);
+    submit.library.reset();  // the bytes are queued; free ours
+
+    const Duration liveness = std::max(kMinLiveness, broker_timeout(options));
+    auto last_heard = Clock::now();
+    auto check_liveness = [&] {
+        if (Clock::now() - last_heard > liveness)
+            throw std::runtime_error("lost the broker at " + options.broker + ": no message for " +
+                                     seconds_text(liveness) + " s");
+    };
+
+    ProgressBar bar(stdout, !options.quiet && options.output == OutputFormat::text);
+    Progress progress;
+    progress.cycles = static_cast<std::uint32_t>(options.spec.plan.cycles.size());
+    std::uint64_t errors = 0;
+
+    std::string run;               // id, once SUBMITTED came
+    bool started = false;          // SUBMITTED with agents came
+    bool stop_sent = false;
+    std::vector<std::string> live_events;
+    std::optional<proto::RunSummary> summary;
+
+    while (!summary) {
+        if (stop_requested.load() && !stop_sent && !run.empty()) {
+            stop_sent = proto::send(dealer, proto::Stop{run});
+        }
+
+        zmq::pollitem_t items[] = {
+            {dealer.handle(), 0, ZMQ_POLLIN, 0},
+            {sub.handle(), 0, ZMQ_POLLIN, 0},
+        };
+        zmq::poll(items, 2, kPollStep);
+
+        // Live progress from PUB.
+        if (items[1].revents & ZMQ_POLLIN) {
+            for (int i = 0; i < 256; ++i) {
+                auto frames = proto::recv_frames(sub);
+                if (frames.empty()) break;
+                if (frames.size() != 2) continue;
+                try {
+                    auto m = proto::decode_published(frames[0].to_string_view(), frames[1].to_string_view());
+                    if (auto* s = std::get_if<proto::Snapshot>(&m); s && s->run == run) {
+                        progress.hits_done = s->hits_done;
+                        progress.hits_total = s->hits_total;
+                        progress.elapsed = s->elapsed;
+                        progress.duration_total = s->duration_total;
+                        progress.cycle = s->cycle;
+                        errors += s->delta.errors + s->delta.failures;
+                        bar.update(progress, errors);
+                    }
+                    // Run events come on the DEALER too; the PUB copy is for other watchers.
+                } catch (const proto::ProtoError& e) {
+                    get_logger("runner")->debug("bad published message: {}", e.what());
+                }
+            }
+        }
+
+        // The dialog with the broker.
+        while (auto m = receive(dealer)) {
+            last_heard = Clock::now();
+            if (auto* s = std::get_if<proto::Submitted>(&*m)) {
+                if (run.empty()) {
+                    run = s->run;
+                    sub.set(zmq::sockopt::subscribe, "run." + run + ".");
+                }
+                if (s->agents.empty()) {
+                    if (!started) std::cerr << "waiting for " << options.agents << " agents...\n";
+                } else if (!started) {
+                    started = true;
+                    std::string names;
+                    for (const auto& a : s->agents) names += (names.empty() ? "" : ", ") + a;
+                    get_logger("runner")->info("run {} on agents {}", run, names);
+                }
+            } else if (auto* e = std::get_if<proto::Error>(&*m)) {
+                if (run.empty()) throw UsageError(e->message.empty() ? e->code : e->message);
+                throw std::runtime_error("the broker: " + (e->message.empty() ? e->code : e->message));
+            } else if (auto* ev = std::get_if<proto::RunEvent>(&*m)) {
+                if (ev->event == "agent-lost" || ev->event == "gap") {
+                    live_events.push_back(ev->message);
+                    warn_line(bar, ev->message);
+                }
+            } else if (auto* f = std::get_if<proto::RunFinished>(&*m)) {
+                if (run.empty() || f->summary.run == run || f->summary.run.empty()) {
+                    summary = std::move(f->summary);
+                    break;
+                }
+            }
+            // HEARTBEAT and anything else: liveness only.
+        }
+        if (!summary) check_liveness();
+    }
+
+    if (!summary->error.empty()) {
+        if (bar.active()) std::fputc('\n', stdout);
+        throw std::runtime_error(summary->error);
+    }
+
+    // 5. The merged summary as a report.
+    Report report;
+    report.result.started = std::chrono::system_clock::time_point(milliseconds(summary->started_ms));
+    report.result.elapsed = summary->elapsed;
+    for (const auto& c : summary->cycles) report.result.cycles.push_back(to_cycle(c));
+    report.result.total = std::move(summary->total);
+    report.result.stopped = summary->stopped;
+    report.events = std::move(summary->events);
+    for (auto& e : live_events)
+        if (std::find(report.events.begin(), report.events.end(), e) == report.events.end())
+            report.events.push_back(std::move(e));
+    report.incomplete = summary->incomplete;
+    report.agents = options.agents;
+
+    progress.elapsed = std::max(progress.elapsed, summary->elapsed);
+    if (!summary->stopped) {
+        progress.hits_done = report.result.total.hits;
+        if (progress.hits_total) progress.hits_total = std::max(*progress.hits_total, progress.hits_done);
+        if (progress.duration_total) progress.elapsed = std::max(progress.elapsed, *progress.duration_total);
+    }
+    bar.finish(progress, report.result.total.errors + report.result.total.failures);
+    return report;
+}
+
+int cluster_status(const Options& options) {
+    zmq::context_t ctx(1);
+    zmq::socket_t dealer = proto::make_dealer(ctx, "");
+    dealer.set(zmq::sockopt::linger, 0);
+    std::optional<proto::Status> status;
+    try {
+        dealer.connect(options.broker);
+        status = ask_status(dealer, broker_timeout(options));
+    } catch (const std::exception& e) {
+        std::cerr << "loads-runner: " << options.broker << ": " << e.what() << "\n";
+        return 1;
+    }
+    if (!status) {
+        std::cerr << "loads-runner: no broker answering at " << options.broker << "\n";
+        return 1;
+    }
+    const proto::Status& s = *status;
+    std::size_t idle = 0;
+    for (const auto& a : s.agents) idle += a.state == "idle";
+
+    std::ostringstream out;
+    out << "Broker " << options.broker << ": loads-broker " << s.version << ", pid " << s.pid << ", up "
+        << uptime_text(s.uptime_ms) << "\n";
+    out << "  frontend " << s.frontend << ", backend " << s.backend << ", publisher " << s.publisher << "\n";
+    out << "Agents: " << s.agents.size() << " (" << idle << " idle, " << s.agents.size() - idle << " busy)\n";
+    if (options.check_cluster) {
+        for (const auto& a : s.agents) {
+            out << "  " << a.agent.id << "  " << a.agent.host << "  pid " << a.agent.pid << "  threads "
+                << a.agent.threads << "  " << a.state;
+            if (!a.run.empty()) out << "  run " << a.run;
+            out << "  seen " << a.last_seen_ms << " ms ago\n";
+        }
+        out << "Runs: " << s.runs.size() << "\n";
+        for (const auto& r : s.runs)
+            out << "  " << r.id << " " << r.state << " " << r.agents << " agents " << r.test << "\n";
+    }
+    std::cout << out.str() << std::flush;
+    return 0;
 }
 
 }  // namespace loads::runner

@@ -26,7 +26,10 @@ class Proc:
 
     def __init__(self, args, env=None, cwd=None):
         self.args = [str(a) for a in args]
-        self.p = subprocess.Popen(self.args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        # stderr goes to a file: a chatty child must never block on a full pipe.
+        import tempfile
+        self._err = tempfile.TemporaryFile()
+        self.p = subprocess.Popen(self.args, stdout=subprocess.PIPE, stderr=self._err,
                                   env=env, cwd=cwd, start_new_session=True)
         self.lines = []
         self._buf = b""
@@ -56,9 +59,8 @@ class Proc:
                              f"stdout={self.lines!r} stderr={err[-2000:]!r}")
 
     def stderr_text(self):
-        if self.p.poll() is None:
-            return ""
-        return self.p.stderr.read().decode(errors="replace")
+        self._err.seek(0)
+        return self._err.read().decode(errors="replace")
 
     def signal(self, sig):
         if self.p.poll() is None:
@@ -108,3 +110,101 @@ def run_runner(*args, timeout=60, cwd=None):
     p = subprocess.run([str(RUNNER), *[str(a) for a in args]], capture_output=True, text=True,
                        timeout=timeout, cwd=cwd)
     return Result(p.returncode, p.stdout, p.stderr, time.monotonic() - t0)
+
+
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def request(endpoint, command, body=None, timeout=5.0):
+    """One request/reply with the broker's frontend (docs/protocol.md)."""
+    import msgpack
+    import zmq
+    ctx = zmq.Context.instance()
+    s = ctx.socket(zmq.DEALER)
+    s.setsockopt(zmq.LINGER, 0)
+    s.connect(endpoint)
+    try:
+        s.send_multipart([command.encode(), msgpack.packb({"v": 1, **(body or {})})])
+        if not s.poll(int(timeout * 1000)):
+            raise AssertionError(f"no reply to {command} from {endpoint}")
+        cmd, raw = s.recv_multipart()
+        return cmd.decode(), msgpack.unpackb(raw, strict_map_key=False)
+    finally:
+        s.close()
+
+
+class Broker(Proc):
+    def __init__(self, *extra, frontend="tcp://127.0.0.1:0", backend="tcp://127.0.0.1:0",
+                 publisher="tcp://127.0.0.1:0", heartbeat="200ms", liveness="1500ms"):
+        super().__init__([BROKER, "--frontend", frontend, "--backend", backend,
+                          "--publisher", publisher, "--heartbeat", heartbeat,
+                          "--liveness", liveness, *extra])
+        self.wait_for(lambda l: l == "ready")
+        ep = {l.split()[1]: l.split()[2] for l in self.lines if l.startswith("listening ")}
+        self.frontend, self.backend, self.publisher = ep["frontend"], ep["backend"], ep["publisher"]
+
+    def status(self):
+        cmd, body = request(self.frontend, "STATUS")
+        assert cmd == "STATUS", (cmd, body)
+        return body
+
+    def wait_agents(self, n, idle=True, timeout=15.0):
+        """Waits until n agents are registered (and idle); returns their ids."""
+        deadline = time.monotonic() + timeout
+        while True:
+            agents = self.status()["agents"]
+            ok = [a["agent"]["id"] for a in agents if not idle or a["state"] == "idle"]
+            if len(ok) >= n:
+                return ok
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{len(ok)} of {n} agents after {timeout}s: {agents}")
+            time.sleep(0.05)
+
+
+class Agent(Proc):
+    def __init__(self, backend, agent_id, *extra, cache_dir=None, threads=1):
+        args = [AGENT, "--broker", backend, "--id", agent_id, "--threads", threads, *extra]
+        if cache_dir:
+            args += ["--cache-dir", cache_dir]
+        super().__init__(args)
+        self.id = agent_id
+        self.wait_for(lambda l: l.startswith("registered "))
+
+
+class Cluster:
+    """A broker and n agents on loopback, ports picked at run time."""
+
+    def __init__(self, n, tmp_path=None, **broker_args):
+        self.broker = Broker(**broker_args)
+        self.agents = []
+        try:
+            for i in range(n):
+                cache = str(tmp_path / f"cache-{i}") if tmp_path else None
+                self.agents.append(Agent(self.broker.backend, f"a{i}", cache_dir=cache))
+            self.broker.wait_agents(n)
+        except Exception:
+            self.kill()
+            raise
+
+    def kill(self):
+        for a in self.agents:
+            a.kill()
+        self.broker.kill()
+
+
+SOCKET_LIB = BUILD / "tests" / "support" / "libsocketcases.so"
+EXAMPLES = BUILD / "examples"
+
+
+class Peers(Proc):
+    """tests/support/peers.py: WebSocket and TCP servers we did not write."""
+
+    def __init__(self):
+        super().__init__(["/usr/bin/python3", Path(__file__).resolve().parent / "peers.py"])
+        self.wait_for(lambda l: l == "ready")
+        self.ws = "ws://" + next(l.split()[2] for l in self.lines if l.startswith("listening ws "))
+        self.tcp = "tcp://" + next(l.split()[2] for l in self.lines if l.startswith("listening tcp "))

@@ -1,0 +1,171 @@
+// WebSocket and TCP tests whose outcome the integration tests know: run
+// against tests/support/peers.py (servers we did not write) and the demo
+// target. --server-url is ws://HOST:PORT for the WebSocket cases and
+// tcp://HOST:PORT for the TCP ones.
+#include <loads/loads.hpp>
+
+#include <string>
+#include <vector>
+
+namespace {
+std::pair<std::string, unsigned> host_port(std::string_view url) {
+    if (auto p = url.find("://"); p != std::string_view::npos) url.remove_prefix(p + 3);
+    auto colon = url.rfind(':');
+    return {std::string(url.substr(0, colon)), static_cast<unsigned>(std::stoul(std::string(url.substr(colon + 1))))};
+}
+}  // namespace
+
+class Ws : public loads::TestCase {
+public:
+    void test_text() {
+        auto ws = create_ws(server_url() + "/echo");
+        ws->send("hello");
+        auto m = ws->receive();
+        check(!m.binary, "a text message comes back as text");
+        check_equal(m.data, std::string("hello"), "echo");
+        ws->close();
+    }
+    void test_binary() {
+        std::string bytes;
+        for (int i = 0; i < 256; ++i) bytes += static_cast<char>(i);
+        auto ws = create_ws(server_url() + "/echo");
+        ws->send_binary(bytes);
+        auto m = ws->receive();
+        check(m.binary, "a binary message comes back as binary");
+        check(m.data == bytes, "all 256 byte values survive");
+        ws->close();
+    }
+    void test_large() {
+        std::string big(1 << 20, 'x');
+        for (std::size_t i = 0; i < big.size(); i += 4096) big[i] = static_cast<char>('a' + (i / 4096) % 26);
+        auto ws = create_ws(server_url() + "/echo");
+        ws->send(big);
+        auto m = ws->receive();
+        check_equal(m.data.size(), big.size(), "1 MiB message size");
+        check(m.data == big, "1 MiB message content");
+        ws->close();
+    }
+    void test_many_sockets() {
+        std::vector<std::unique_ptr<loads::WebSocket>> socks;
+        for (int i = 0; i < 10; ++i) socks.push_back(create_ws(server_url() + "/echo"));
+        for (std::size_t i = 0; i < socks.size(); ++i) socks[i]->send("n" + std::to_string(i));
+        for (std::size_t i = 0; i < socks.size(); ++i)
+            check_equal(socks[i]->receive().data, "n" + std::to_string(i), "socket " + std::to_string(i));
+    }
+    // The server closes after one echo: the next receive says "closed".
+    void test_server_close() {
+        auto ws = create_ws(server_url() + "/close");
+        ws->send("bye");
+        check_equal(ws->receive().data, std::string("bye"), "echo before close");
+        try {
+            ws->receive(loads::Seconds(5));
+        } catch (const loads::RequestError& e) {
+            check(e.kind == loads::ErrorKind::closed, std::string("closed by peer, got: ") + e.what());
+            check(!ws->is_open(), "socket reports closed");
+            return;
+        }
+        check(false, "receive after the server's close must throw");
+    }
+    // The server refuses the upgrade.
+    void test_refused() {
+        try {
+            create_ws(server_url() + "/refuse");
+        } catch (const loads::RequestError& e) {
+            check(e.kind == loads::ErrorKind::handshake, std::string("handshake error, got: ") + e.what());
+            return;
+        }
+        check(false, "a refused handshake must throw");
+    }
+    // Messages the server pushes on its own reach the callback while the
+    // user is busy elsewhere (here: sleeping), not waiting in receive().
+    void test_callback() {
+        int pushed = 0, done = 0;
+        loads::WsOptions o;
+        o.on_message = [&](const std::string& data, bool) {
+            pushed += data.starts_with("push ") ? 1 : 0;
+            done += data == "done" ? 1 : 0;
+        };
+        auto ws = create_ws(server_url() + "/push", o);
+        ws->send("go");  // the server pushes 5 messages, then "done"
+        for (int i = 0; i < 250 && !done; ++i) sleep(0.02);
+        check_equal(done, 1, "end marker seen by the callback");
+        check_equal(pushed, 5, "pushed messages seen by the callback");
+    }
+    void test_timeout() {
+        auto ws = create_ws(server_url() + "/silent");
+        try {
+            ws->receive(loads::Seconds(0.3));
+        } catch (const loads::RequestError& e) {
+            check(e.kind == loads::ErrorKind::timeout, std::string("timeout, got: ") + e.what());
+            return;
+        }
+        check(false, "receive from a silent server must time out");
+    }
+};
+
+class Tcp : public loads::TestCase {
+public:
+    std::unique_ptr<loads::TcpStream> open(std::string_view mode) {
+        auto [host, port] = host_port(server_url());
+        auto s = tcp_connect(host, port);
+        s->send(std::string(mode) + "\n");
+        return s;
+    }
+    // "abc||def||" arrives as "ab", "c|", "|de", "f|", "|": the delimiter is split.
+    void test_split_delimiter() {
+        auto s = open("split");
+        check_equal(s->recv_until("||"), std::string("abc||"), "first record");
+        check_equal(s->recv_until("||"), std::string("def||"), "second record");
+    }
+    // Ten bytes, one per packet.
+    void test_partial_reads() {
+        auto s = open("drip");
+        check_equal(s->recv_exactly(10), std::string("0123456789"), "ten bytes");
+        auto rest = s->recv_some();
+        check_equal(rest, std::string("!"), "then what is there");
+    }
+    // The peer sends half a record and closes.
+    void test_peer_closes_early() {
+        auto s = open("close");
+        try {
+            s->recv_until("\n");
+        } catch (const loads::RequestError& e) {
+            check(e.kind == loads::ErrorKind::closed, std::string("closed, got: ") + e.what());
+            return;
+        }
+        check(false, "a record cut by the peer's close must throw");
+    }
+    void test_timeout() {
+        auto [host, port] = host_port(server_url());
+        loads::TcpOptions o;
+        o.timeout = loads::Seconds(0.3);
+        auto s = tcp_connect(host, port, o);
+        s->send("silent\n");
+        try {
+            s->recv_until("\n");
+        } catch (const loads::RequestError& e) {
+            check(e.kind == loads::ErrorKind::timeout, std::string("timeout, got: ") + e.what());
+            return;
+        }
+        check(false, "a silent peer must time out");
+    }
+    void test_echo() {
+        auto s = open("echo");
+        s->send("ping\n");
+        check_equal(s->recv_until("\n"), std::string("ping\n"), "echo");
+    }
+};
+
+LOADS_TEST(Ws, test_text)
+LOADS_TEST(Ws, test_binary)
+LOADS_TEST(Ws, test_large)
+LOADS_TEST(Ws, test_many_sockets)
+LOADS_TEST(Ws, test_server_close)
+LOADS_TEST(Ws, test_refused)
+LOADS_TEST(Ws, test_callback)
+LOADS_TEST(Ws, test_timeout)
+LOADS_TEST(Tcp, test_split_delimiter)
+LOADS_TEST(Tcp, test_partial_reads)
+LOADS_TEST(Tcp, test_peer_closes_early)
+LOADS_TEST(Tcp, test_timeout)
+LOADS_TEST(Tcp, test_echo)
