@@ -41,9 +41,14 @@ def test_supervisord_cluster_runs_6000_hits(tmp_path, target):
                 pass
             assert time.monotonic() < deadline, "supervisord did not bring up 1 broker + 5 agents"
             time.sleep(0.1)
-        out = subprocess.run(["supervisorctl", "-c", str(path), "status"], capture_output=True,
-                             text=True, timeout=30).stdout
-        assert out.count("RUNNING") == 6, out
+        # supervisord says RUNNING once a program has stayed up for startsecs.
+        while True:
+            out = subprocess.run(["supervisorctl", "-c", str(path), "status"], capture_output=True,
+                                 text=True, timeout=30).stdout
+            if out.count("RUNNING") == 6:
+                break
+            assert time.monotonic() < deadline, out
+            time.sleep(0.2)
 
         r = run_runner(target.url + "/", "-u", "10:20:30", "-c", "20", "--agents", "5",
                        "--broker", frontend, "--output", "json", timeout=120)

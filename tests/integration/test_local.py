@@ -121,7 +121,7 @@ def test_session_keeps_cookies_and_follows_redirects(target):
     assert r.rc == 0, r.stdout
     names = r.json["total"]["names"]
     assert names["set cookie"]["count"] == 6
-    assert names["redirects"]["count"] == 6 * 3  # /redirect/2 -> /redirect/1 -> /redirect/0 -> /
+    assert names["redirects"]["count"] == 6 * 3  # /redirect/2 -> /redirect/1 -> / (httpbin semantics)
 
 
 def test_missing_library_is_a_usage_error(tmp_path):

@@ -60,7 +60,7 @@ TEST_CASE("think time is fixed or a range") {
     CHECK_FALSE(parse_sleep("a:b"));
 }
 
-TEST_CASE("-u 10:20:30 -c 20 is three cycles and 1200 hits") {
+TEST_CASE("users 10:20:30 with hits 20 is three cycles and 1200 hits") {
     PlanInput in;
     in.users = "10:20:30";
     in.hits = "20";

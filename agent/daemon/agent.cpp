@@ -1,0 +1,310 @@
+#include "agent.hpp"
+
+#include "loads/log.hpp"
+#include "loads/proto/wire.hpp"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <exception>
+
+namespace loads::agent {
+
+namespace {
+
+constexpr const char* kPipe = "inproc://loads-agent-results";
+constexpr auto kRegisterEvery = std::chrono::seconds(1);
+
+auto log() { return get_logger("agent"); }
+
+std::string hostname() {
+    char buf[256] = {};
+    if (::gethostname(buf, sizeof buf - 1) != 0) return "localhost";
+    return buf;
+}
+
+std::int64_t unix_ms(std::chrono::system_clock::time_point t) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
+void send_frames(zmq::socket_t& s, const proto::Message& m) {
+    proto::Frames f = proto::encode(m);
+    s.send(zmq::buffer(f.head), zmq::send_flags::sndmore);
+    s.send(zmq::buffer(f.body), zmq::send_flags::none);
+}
+
+// Runs on the run thread: each interval's delta becomes a RESULT.
+class Reporter final : public RunObserver {
+public:
+    Reporter(zmq::socket_t& pipe, std::string run) : pipe_(pipe), run_(std::move(run)) {}
+
+    void on_interval(std::uint32_t cycle, const Stats& delta, const Progress& p) override {
+        proto::Result r;
+        r.run = run_;
+        r.seq = ++seq_;
+        r.cycle = cycle;
+        r.hits_done = p.hits_done;
+        r.elapsed = p.elapsed;
+        r.stats = delta;
+        send_frames(pipe_, r);
+    }
+    std::uint64_t last_seq() const { return seq_; }
+
+private:
+    zmq::socket_t& pipe_;
+    std::string run_;
+    std::uint64_t seq_ = 0;
+};
+
+}  // namespace
+
+Agent::Agent(Options o)
+    : options_(std::move(o)), cache_(options_.cache_dir.empty() ? default_cache_dir() : options_.cache_dir),
+      pipe_(ctx_, zmq::socket_type::pair) {
+    info_.host = hostname();
+    info_.pid = static_cast<std::uint32_t>(::getpid());
+    info_.id = options_.id.empty() ? info_.host + "-" + std::to_string(info_.pid) : options_.id;
+    info_.threads = options_.threads ? options_.threads : std::max(1u, std::thread::hardware_concurrency());
+    info_.version = LOADS_VERSION;
+    pipe_.set(zmq::sockopt::linger, 0);
+    pipe_.set(zmq::sockopt::rcvhwm, 0);
+    pipe_.bind(kPipe);
+}
+
+Agent::~Agent() { end_run(false); }
+
+const char* Agent::name(State s) {
+    switch (s) {
+        case State::idle: return "idle";
+        case State::preparing: return "preparing";
+        case State::busy: return "busy";
+    }
+    return "?";
+}
+
+void Agent::connect() {
+    dealer_.reset();  // a fresh socket: nothing queued for the old broker survives
+    dealer_.emplace(proto::make_dealer(ctx_, info_.id));
+    dealer_->connect(options_.broker);
+    welcomed_ = false;
+    connected_at_ = Clock::now();
+    last_heard_ = connected_at_;
+    send(proto::Register{info_});
+    log()->info("registering as {} with {}", info_.id, options_.broker);
+}
+
+void Agent::send(const proto::Message& m) {
+    if (!proto::send(*dealer_, m))
+        log()->debug("{} not queued (no connection to the broker yet)", proto::command_of(m));
+    last_sent_ = Clock::now();
+}
+
+void Agent::serve(const std::atomic<bool>& stop) {
+    connect();
+    while (!stop.load()) {
+        zmq::pollitem_t items[] = {{dealer_->handle(), 0, ZMQ_POLLIN, 0}, {pipe_.handle(), 0, ZMQ_POLLIN, 0}};
+        try {
+            zmq::poll(items, 2, std::chrono::milliseconds(100));
+        } catch (const zmq::error_t& e) {
+            if (e.num() == EINTR) continue;
+            throw;
+        }
+        if (items[0].revents & ZMQ_POLLIN) {
+            for (int budget = 0; budget < 1000; ++budget) {
+                auto frames = proto::recv_frames(*dealer_);
+                if (frames.empty()) break;
+                last_heard_ = Clock::now();
+                try {
+                    auto env = proto::split(frames, false);
+                    on_message(proto::decode(env.command, env.body));
+                } catch (const proto::ProtoError& e) {
+                    log()->warn("dropped a malformed message from the broker ({}): {}", to_string(e.kind), e.what());
+                }
+                if (!dealer_) break;
+            }
+        }
+        if (items[1].revents & ZMQ_POLLIN) forward_results();
+        timers();
+    }
+    log()->info("stopping");
+    end_run(true);
+}
+
+void Agent::timers() {
+    const auto now = Clock::now();
+    if (!welcomed_) {
+        if (now - last_sent_ >= kRegisterEvery) send(proto::Register{info_});
+        return;
+    }
+    if (now - last_heard_ >= liveness_) {
+        log()->warn("broker silent for {} ms: stopping any run and registering again",
+                    std::chrono::duration_cast<std::chrono::milliseconds>(now - last_heard_).count());
+        end_run(false);
+        connect();
+        return;
+    }
+    if (now - last_sent_ >= heartbeat_) send(proto::Heartbeat{name(state_), run_});
+}
+
+void Agent::on_message(const proto::Message& m) {
+    if (auto* w = std::get_if<proto::Welcome>(&m)) {
+        welcomed_ = true;
+        heartbeat_ = std::chrono::milliseconds(std::max<std::uint32_t>(w->heartbeat_ms, 10));
+        liveness_ = std::chrono::milliseconds(std::max<std::uint32_t>(w->liveness_ms, 2 * heartbeat_.count()));
+        std::printf("registered %s %s\n", info_.id.c_str(), options_.broker.c_str());
+        std::fflush(stdout);
+        log()->info("registered with {} (heartbeat {} ms, liveness {} ms)", options_.broker, heartbeat_.count(),
+                    liveness_.count());
+        return;
+    }
+    if (std::holds_alternative<proto::Heartbeat>(m)) return;
+    if (auto* p = std::get_if<proto::Prepare>(&m)) return on_prepare(*p);
+    if (auto* s = std::get_if<proto::Start>(&m)) return on_start(*s);
+    if (auto* s = std::get_if<proto::Stop>(&m)) return on_stop(*s);
+    if (auto* e = std::get_if<proto::Error>(&m)) {
+        log()->warn("broker says {}: {}", e->code, e->message);
+        if (e->code == "unknown-agent") {
+            // The broker does not know us (it restarted, or declared us
+            // lost): whatever we were doing for it is over.
+            end_run(false);
+            connect();
+        }
+        return;
+    }
+    log()->warn("dropped an unexpected {} from the broker", proto::command_of(m));
+}
+
+void Agent::on_prepare(const proto::Prepare& p) {
+    if (state_ != State::idle) {
+        send(proto::Rejected{p.run, std::string("busy with run ") + run_});
+        return;
+    }
+    RunSpec spec = p.spec;
+    std::string error;
+    try {
+        if (spec.test.kind == TestSpec::Kind::library) {
+            if (!p.library) throw std::runtime_error("a library test came without its library");
+            spec.test.library_path = cache_.store(*p.library);
+        }
+        error = Engine::check(spec.test);
+    } catch (const std::exception& e) {
+        error = e.what();
+    }
+    if (!error.empty()) {
+        log()->warn("run {} rejected: {}", p.run, error);
+        send(proto::Rejected{p.run, error});
+        return;
+    }
+    state_ = State::preparing;
+    run_ = p.run;
+    spec_ = std::move(spec);
+    log()->info("run {} prepared: {}", p.run,
+                spec_->test.kind == TestSpec::Kind::url ? spec_->test.url : spec_->test.test_name);
+    send(proto::Ready{p.run});
+}
+
+void Agent::on_start(const proto::Start& s) {
+    if (state_ != State::preparing || s.run != run_) {
+        send(proto::Error{"unknown-run", "START for run " + s.run + " which this agent has not prepared"});
+        return;
+    }
+    state_ = State::busy;
+    engine_ = std::make_unique<Engine>(options_.threads);
+    worker_ = std::thread([this, spec = *spec_, run = run_] {
+        zmq::socket_t pipe(ctx_, zmq::socket_type::pair);
+        pipe.set(zmq::sockopt::linger, 0);
+        pipe.set(zmq::sockopt::sndhwm, 0);
+        pipe.connect(kPipe);
+        Reporter reporter(pipe, run);
+        proto::Finished fin;
+        fin.run = run;
+        try {
+            RunResult r = engine_->run(spec, reporter);
+            fin.stopped = r.stopped;
+            fin.started_ms = unix_ms(r.started);
+            fin.elapsed = r.elapsed;
+            for (auto& c : r.cycles) fin.cycles.push_back({c.index, c.users, c.elapsed, {}});
+        } catch (const std::exception& e) {
+            log()->error("run {} failed: {}", run, e.what());
+            fin.stopped = true;
+        }
+        fin.last_seq = reporter.last_seq();
+        send_frames(pipe, fin);
+    });
+    log()->info("run {} started", run_);
+}
+
+void Agent::on_stop(const proto::Stop& s) {
+    if (s.run != run_ || state_ == State::idle) return;  // already over: FINISHED went out
+    if (state_ == State::preparing) {
+        proto::Finished fin;
+        fin.run = run_;
+        fin.stopped = true;
+        send(fin);
+        state_ = State::idle;
+        run_.clear();
+        spec_.reset();
+        return;
+    }
+    log()->info("run {}: stop requested", run_);
+    engine_->stop();  // FINISHED follows from the run thread within about a second
+}
+
+// Forwards what the run thread produced; FINISHED ends the run.
+void Agent::forward_results() {
+    for (;;) {
+        auto frames = proto::recv_frames(pipe_);
+        if (frames.empty()) return;
+        const bool finished = frames[0].to_string_view() == "FINISHED";
+        if (frames.size() == 2) {
+            try {
+                dealer_->send(frames[0], zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+                dealer_->send(frames[1], zmq::send_flags::dontwait);
+                last_sent_ = Clock::now();
+            } catch (const zmq::error_t& e) {
+                log()->warn("result not sent: {}", e.what());
+            }
+        }
+        if (finished) {
+            if (worker_.joinable()) worker_.join();
+            engine_.reset();
+            log()->info("run {} finished", run_);
+            state_ = State::idle;
+            run_.clear();
+            spec_.reset();
+            return;
+        }
+    }
+}
+
+void Agent::end_run(bool forward) {
+    if (state_ == State::busy && engine_) {
+        engine_->stop();
+        // Wait for the run thread's FINISHED (it ends within about a second).
+        while (state_ == State::busy) {
+            zmq::pollitem_t item{pipe_.handle(), 0, ZMQ_POLLIN, 0};
+            zmq::poll(&item, 1, std::chrono::milliseconds(100));
+            if (!(item.revents & ZMQ_POLLIN)) continue;
+            if (forward && dealer_) {
+                forward_results();
+            } else {
+                for (;;) {
+                    auto frames = proto::recv_frames(pipe_);
+                    if (frames.empty()) break;
+                    if (frames[0].to_string_view() == "FINISHED") {
+                        if (worker_.joinable()) worker_.join();
+                        engine_.reset();
+                        state_ = State::idle;
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    state_ = State::idle;
+    run_.clear();
+    spec_.reset();
+}
+
+}  // namespace loads::agent

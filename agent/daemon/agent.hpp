@@ -1,0 +1,73 @@
+// The loads-agent daemon: one DEALER to the broker, the engine on a thread
+// of its own (docs/protocol.md, "Agent dialogs").
+//
+// The socket thread (serve) owns the DEALER and every protocol decision.
+// The run thread owns the engine's run and talks to the socket thread over
+// an inproc PAIR: encoded RESULT and FINISHED frames, forwarded as they come.
+#pragma once
+
+#include "library_cache.hpp"
+
+#include "loads/engine.hpp"
+#include "loads/proto/messages.hpp"
+
+#include <zmq.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+
+namespace loads::agent {
+
+struct Options {
+    std::string broker = "tcp://127.0.0.1:7781";
+    std::string id;         // default host-pid
+    unsigned threads = 0;   // engine workers; 0: one per core
+    std::string cache_dir;  // default default_cache_dir()
+};
+
+class Agent {
+public:
+    explicit Agent(Options o);
+    ~Agent();
+    // Serves until stop is set; stops any run first. Never returns because
+    // the broker is gone: it reconnects.
+    void serve(const std::atomic<bool>& stop);
+
+private:
+    using Clock = std::chrono::steady_clock;
+    enum class State { idle, preparing, busy };
+
+    void connect();
+    void send(const proto::Message& m);
+    void on_message(const proto::Message& m);
+    void on_prepare(const proto::Prepare& p);
+    void on_start(const proto::Start& s);
+    void on_stop(const proto::Stop& s);
+    void forward_results();
+    void end_run(bool forward);  // stops the run (if any) and waits for its thread
+    void timers();
+    static const char* name(State s);
+
+    Options options_;
+    LibraryCache cache_;
+    proto::AgentInfo info_;
+    zmq::context_t ctx_;
+    std::optional<zmq::socket_t> dealer_;
+    zmq::socket_t pipe_;  // PAIR, bound; the run thread connects its end
+
+    bool welcomed_ = false;
+    std::chrono::milliseconds heartbeat_{1000}, liveness_{5000};
+    Clock::time_point last_heard_{}, last_sent_{}, connected_at_{};
+
+    State state_ = State::idle;
+    std::string run_;
+    std::optional<RunSpec> spec_;
+    std::unique_ptr<Engine> engine_;
+    std::thread worker_;
+};
+
+}  // namespace loads::agent

@@ -1,0 +1,75 @@
+#include "library_cache.hpp"
+
+#include <openssl/evp.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <stdexcept>
+
+namespace loads::agent {
+
+namespace fs = std::filesystem;
+
+std::string sha256_hex(std::string_view bytes) {
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    if (EVP_Digest(bytes.data(), bytes.size(), md, &len, EVP_sha256(), nullptr) != 1)
+        throw std::runtime_error("SHA-256 failed");
+    static const char* hex = "0123456789abcdef";
+    std::string out;
+    out.reserve(len * 2);
+    for (unsigned i = 0; i < len; ++i) {
+        out += hex[md[i] >> 4];
+        out += hex[md[i] & 15];
+    }
+    return out;
+}
+
+std::string default_cache_dir() {
+    if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg) return std::string(xdg) + "/loads";
+    return "/tmp/loads-agent-cache-" + std::to_string(::getuid());
+}
+
+namespace {
+bool file_has(const fs::path& p, const std::string& sha) {
+    std::ifstream in(p, std::ios::binary);
+    if (!in) return false;
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    return sha256_hex(bytes) == sha;
+}
+}  // namespace
+
+std::string LibraryCache::store(const proto::Library& lib) {
+    if (lib.sha256.size() != 64 || lib.sha256.find_first_not_of("0123456789abcdef") != std::string::npos)
+        throw std::runtime_error("library " + lib.name + ": sha256 is not 64 lower-case hex digits");
+    const std::string actual = sha256_hex(lib.bytes);
+    if (actual != lib.sha256)
+        throw std::runtime_error("library " + lib.name + ": bytes hash to " + actual + ", expected " + lib.sha256);
+
+    std::error_code ec;
+    fs::create_directories(dir_, ec);
+    if (ec) throw std::runtime_error("cache directory " + dir_ + ": " + ec.message());
+    const fs::path path = fs::path(dir_) / (lib.sha256 + ".so");
+    if (fs::exists(path) && file_has(path, lib.sha256)) return path.string();
+
+    // Write beside it and rename: a library is never seen half written, and
+    // a file another agent wrote concurrently has the same bytes.
+    const fs::path tmp = fs::path(dir_) / (lib.sha256 + ".so.tmp" + std::to_string(::getpid()));
+    {
+        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+        out.write(lib.bytes.data(), static_cast<std::streamsize>(lib.bytes.size()));
+        if (!out) throw std::runtime_error("cannot write " + tmp.string());
+    }
+    fs::permissions(tmp, fs::perms::owner_read | fs::perms::owner_write | fs::perms::owner_exec, ec);
+    fs::rename(tmp, path, ec);
+    if (ec) {
+        fs::remove(tmp, ec);
+        throw std::runtime_error("cannot store " + path.string());
+    }
+    return path.string();
+}
+
+}  // namespace loads::agent

@@ -1,0 +1,32 @@
+// Test libraries shipped by the broker, kept on disk by their SHA-256 so an
+// agent host needs no copy of its own and loads each version once.
+#pragma once
+
+#include "loads/proto/messages.hpp"
+
+#include <string>
+
+namespace loads::agent {
+
+class LibraryCache {
+public:
+    explicit LibraryCache(std::string dir) : dir_(std::move(dir)) {}
+    const std::string& dir() const { return dir_; }
+
+    // Writes the library as <dir>/<sha256>.so (unless that file is already
+    // there with the same bytes) and returns its path. Throws
+    // std::runtime_error with a message for the broker when the bytes do not
+    // match their hash or the file cannot be written.
+    std::string store(const proto::Library& lib);
+
+private:
+    std::string dir_;
+};
+
+// Lower-case hex SHA-256 of bytes.
+std::string sha256_hex(std::string_view bytes);
+
+// The default cache: $XDG_CACHE_HOME/loads, else /tmp/loads-agent-cache-UID.
+std::string default_cache_dir();
+
+}  // namespace loads::agent

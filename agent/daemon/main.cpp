@@ -1,0 +1,51 @@
+// loads-agent: runs virtual users for a loads-broker (docs/protocol.md).
+// Prints `registered ID BROKER` each time the broker welcomes it; exits 0
+// on SIGINT or SIGTERM after stopping any run.
+#include "agent.hpp"
+
+#include "loads/log.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <csignal>
+#include <cstdio>
+
+namespace {
+std::atomic<bool> g_stop{false};
+extern "C" void on_signal(int) { g_stop.store(true); }
+}  // namespace
+
+int main(int argc, char** argv) {
+    loads::agent::Options o;
+    std::string level = "info";
+    CLI::App app{"loads-agent: runs virtual users for a loads-broker"};
+    app.set_version_flag("--version", "loads-agent " LOADS_VERSION);
+    app.add_option("--broker", o.broker, "The broker's backend endpoint")->capture_default_str();
+    app.add_option("--threads", o.threads, "Engine worker threads (default: one per core)")
+        ->check(CLI::Range(1u, 1024u));
+    app.add_option("--id", o.id, "Agent id, unique in the cluster (default: HOST-PID)");
+    app.add_option("--cache-dir", o.cache_dir,
+                   "Where shipped test libraries are kept (default: $XDG_CACHE_HOME/loads or /tmp/loads-agent-cache-UID)");
+    app.add_option("--log-level", level, "trace, debug, info, warn, error")->capture_default_str();
+    try {
+        app.parse(argc, argv);
+        if (!loads::setup_logging(level)) throw CLI::ValidationError("--log-level", "unknown level '" + level + "'");
+        if (o.broker.find("://") == std::string::npos)
+            throw CLI::ValidationError("--broker", "expected an endpoint like tcp://HOST:PORT, got '" + o.broker + "'");
+    } catch (const CLI::ParseError& e) {
+        int rc = app.exit(e);
+        return rc == 0 ? 0 : 2;
+    }
+
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGTERM, on_signal);
+    std::signal(SIGPIPE, SIG_IGN);
+    try {
+        loads::agent::Agent agent(o);
+        agent.serve(g_stop);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "loads-agent: %s\n", e.what());
+        return 1;
+    }
+    return 0;
+}
