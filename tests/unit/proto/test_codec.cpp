@@ -1,0 +1,312 @@
+// The wire codec (docs/protocol.md): every message survives a round trip, and
+// every kind of bad input is refused with its typed error, never a crash.
+#include "loads/proto/messages.hpp"
+#include "loads/proto/wire.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <random>
+
+using namespace loads;
+using namespace loads::proto;
+using Kind = loads::proto::ErrorKind;
+using namespace std::chrono_literals;
+
+namespace {
+
+Stats sample_stats(std::uint64_t seed) {
+    Stats s;
+    s.hits = 10 + seed;
+    s.successes = 7;
+    s.failures = 2;
+    s.errors = 1 + seed;
+    s.requests = 12;
+    s.request_errors = 1;
+    s.bytes_sent = 1234;
+    s.bytes_received = 56789;
+    s.ws_opened = 3;
+    s.ws_closed = 2;
+    s.ws_messages_sent = 40;
+    s.ws_messages_received = 41;
+    s.ws_bytes_sent = 400;
+    s.ws_bytes_received = 410;
+    s.tcp_opened = 1;
+    s.tcp_closed = 1;
+    s.tcp_bytes_sent = 99;
+    s.tcp_bytes_received = 98;
+    s.errors_by_kind[static_cast<std::size_t>(loads::ErrorKind::timeout)] = 1;
+    s.errors_by_kind[static_cast<std::size_t>(loads::ErrorKind::status)] = seed;
+    s.status_codes[200] = 9;
+    s.status_codes[503] = 3;
+    s.messages["answer: expected Blue."] = 2;
+    std::mt19937_64 rng(seed);
+    std::lognormal_distribution<double> d(13.0, 1.5);
+    for (int i = 0; i < 1000; ++i) s.latency.record(static_cast<std::uint64_t>(d(rng)));
+    s.latency.record(Histogram::kMaxValue + 5);  // clamped
+    auto& row = s.label("login");
+    row.count = 5;
+    row.errors = 1;
+    row.latency.record(1'500'000);
+    return s;
+}
+
+RunSpec sample_spec() {
+    RunSpec s;
+    s.test.kind = TestSpec::Kind::library;
+    s.test.url = "";
+    s.test.method = "POST";
+    s.test.headers = {{"X-Test", "1"}, {"Accept", "*/*"}};
+    s.test.body = "hello";
+    s.test.expect = "ok";
+    s.test.until = ".";
+    s.test.test_name = "WebSite.test_home";
+    s.plan.cycles = {Cycle{10, 20, std::nullopt}, Cycle{30, 0, Duration(2s)}};
+    s.plan.sleep.min = 10ms;
+    s.plan.sleep.max = 20ms;
+    s.plan.startup_delay = 5ms;
+    s.plan.graceful_stop = 1s;
+    s.server_url = "http://127.0.0.1:8080";
+    s.client.connect_timeout = 3s;
+    s.client.timeout = 7s;
+    s.client.follow_redirects = true;
+    s.client.max_redirects = 4;
+    s.client.insecure = true;
+    s.client.max_body = 1 << 20;
+    s.interval = 250ms;
+    s.user_offset = 60;
+    return s;
+}
+
+RunSummary sample_summary() {
+    RunSummary s;
+    s.run = "r1-abcd";
+    s.test = "libwebsite.so:WebSite.test_home";
+    s.started_ms = 1'790'000'000'000;
+    s.elapsed = 3s;
+    s.stopped = true;
+    s.incomplete = true;
+    s.error = "";
+    s.agents = {"a0", "a1"};
+    s.events = {"agent a1 lost at 12:00:03 (silent for 5.0 s)"};
+    s.cycles = {CycleInfo{0, 20, 1s, sample_stats(1)}, CycleInfo{1, 40, 2s, sample_stats(2)}};
+    s.total = sample_stats(3);
+    return s;
+}
+
+AgentInfo sample_agent() { return AgentInfo{"agent-1", "host-a", 4242, 2, "0.1.0"}; }
+
+std::vector<Message> every_message() {
+    Library lib{"libx.so", std::string(64, 'a'), std::string("\0\x01\x02\xff binary", 11)};
+    Status status;
+    status.version = "0.1.0";
+    status.pid = 7;
+    status.uptime_ms = 1000;
+    status.frontend = "tcp://127.0.0.1:7780";
+    status.backend = "tcp://127.0.0.1:7781";
+    status.publisher = "tcp://*:7782";
+    status.agents = {AgentStatus{sample_agent(), "busy", "r1-abcd", 12}};
+    status.runs = {RunStatus{"r1-abcd", "running", "http://x/", 1}};
+    Submit submit{sample_spec(), "libx.so:X.test", 5, true, 30s, lib};
+    Snapshot snap{"r1-abcd", 3, 1, 2s, 600, 6000, std::nullopt, 2, sample_stats(4)};
+    Finished fin{"r1-abcd", 9, true, 1'790'000'000'000, 3s, {CycleInfo{0, 10, 1s, {}}}};
+    Result res{"r1-abcd", 4, 1, 321, 1500ms, sample_stats(5)};
+    return {
+        Register{sample_agent()},
+        Heartbeat{"busy", "r1-abcd"},
+        Ready{"r1-abcd"},
+        Rejected{"r1-abcd", "library does not load"},
+        res,
+        fin,
+        Welcome{1000, 5000},
+        Prepare{"r1-abcd", sample_spec(), lib},
+        Prepare{"r2-wxyz", RunSpec{TestSpec{}, Plan{{Cycle{1, 1, std::nullopt}}}, "", {}, 1s, 0}, std::nullopt},
+        Start{"r1-abcd"},
+        Stop{"r1-abcd"},
+        Error{"no-agents", "need 5 idle agents, have 2"},
+        StatusRequest{},
+        status,
+        submit,
+        Submitted{"r1-abcd", {"a0", "a1"}},
+        Attach{"r1-abcd"},
+        RunFinished{sample_summary()},
+        snap,
+        RunEvent{"r1-abcd", "finished", "", "", 1'790'000'000'000, sample_summary()},
+        RunEvent{"r1-abcd", "agent-lost", "a1", "agent a1 lost", 1'790'000'000'000, std::nullopt},
+        ClusterEvent{"agent-registered", sample_agent(), 1'790'000'000'000},
+    };
+}
+
+Kind kind_of(std::string_view command, std::string_view body) {
+    try {
+        decode(command, body);
+    } catch (const ProtoError& e) {
+        return e.kind;
+    }
+    FAIL("decoded without an error: " << command);
+    return Kind::malformed;
+}
+
+// Hand-made msgpack: {"v": v, "run": <value bytes>}.
+std::string body_with_run(std::uint8_t v, std::string run_value) {
+    return std::string("\x82\xa1v", 3) + static_cast<char>(v) + std::string("\xa3run", 4) + run_value;
+}
+
+}  // namespace
+
+TEST_CASE("every message round-trips through its frames") {
+    for (const auto& m : every_message()) {
+        INFO(command_of(m));
+        Frames f = encode(m);
+        CHECK(f.head == command_of(m));
+        Message back = std::holds_alternative<Snapshot>(m) || std::holds_alternative<RunEvent>(m) ||
+                               std::holds_alternative<ClusterEvent>(m)
+                           ? decode_published(topic_of(m), f.body)
+                           : decode(f.head, f.body);
+        REQUIRE(back.index() == m.index());
+        // Same message again means same bytes: every field came back.
+        CHECK(encode(back).body == f.body);
+    }
+}
+
+TEST_CASE("round trips keep the figures exactly") {
+    Result r{"r9", 7, 2, 1000, 1500ms, sample_stats(11)};
+    Frames f = encode(r);
+    auto back = std::get<Result>(decode(f.head, f.body));
+    CHECK(back.seq == 7);
+    CHECK(back.cycle == 2);
+    CHECK(back.elapsed == Duration(1500ms));
+    CHECK(back.stats == r.stats);
+    CHECK(back.stats.latency.value_at_quantile(0.99) == r.stats.latency.value_at_quantile(0.99));
+    CHECK(back.stats.latency.clamped() == 1);
+
+    auto p = std::get<Prepare>(decode("PREPARE", encode(Prepare{"r9", sample_spec(), std::nullopt}).body));
+    CHECK(p.spec.plan.cycles.size() == 2);
+    CHECK(p.spec.plan.cycles[1].duration == Duration(2s));
+    CHECK(p.spec.test.headers == sample_spec().test.headers);
+    CHECK(p.spec.user_offset == 60);
+    CHECK(!p.library);
+
+    auto s = std::get<Submit>(decode("SUBMIT", encode(Submit{sample_spec(), "t", 5, true, 30s,
+        Library{"l.so", std::string(64, 'b'), std::string("\0\0\xff", 3)}}).body));
+    REQUIRE(s.library);
+    CHECK(s.library->bytes == std::string("\0\0\xff", 3));
+    CHECK(s.agents == 5);
+}
+
+TEST_CASE("STATUS is a request without fields and a reply with them") {
+    CHECK(std::holds_alternative<StatusRequest>(decode("STATUS", encode(StatusRequest{}).body)));
+    Status st;
+    st.version = "x";
+    CHECK(std::holds_alternative<Status>(decode("STATUS", encode(st).body)));
+}
+
+TEST_CASE("empty input is refused as empty") {
+    CHECK(kind_of("READY", "") == Kind::empty);
+    CHECK(kind_of("", encode(Ready{"r"}).body) == Kind::empty);
+    std::vector<zmq::message_t> none;
+    CHECK_THROWS_AS(split(none, false), ProtoError);
+}
+
+TEST_CASE("truncated input is refused as truncated") {
+    const std::string body = encode(Result{"r1", 1, 0, 1, 1s, sample_stats(1)}).body;
+    for (std::size_t cut : {std::size_t{1}, body.size() / 3, body.size() / 2, body.size() - 1}) {
+        INFO("cut at " << cut << " of " << body.size());
+        CHECK(kind_of("RESULT", std::string_view(body).substr(0, cut)) == Kind::truncated);
+    }
+}
+
+TEST_CASE("wrong-typed input is refused as malformed") {
+    CHECK(kind_of("READY", body_with_run(1, "\x05")) == Kind::malformed);          // run: 5
+    CHECK(kind_of("READY", body_with_run(1, "\xc3")) == Kind::malformed);          // run: true
+    CHECK(kind_of("READY", std::string("\x81\xa1v\x01", 4)) == Kind::malformed);   // run missing
+    CHECK(kind_of("READY", std::string("\x93\x01\x02\x03", 4)) == Kind::malformed);  // an array
+    CHECK(kind_of("READY", body_with_run(1, "\xa2r1") + std::string(1, '\0')) == Kind::malformed);  // trailing byte
+    // A negative seq where an unsigned is due.
+    std::string res = encode(Result{"r1", 1, 0, 1, 1s, Stats{}}).body;
+    auto at = res.find("\xa3seq");
+    REQUIRE(at != std::string::npos);
+    res[at + 4] = '\xff';  // positive fixint 1 -> negative fixint -1
+    CHECK(kind_of("RESULT", res) == Kind::malformed);
+    // Inconsistent histogram: bucket indexes out of order.
+    Stats s;
+    s.latency.record(1000);
+    s.latency.record(2000);
+    std::string st = encode(Result{"r1", 1, 0, 1, 1s, s}).body;
+    auto b = st.find("\xa7" "buckets");
+    REQUIRE(b != std::string::npos);
+    // buckets: [i1, 1, i2, 1] -> swap the two indexes.
+    std::size_t arr = b + 8;
+    REQUIRE(static_cast<unsigned char>(st[arr]) == 0x94);
+    std::string first = st.substr(arr + 1, 3), second = st.substr(arr + 5, 3);  // uint16 indexes
+    REQUIRE(static_cast<unsigned char>(first[0]) == 0xcd);
+    st.replace(arr + 1, 3, second);
+    st.replace(arr + 5, 3, first);
+    CHECK(kind_of("RESULT", st) == Kind::malformed);
+}
+
+TEST_CASE("unknown commands and topics are refused as unknown-command") {
+    CHECK(kind_of("LAUNCH", body_with_run(1, "\xa2r1")) == Kind::unknown_command);
+    try {
+        decode_published("weather", body_with_run(1, "\xa2r1"));
+        FAIL("decoded an unknown topic");
+    } catch (const ProtoError& e) {
+        CHECK(e.kind == Kind::unknown_command);
+    }
+}
+
+TEST_CASE("another protocol version is refused as wrong-version") {
+    CHECK(kind_of("READY", body_with_run(2, "\xa2r1")) == Kind::wrong_version);
+    CHECK(kind_of("READY", std::string("\x81\xa3run\xa2r1", 8)) == Kind::wrong_version);  // no "v"
+    CHECK(kind_of("READY", std::string("\x82\xa1v\xa1x\xa3run\xa2r1", 12)) == Kind::wrong_version);
+}
+
+TEST_CASE("oversized input is refused as oversized") {
+    std::string big(kMaxBodySize + 1, '\0');
+    CHECK(kind_of("READY", big) == Kind::oversized);
+    std::vector<zmq::message_t> frames;
+    frames.emplace_back(std::string_view("READY"));
+    frames.emplace_back(big.data(), big.size());
+    try {
+        split(frames, false);
+        FAIL("split an oversized frame");
+    } catch (const ProtoError& e) {
+        CHECK(e.kind == Kind::oversized);
+    }
+    // Nesting deeper than the limit is refused before it is walked.
+    std::string deep(100, '\x91');
+    CHECK(kind_of("READY", deep + "\x01") == Kind::oversized);
+}
+
+TEST_CASE("frames are split by the protocol's layout") {
+    std::vector<zmq::message_t> frames;
+    frames.emplace_back(std::string_view("peer-1"));
+    frames.emplace_back(std::string_view("READY"));
+    const std::string body = encode(Ready{"r1"}).body;
+    frames.emplace_back(body.data(), body.size());
+    auto env = split(frames, true);
+    CHECK(env.peer == "peer-1");
+    CHECK(env.command == "READY");
+    CHECK(std::get<Ready>(decode(env.command, env.body)).run == "r1");
+    // Three frames on a DEALER is one too many.
+    try {
+        split(frames, false);
+        FAIL("split three frames on a DEALER");
+    } catch (const ProtoError& e) {
+        CHECK(e.kind == Kind::malformed);
+    }
+}
+
+TEST_CASE("random garbage never escapes as anything but a ProtoError") {
+    std::mt19937 rng(42);
+    const std::string good = encode(Result{"r1", 1, 0, 1, 1s, sample_stats(2)}).body;
+    for (int i = 0; i < 2000; ++i) {
+        std::string b = good;
+        const int flips = 1 + static_cast<int>(rng() % 8);
+        for (int k = 0; k < flips; ++k) b[rng() % b.size()] = static_cast<char>(rng());
+        try {
+            decode("RESULT", b);
+        } catch (const ProtoError&) {
+        }
+    }
+    SUCCEED("2000 corrupted bodies decoded or refused");
+}
