@@ -121,3 +121,40 @@ def test_bots_talk_through_the_shared_space(target):
     assert t["hits"] == 1000 and t["successes"] == 1000
     assert target.stats()["ws_connections"] == 200
     assert r.json["total"]["names"]["bot.meet"]["count"] == 1000
+
+
+def test_seed_examples_run_on_agents(tmp_path):
+    """The three seed scenarios shipped to two agents as libraries they have
+    never seen, against real targets: each agent runs the whole plan."""
+    from loads_procs import Cluster
+    b = DemoTarget("--no-tcp")
+    a = DemoTarget("--peer", b.url.replace("http://", "ws://"))
+    c = Cluster(2, tmp_path)
+    try:
+        common = ("--agents", "2", "--broker", c.broker.frontend, "--output", "json")
+        r = run_runner(f"{EXAMPLES}/launcelot/liblauncelot.so:TestLauncelot.test_dialog",
+                       "--server-url", f"tcp://{a.tcp}", "-u", "1:2", "-c", "3", *common, timeout=60)
+        assert r.rc == 0, r.stderr
+        assert r.json["total"]["hits"] == 2 * 9
+        assert a.stats()["tcp_questions"] == 10 * 2 * 9
+
+        nodes = f"{a.url.replace('http://', 'ws://')},{b.url.replace('http://', 'ws://')}"
+        r = run_runner(f"{EXAMPLES}/chat_fanout/libchat_fanout.so:ChatFanout.test_m10",
+                       "--server-url", nodes, "-u", "1", "-c", "2", *common, timeout=60)
+        assert r.rc == 0, r.stderr
+        t = r.json["total"]
+        assert t["hits"] == 4 and t["successes"] == 4
+        # Both agents' users share the room, but each counts only its own tags.
+        assert t["ws"]["messages_sent"] == 4 * 10
+        assert t["ws"]["messages_received"] >= 4 * 10 * (3 + 2)
+
+        a.reset()
+        r = run_runner(f"{EXAMPLES}/bots/libbots.so:Bots.test_play", "--server-url",
+                       a.url.replace("http://", "ws://"), "-u", "50", "-c", "2", *common, timeout=60)
+        assert r.rc == 0, r.stderr
+        assert r.json["total"]["hits"] == 200 and r.json["total"]["successes"] == 200
+        assert a.stats()["ws_connections"] == 100
+    finally:
+        c.kill()
+        a.kill()
+        b.kill()
