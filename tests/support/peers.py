@@ -5,6 +5,10 @@ python3-websockets and a TCP server with scripted behaviours. Run with
 WebSocket paths: /echo, /close (echo once, then close 1000), /push (on "go":
 five "push N" messages then "done"), /silent (never answers), /refuse (403).
 TCP: the first line names the behaviour: echo, split, drip, close, silent.
+
+With --tls CERT KEY it also serves the same over TLS: "listening https H:P"
+(a minimal keep-alive HTTP/1.1 server answering "hello"), "listening wss
+H:P" and "listening tcps H:P".
 """
 import asyncio
 import http
@@ -78,7 +82,42 @@ async def tcp_handler(reader, writer):
         writer.close()
 
 
+async def https_handler(reader, writer):
+    """Just enough HTTP/1.1: every request gets 200 "hello", keep-alive."""
+    try:
+        while True:
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = 0
+            for line in head.split(b"\r\n"):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":", 1)[1])
+            if length:
+                await reader.readexactly(length)
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello")
+            await writer.drain()
+    except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+        pass
+    finally:
+        writer.close()
+
+
+async def serve_tls(cert, key):
+    import ssl
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    https = await asyncio.start_server(https_handler, "127.0.0.1", 0, ssl=ctx)
+    wss = await websockets.serve(ws_handler, "127.0.0.1", 0, ssl=ctx, max_size=8 * 2**20)
+    tcps = await asyncio.start_server(tcp_handler, "127.0.0.1", 0, ssl=ctx)
+    for name, srv in (("https", https), ("wss", wss), ("tcps", tcps)):
+        h, p = srv.sockets[0].getsockname()[:2]
+        print(f"listening {name} {h}:{p}", flush=True)
+    return https, wss, tcps
+
+
 async def main():
+    servers = []
+    if len(sys.argv) == 4 and sys.argv[1] == "--tls":
+        servers = await serve_tls(sys.argv[2], sys.argv[3])
     ws = await websockets.serve(ws_handler, "127.0.0.1", 0, process_request=refuse,
                                 max_size=8 * 2**20)
     tcp = await asyncio.start_server(tcp_handler, "127.0.0.1", 0)

@@ -156,6 +156,22 @@ public:
     }
 };
 
+// TLS over raw TCP: the echo behaviour of peers.py behind Python's ssl.
+class Tls : public loads::TestCase {
+public:
+    void test_tcp_echo() {
+        auto [host, port] = host_port(server_url());
+        loads::TcpOptions o;
+        o.tls = true;
+        auto s = tcp_connect(host, port, o);
+        s->send("echo\n");
+        s->send("over tls\n");
+        check_equal(s->recv_until("\n"), std::string("over tls\n"), "echo over TLS");
+        s->close();
+    }
+};
+
+LOADS_TEST(Tls, test_tcp_echo)
 LOADS_TEST(Ws, test_text)
 LOADS_TEST(Ws, test_binary)
 LOADS_TEST(Ws, test_large)

@@ -1,0 +1,90 @@
+"""https://, wss:// and TLS over raw TCP against Python's ssl servers
+(tests/support/peers.py --tls), with a certificate made for the test:
+verified when the runner trusts it, a `tls` error when it does not, and
+accepted with -k/--insecure."""
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from loads_procs import RUNNER, SOCKET_LIB, Proc
+
+PEERS = Path(__file__).resolve().parents[1] / "support" / "peers.py"
+
+pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl CLI not installed")
+
+
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory):
+    d = tmp_path_factory.mktemp("tls")
+    cert, key = d / "cert.pem", d / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True,
+                   timeout=60)
+    p = Proc(["/usr/bin/python3", PEERS, "--tls", cert, key])
+    p.wait_for(lambda l: l == "ready")
+    eps = {l.split()[1]: l.split()[2] for l in p.lines if l.startswith("listening ")}
+    eps["cert"] = str(cert)
+    yield eps
+    p.kill()
+
+
+def nonzero(counts):
+    return {k: v for k, v in counts.items() if v}
+
+
+def runner(*args, trust=None):
+    env = dict(os.environ)
+    env.pop("SSL_CERT_FILE", None)
+    env.pop("SSL_CERT_DIR", None)
+    if trust:
+        env["SSL_CERT_FILE"] = trust  # OpenSSL's default verify paths honour it
+    p = subprocess.run([str(RUNNER), *map(str, args), "--output", "json"], capture_output=True,
+                       text=True, timeout=60, env=env)
+    import json
+    return p.returncode, json.loads(p.stdout) if p.stdout.strip() else None, p.stderr
+
+
+def test_https_verified_with_a_trusted_certificate(tls):
+    rc, j, err = runner(f"https://{tls['https']}/", "-u", "2", "-c", "5", trust=tls["cert"])
+    assert rc == 0, err
+    assert j["total"]["successes"] == 10
+    assert nonzero(j["total"]["status_codes"]) == {"200": 10}
+
+
+def test_https_untrusted_certificate_is_a_tls_error(tls):
+    rc, j, err = runner(f"https://{tls['https']}/", "-u", "1", "-c", "3")
+    assert rc == 1
+    assert j["total"]["errors"] == 3
+    assert nonzero(j["total"]["errors_by_kind"]) == {"tls": 3}
+
+
+def test_insecure_accepts_an_untrusted_certificate(tls):
+    rc, j, err = runner(f"https://{tls['https']}/", "-u", "1", "-c", "3", "-k")
+    assert rc == 0, err
+    assert j["total"]["successes"] == 3
+
+
+def test_wss_echo(tls):
+    rc, j, err = runner(f"wss://{tls['wss']}/echo", "-u", "2", "-c", "4", "--expect", "ping",
+                        trust=tls["cert"])
+    assert rc == 0, err
+    assert j["total"]["successes"] == 8
+    assert j["total"]["ws"]["opened"] == 2
+
+
+def test_wss_untrusted_is_a_tls_error(tls):
+    rc, j, err = runner(f"wss://{tls['wss']}/echo", "-u", "1", "-c", "2")
+    assert rc == 1
+    assert nonzero(j["total"]["errors_by_kind"]) == {"tls": 2}
+
+
+def test_tcp_over_tls(tls):
+    rc, j, err = runner(f"{SOCKET_LIB}:Tls.test_tcp_echo", "--server-url", f"tcp://{tls['tcps']}",
+                        "-u", "2", "-c", "3", trust=tls["cert"])
+    assert rc == 0, (err, j and j["total"]["messages"])
+    assert j["total"]["successes"] == 6
+    assert j["total"]["tcp"]["opened"] == 6
