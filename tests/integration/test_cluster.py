@@ -79,6 +79,28 @@ def test_too_few_agents_is_a_clear_error(tmp_path, target):
         c.kill()
 
 
+def test_wait_holds_the_run_until_agents_come(tmp_path, target):
+    c = Cluster(1, tmp_path)
+    try:
+        runner = Proc([RUNNER, target.url + "/", "-u", "2", "-c", "5", "--agents", "2", "--wait",
+                       "--broker", c.broker.frontend, "--output", "json"])
+        # The run waits at the broker for a second idle agent...
+        deadline = time.monotonic() + 15
+        while not any(r["state"] == "waiting" for r in c.broker.status()["runs"]):
+            assert time.monotonic() < deadline, c.broker.status()
+            time.sleep(0.05)
+        assert target.stats()["http_requests"] == 0
+        # ...and starts when one registers.
+        c.agents.append(Agent(c.broker.backend, "a1", cache_dir=str(tmp_path / "cache-1")))
+        out, err = runner.p.communicate(timeout=60)
+        import json
+        assert runner.p.returncode == 0, runner.stderr_text()
+        assert json.loads(out)["total"]["hits"] == 20
+        assert target.stats()["http_requests"] == 20
+    finally:
+        c.kill()
+
+
 def test_no_broker_is_a_clear_error(target):
     r = run_runner(target.url + "/", "--agents", "1", "--broker", f"tcp://127.0.0.1:{free_port()}",
                    "--broker-timeout", "1s", timeout=30)
