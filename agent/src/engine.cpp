@@ -13,6 +13,8 @@
 #include <mutex>
 #include <random>
 
+#include <sys/resource.h>
+
 namespace loads {
 
 double Progress::fraction() const {
@@ -37,7 +39,24 @@ struct Engine::Impl {
     }
 };
 
+namespace {
+// Every user holds a socket or more: lift the soft descriptor limit (often
+// 1024) to the hard one, as wrk users expect 10,000 connections to work.
+void raise_descriptor_limit() {
+    static std::once_flag once;
+    std::call_once(once, [] {
+        rlimit r{};
+        if (getrlimit(RLIMIT_NOFILE, &r) != 0 || r.rlim_cur >= r.rlim_max) return;
+        const auto before = r.rlim_cur;
+        r.rlim_cur = r.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &r) == 0)
+            get_logger("engine")->debug("descriptor limit raised from {} to {}", before, r.rlim_cur);
+    });
+}
+}  // namespace
+
 Engine::Engine(unsigned threads) : impl_(std::make_unique<Impl>()) {
+    raise_descriptor_limit();
     if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
     // 64 KiB stacks: room for test code and OpenSSL, and only the pages a
     // user touches count in RSS.

@@ -66,6 +66,8 @@ private:
     ResponseData& out_;
 };
 
+constexpr std::size_t kMaxReadBuffer = 64 * 1024;
+
 // What one exchange on a connection came to.
 struct Exchange {
     std::optional<RequestError> error;  // set when no response could be had
@@ -143,6 +145,13 @@ public:
                 x.error = RequestError(classify(ec, IoPhase::read, to), describe(ec, IoPhase::read, to));
                 return x;
             }
+            // Beast reads max(512, spare capacity) bytes at a time and the
+            // parser consumes the body as it arrives, so the buffer never
+            // grows by itself: a 16 KiB body took 32 reads. Size it once to
+            // what this connection's responses need (up to 64 KiB), so a
+            // response takes one or two reads and no allocation after.
+            if (n > buffer_.capacity() && buffer_.capacity() < kMaxReadBuffer)
+                buffer_.reserve(std::min(n, kMaxReadBuffer));
             if (!parser.keep_alive()) close();
             return x;
         }
