@@ -82,7 +82,7 @@ void Broker::serve(const std::atomic<bool>& stop) {
     };
     while (!stop.load()) {
         try {
-            zmq::poll(items, 2, std::chrono::milliseconds(20));
+            zmq::poll(items, 2, until_next_timer(Clock::now()));
         } catch (const zmq::error_t& e) {
             if (e.num() == EINTR) continue;
             throw;
@@ -399,13 +399,18 @@ void Broker::tick(Clock::time_point now) {
         for (const auto& [id, run] : runs_)
             for (const auto& r : run->runners()) proto::send_to(frontend_, r, proto::Heartbeat{"", run->id()});
     }
-    // Liveness: collect first, the registry changes while we handle losses.
-    std::vector<std::pair<std::string, std::chrono::milliseconds>> silent;
-    for (const auto& [id, a] : agents_) {
-        auto quiet = std::chrono::duration_cast<std::chrono::milliseconds>(now - a.last_seen);
-        if (quiet > options_.liveness) silent.emplace_back(id, quiet);
+    // Liveness, every 100 ms (the walk over thousands of agents is not free,
+    // and the poll wakes far more often while snapshots are due). Collect
+    // first: the registry changes while we handle losses.
+    if (now >= next_liveness_check_) {
+        next_liveness_check_ = now + std::chrono::milliseconds(100);
+        std::vector<std::pair<std::string, std::chrono::milliseconds>> silent;
+        for (const auto& [id, a] : agents_) {
+            auto quiet = std::chrono::duration_cast<std::chrono::milliseconds>(now - a.last_seen);
+            if (quiet > options_.liveness) silent.emplace_back(id, quiet);
+        }
+        for (const auto& [id, quiet] : silent) agent_lost(id, quiet);
     }
-    for (const auto& [id, quiet] : silent) agent_lost(id, quiet);
 
     std::vector<std::string> ids;
     for (const auto& [id, run] : runs_) ids.push_back(id);
@@ -413,7 +418,7 @@ void Broker::tick(Clock::time_point now) {
         auto it = runs_.find(id);
         if (it == runs_.end()) continue;
         Run& run = *it->second;
-        if (run.snapshot_due(now)) publish_snapshot(run);
+        if (run.snapshot_due(now, options_.publish_interval)) publish_snapshot(run);
         if (run.state() == RunState::preparing && now - run.prepared_at() > options_.prepare_timeout) {
             run.fail("agents did not get ready within " + std::to_string(options_.prepare_timeout.count() / 1000) + " s");
             stop_run(run);
@@ -427,6 +432,17 @@ void Broker::tick(Clock::time_point now) {
             finish(run);
         }
     }
+}
+
+// The poll sleeps until the first snapshot falls due (so a batch is not held
+// back by the poll), and at most 20 ms (liveness and heartbeats).
+std::chrono::milliseconds Broker::until_next_timer(Clock::time_point now) const {
+    auto next = std::min(next_heartbeat_, now + std::chrono::milliseconds(20));
+    for (const auto& [id, run] : runs_)
+        if (run->state() == RunState::running) next = std::min(next, run->snapshot_due_at(options_.publish_interval));
+    if (next <= now) return std::chrono::milliseconds(0);
+    // Round up: waking a little early would spin through an empty poll.
+    return std::chrono::ceil<std::chrono::milliseconds>(next - now);
 }
 
 // ------------------------------------------------------------------ helpers

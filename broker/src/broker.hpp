@@ -22,6 +22,8 @@ struct Options {
     std::chrono::milliseconds heartbeat{1000};
     std::chrono::milliseconds liveness{5000};
     std::chrono::milliseconds prepare_timeout{30000};
+    // A merged batch reaches PUB at most this long after the previous snapshot.
+    std::chrono::milliseconds publish_interval{50};
 };
 
 struct BoundEndpoints {
@@ -50,6 +52,7 @@ private:
     void on_agent_message(const std::string& id, proto::Message&& m);
     void on_runner_message(const std::string& id, proto::Message&& m);
     void tick(Clock::time_point now);
+    std::chrono::milliseconds until_next_timer(Clock::time_point now) const;
 
     void submit(const std::string& runner, proto::Submit&& s);
     bool try_start(Run& run);  // assigns idle agents; false if too few
@@ -75,6 +78,7 @@ private:
     std::uint64_t next_run_ = 1;
     Clock::time_point started_ = Clock::now();
     Clock::time_point next_heartbeat_{};
+    Clock::time_point next_liveness_check_{};
 };
 
 }  // namespace loads::broker

@@ -8,6 +8,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include <sys/resource.h>
+
 #include <csignal>
 #include <cstdio>
 #include <iostream>
@@ -26,7 +28,7 @@ std::chrono::milliseconds parse_ms(const std::string& text, const char* flag) {
 
 int main(int argc, char** argv) {
     loads::broker::Options o;
-    std::string heartbeat = "1s", liveness = "5s", prepare_timeout = "30s", level = "info";
+    std::string heartbeat = "1s", liveness = "5s", prepare_timeout = "30s", publish = "50ms", level = "info";
     CLI::App app{"loads-broker: drives loads agents and republishes their merged results"};
     app.set_version_flag("--version", "loads-broker " LOADS_VERSION);
     app.add_option("--frontend", o.frontend, "Runners connect here (ROUTER)")->capture_default_str();
@@ -35,12 +37,17 @@ int main(int argc, char** argv) {
     app.add_option("--heartbeat", heartbeat, "Heartbeat interval to agents and runners")->capture_default_str();
     app.add_option("--liveness", liveness, "An agent silent this long is lost")->capture_default_str();
     app.add_option("--prepare-timeout", prepare_timeout, "Agents must be ready within this")->capture_default_str();
+    app.add_option("--publish-interval", publish,
+                   "Merged batches reach PUB within this of the previous snapshot; a snapshot goes out at least every "
+                   "run interval")
+        ->capture_default_str();
     app.add_option("--log-level", level, "trace, debug, info, warn, error")->capture_default_str();
     try {
         app.parse(argc, argv);
         o.heartbeat = parse_ms(heartbeat, "--heartbeat");
         o.liveness = parse_ms(liveness, "--liveness");
         o.prepare_timeout = parse_ms(prepare_timeout, "--prepare-timeout");
+        o.publish_interval = parse_ms(publish, "--publish-interval");
         if (o.liveness <= o.heartbeat) throw CLI::ValidationError("--liveness", "must be longer than --heartbeat");
         if (!loads::setup_logging(level)) throw CLI::ValidationError("--log-level", "unknown level '" + level + "'");
     } catch (const CLI::ParseError& e) {
@@ -48,6 +55,12 @@ int main(int argc, char** argv) {
         return rc == 0 ? 0 : 2;
     }
 
+    // One descriptor per connected agent and runner: thousands of agents need
+    // more than the usual soft limit of 1024.
+    if (rlimit r{}; getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur < r.rlim_max) {
+        r.rlim_cur = r.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &r);
+    }
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
     std::signal(SIGPIPE, SIG_IGN);

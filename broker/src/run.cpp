@@ -78,7 +78,8 @@ void Run::fail(std::string error) {
 void Run::mark_running(std::int64_t now_ms) {
     state_ = RunState::running;
     started_ms_ = now_ms;
-    next_snapshot_ = Clock::now() + submit_.spec.interval;
+    last_snapshot_ = Clock::now();
+    next_snapshot_ = last_snapshot_ + submit_.spec.interval;
 }
 
 std::string Run::result(const std::string& agent, const proto::Result& r) {
@@ -97,6 +98,7 @@ std::string Run::result(const std::string& agent, const proto::Result& r) {
     p.hits_done = r.hits_done;
     total_.merge(r.stats);
     delta_.merge(r.stats);
+    fresh_ = true;
     cycles_[r.cycle].merge(r.stats);
     current_cycle_ = std::max(current_cycle_, r.cycle);
     return gap;
@@ -154,7 +156,9 @@ proto::Snapshot Run::take_snapshot(std::chrono::nanoseconds since_start) {
     s.agents_running = agents_running();
     s.delta = std::move(delta_);
     delta_ = Stats{};
-    next_snapshot_ = Clock::now() + submit_.spec.interval;
+    fresh_ = false;
+    last_snapshot_ = Clock::now();
+    next_snapshot_ = last_snapshot_ + submit_.spec.interval;
     return s;
 }
 

@@ -5,6 +5,7 @@
 
 #include "loads/proto/messages.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <set>
@@ -53,9 +54,16 @@ public:
     bool all_done() const;
     std::uint32_t agents_running() const;
 
-    // The snapshot for the interval that just ended (and resets the delta).
+    // The snapshot of everything merged since the previous one (resets the delta).
     proto::Snapshot take_snapshot(std::chrono::nanoseconds since_start);
-    bool snapshot_due(Clock::time_point now) const { return state_ == RunState::running && now >= next_snapshot_; }
+    // When the next snapshot is due: `gap` after the previous one once a batch
+    // has been merged since, and one run interval after it in any case.
+    Clock::time_point snapshot_due_at(std::chrono::milliseconds gap) const {
+        return fresh_ ? std::min(last_snapshot_ + gap, next_snapshot_) : next_snapshot_;
+    }
+    bool snapshot_due(Clock::time_point now, std::chrono::milliseconds gap) const {
+        return state_ == RunState::running && now >= snapshot_due_at(gap);
+    }
 
     proto::RunSummary summary() const;
     void mark_done() { state_ = RunState::done; }
@@ -75,6 +83,8 @@ private:
     Clock::time_point submitted_at_ = Clock::now();
     Clock::time_point prepared_at_{};
     Clock::time_point next_snapshot_{};
+    Clock::time_point last_snapshot_{};
+    bool fresh_ = false;  // a RESULT was merged since the last snapshot
     std::int64_t started_ms_ = 0;
     std::vector<std::string> agents_;
     std::map<std::string, AgentPart> parts_;
