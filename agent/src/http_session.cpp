@@ -86,6 +86,9 @@ public:
     ~HttpConnection() override { close(); }
 
     const std::string& origin() const { return origin_; }
+    // Whether this connection serves `url`'s origin (no string built: this
+    // runs for every request).
+    bool serves(const Url& url) const { return port_ == url.port && secure_ == url.secure() && host_ == url.host; }
 
     void cancel() override { close(); }
 
@@ -227,9 +230,8 @@ void HttpSession::close() {
 }
 
 HttpConnection& HttpSession::connection_for(const Url& url) {
-    std::string origin = url.origin();
     for (auto& c : connections_)
-        if (c->origin() == origin) return *c;
+        if (c->serves(url)) return *c;
     connections_.push_back(std::make_unique<HttpConnection>(io_, url));
     return *connections_.back();
 }

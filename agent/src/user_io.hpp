@@ -18,6 +18,7 @@
 #include <chrono>
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <random>
 #include <string>
 #include <unordered_map>
@@ -63,8 +64,8 @@ public:
     explicit WorkerIo(asio::io_context& io) : io_(io) {}
 
     // Settings of the next run; statistics start from zero.
-    void begin_run(asio::ssl::context& tls, const ClientOptions& options, std::uint64_t seed) {
-        tls_ = &tls;
+    void begin_run(const ClientOptions& options, std::uint64_t seed) {
+        tls_.reset();  // connections still open keep the old one (OpenSSL refcounts it)
         options_ = options;
         rng_.seed(seed);
         stats_ = Stats{};
@@ -72,7 +73,9 @@ public:
     }
 
     asio::io_context& io() { return io_; }
-    asio::ssl::context& tls() { return *tls_; }
+    // The run's TLS context, made on first use: loading the system's CA
+    // store costs ~240M instructions, which a plain-HTTP run never needs.
+    asio::ssl::context& tls();
     Stats& stats() { return stats_; }
     const ClientOptions& options() const { return options_; }
     std::mt19937_64& rng() { return rng_; }
@@ -121,7 +124,7 @@ public:
 
 private:
     asio::io_context& io_;
-    asio::ssl::context* tls_ = nullptr;
+    std::shared_ptr<asio::ssl::context> tls_;
     ClientOptions options_;
     std::mt19937_64 rng_;
     Stats stats_;

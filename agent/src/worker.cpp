@@ -50,19 +50,23 @@ void Worker::run_blocking(std::function<void()> fn) {
 void Worker::begin_run(std::shared_ptr<const RunState> run, std::uint64_t seed) {
     run_blocking([&] {
         run_ = std::move(run);
-        // OpenSSL keeps the context alive (refcounted) for connections that
-        // outlive the run, so replacing it per run is safe.
+        io_state_.begin_run(run_->spec.client, seed);
+        running_ = true;
+        tick();
+    });
+}
+
+asio::ssl::context& WorkerIo::tls() {
+    if (!tls_) {
         tls_ = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
-        if (run_->spec.client.insecure) {
+        if (options_.insecure) {
             tls_->set_verify_mode(asio::ssl::verify_none);
         } else {
             tls_->set_default_verify_paths();
             tls_->set_verify_mode(asio::ssl::verify_peer);
         }
-        io_state_.begin_run(*tls_, run_->spec.client, seed);
-        running_ = true;
-        tick();
-    });
+    }
+    return *tls_;
 }
 
 void Worker::tick() {

@@ -61,7 +61,6 @@ private:
     asio::executor_work_guard<asio::io_context::executor_type> guard_;
     asio::steady_timer watchdog_;
     std::shared_ptr<const RunState> run_;
-    std::shared_ptr<asio::ssl::context> tls_;
     WorkerIo io_state_;
     bool running_ = false;  // between begin_run and end_run
     CycleState cycle_;
