@@ -2,6 +2,7 @@
 // HTTP (Beast is heavy to compile: keep it in few files).
 #include "http_session.hpp"
 
+#include "http_simple.hpp"
 #include "io_error.hpp"
 
 #include <boost/asio/connect.hpp>
@@ -135,13 +136,14 @@ public:
             parser.header_limit(64 * 1024);
             if (head) parser.skip(true);
             std::size_t n = 0;
-            if (tls_) n = read_response(*tls_, parser, y, ec);
-            else n = read_response(*plain_, parser, y, ec);
+            bool keep_alive = true;
+            if (tls_) n = read_response(*tls_, parser, out, head, keep_alive, y, ec);
+            else n = read_response(*plain_, parser, out, head, keep_alive, y, ec);
             disarm();
             x.bytes_read = n;
             if (ec) {
                 bool to = timed_out();
-                bool nothing = !parser.got_some();
+                bool nothing = !parser.got_some() && buffer_.size() == 0;
                 close();
                 if (reused && attempt == 0 && nothing && !to && !io_.stopping() &&
                     classify(ec, IoPhase::read, false) == ErrorKind::reset)
@@ -156,7 +158,7 @@ public:
             // response takes one or two reads and no allocation after.
             if (n > buffer_.capacity() && buffer_.capacity() < kMaxReadBuffer)
                 buffer_.reserve(std::min(n, kMaxReadBuffer));
-            if (!parser.keep_alive()) close();
+            if (!keep_alive) close();
             return x;
         }
     }
@@ -167,17 +169,42 @@ private:
     // every read, about 1,000 instructions per request. Same results: the
     // bytes the parser consumed, end_of_stream when the peer closed before
     // a byte of the response, put_eof's verdict when it closed within one.
+    // The common response goes through parse_simple_response (http_simple.hpp)
+    // while it fits the read buffer; Beast's parser takes everything else.
     template <class Stream>
-    std::size_t read_response(Stream& stream, ResponseParser& parser, asio::yield_context& y, error_code& ec) {
+    std::size_t read_response(Stream& stream, ResponseParser& parser, ResponseData& out, bool head,
+                              bool& keep_alive, asio::yield_context& y, error_code& ec) {
         parser.eager(true);
+        bool simple = !head;
         std::size_t used_total = 0;
         for (;;) {
+            if (buffer_.size() > 0 && simple) {
+                auto bytes = buffer_.data();
+                auto r = parse_simple_response({static_cast<const char*>(bytes.data()), bytes.size()}, out,
+                                               io_.options().max_body);
+                if (r.result == SimpleResponse::done) {
+                    buffer_.consume(r.size);
+                    keep_alive = r.keep_alive;
+                    return r.size;
+                }
+                simple = r.result == SimpleResponse::need_more && buffer_.size() < kMaxReadBuffer;
+                if (r.result == SimpleResponse::need_more && simple) {
+                    if (!read_more(stream, parser, used_total, y, ec)) {
+                        keep_alive = false;
+                        return used_total;
+                    }
+                    continue;
+                }
+            }
             if (buffer_.size() > 0) {
                 std::size_t used = parser.put(buffer_.data(), ec);
                 buffer_.consume(used);
                 used_total += used;
                 if (!ec) {
-                    if (parser.is_done()) return used_total;
+                    if (parser.is_done()) {
+                        keep_alive = parser.keep_alive();
+                        return used_total;
+                    }
                     if (used > 0) continue;  // the header is done; the body may already be here
                 } else if (ec == http::error::need_more) {
                     ec = {};
@@ -185,24 +212,45 @@ private:
                     return used_total;
                 }
             }
-            std::size_t want = boost::beast::read_size(buffer_, 65536);
-            if (want == 0) {
-                ec = http::error::buffer_overflow;
+            if (!read_more(stream, parser, used_total, y, ec)) {
+                keep_alive = false;
                 return used_total;
             }
-            std::size_t got = stream.async_read_some(buffer_.prepare(want), y[ec]);
-            if (ec == asio::error::eof) {
-                if (!parser.got_some()) {
-                    ec = http::error::end_of_stream;
-                    return used_total;
-                }
-                ec = {};
-                parser.put_eof(ec);  // completes a body delimited by the close, or says what is missing
-                return used_total;
-            }
-            if (ec) return used_total;
-            buffer_.commit(got);
         }
+    }
+
+    // One read into the buffer. False when the response ends here: an error,
+    // or the peer's close (then put_eof completes a body delimited by the
+    // close, or says what is missing; end_of_stream if nothing came at all).
+    template <class Stream>
+    bool read_more(Stream& stream, ResponseParser& parser, std::size_t& used_total, asio::yield_context& y,
+                   error_code& ec) {
+        std::size_t want = boost::beast::read_size(buffer_, 65536);
+        if (want == 0) {
+            ec = http::error::buffer_overflow;
+            return false;
+        }
+        std::size_t got = stream.async_read_some(buffer_.prepare(want), y[ec]);
+        if (ec == asio::error::eof) {
+            if (!parser.got_some() && buffer_.size() == 0) {
+                ec = http::error::end_of_stream;
+                return false;
+            }
+            ec = {};
+            // Bytes the simple parser was still waiting on go to Beast first.
+            if (buffer_.size() > 0) {
+                std::size_t used = parser.put(buffer_.data(), ec);
+                buffer_.consume(used);
+                used_total += used;
+                if (ec == http::error::need_more) ec = {};
+                if (ec) return false;
+            }
+            parser.put_eof(ec);
+            return false;
+        }
+        if (ec) return false;
+        buffer_.commit(got);
+        return true;
     }
 
     std::optional<RequestError> connect() {
