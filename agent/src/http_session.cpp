@@ -187,16 +187,11 @@ private:
                     keep_alive = r.keep_alive;
                     return r.size;
                 }
+                // Declined, or too big to wait for in the buffer: Beast's parser
+                // takes this response from its first byte.
                 simple = r.result == SimpleResponse::need_more && buffer_.size() < kMaxReadBuffer;
-                if (r.result == SimpleResponse::need_more && simple) {
-                    if (!read_more(stream, parser, used_total, y, ec)) {
-                        keep_alive = false;
-                        return used_total;
-                    }
-                    continue;
-                }
             }
-            if (buffer_.size() > 0) {
+            if (buffer_.size() > 0 && !simple) {
                 std::size_t used = parser.put(buffer_.data(), ec);
                 buffer_.consume(used);
                 used_total += used;

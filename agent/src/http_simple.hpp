@@ -1,8 +1,8 @@
 // The common HTTP/1.x response parsed in one pass, without Beast: a status
 // line, header fields and a Content-Length body, all already in the buffer.
 // That is nearly every response of a load test, and Beast's general parser
-// spends ~3,000 instructions on it (callgrind), half our per-request cost.
-// Anything else (incomplete, chunked, no length, 1xx/204/304, obs-fold,
+// spends ~3,000 instructions on it (callgrind) where this one spends ~860.
+// Anything else (chunked, no length, 1xx/204/304, obs-fold,
 // anything Beast would reject) is declined, and Beast's parser takes the
 // same bytes: this is a shortcut, never a second opinion.
 #pragma once

@@ -3,11 +3,25 @@
 #include "loads/loads.hpp"
 
 #include <boost/asio/ip/address.hpp>
+#include <boost/asio/ssl/context.hpp>
 
 #include <netdb.h>
 #include <sys/socket.h>
 
 namespace loads {
+
+asio::ssl::context& WorkerIo::tls() {
+    if (!tls_) {
+        tls_ = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
+        if (options_.insecure) {
+            tls_->set_verify_mode(asio::ssl::verify_none);
+        } else {
+            tls_->set_default_verify_paths();
+            tls_->set_verify_mode(asio::ssl::verify_peer);
+        }
+    }
+    return *tls_;
+}
 
 const std::vector<asio::ip::tcp::endpoint>& WorkerIo::resolve(const std::string& host,
                                                               std::uint16_t port) {

@@ -5,7 +5,6 @@
 #include "loads/log.hpp"
 
 #include <boost/asio/post.hpp>
-#include <boost/asio/ssl/context.hpp>
 #include <boost/context/fixedsize_stack.hpp>
 
 #include <future>
@@ -59,19 +58,6 @@ void Worker::begin_run(std::shared_ptr<const RunState> run, std::uint64_t seed) 
         running_ = true;
         tick();
     });
-}
-
-asio::ssl::context& WorkerIo::tls() {
-    if (!tls_) {
-        tls_ = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
-        if (options_.insecure) {
-            tls_->set_verify_mode(asio::ssl::verify_none);
-        } else {
-            tls_->set_default_verify_paths();
-            tls_->set_verify_mode(asio::ssl::verify_peer);
-        }
-    }
-    return *tls_;
 }
 
 void Worker::tick() {
