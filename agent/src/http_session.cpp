@@ -70,6 +70,32 @@ private:
 
 constexpr std::size_t kMaxReadBuffer = 64 * 1024;
 
+// Beast's parser for one response, made only if the simple parser declines
+// it (or it answers a HEAD): most responses never need it.
+class LazyParser {
+public:
+    LazyParser(ResponseData& out, std::uint64_t max_body, bool head)
+        : out_(out), max_body_(max_body), head_(head) {}
+
+    ResponseParser& get() {
+        if (!parser_) {
+            parser_.emplace(out_);
+            parser_->body_limit(max_body_);
+            parser_->header_limit(64 * 1024);
+            parser_->eager(true);
+            if (head_) parser_->skip(true);
+        }
+        return *parser_;
+    }
+    bool got_some() const { return parser_ && parser_->got_some(); }
+
+private:
+    ResponseData& out_;
+    std::uint64_t max_body_;
+    bool head_;
+    std::optional<ResponseParser> parser_;
+};
+
 // What one exchange on a connection came to.
 struct Exchange {
     std::optional<RequestError> error;  // set when no response could be had
@@ -131,10 +157,7 @@ public:
                 return x;
             }
             out.clear();
-            ResponseParser parser(out);
-            parser.body_limit(opts.max_body);
-            parser.header_limit(64 * 1024);
-            if (head) parser.skip(true);
+            LazyParser parser(out, opts.max_body, head);
             std::size_t n = 0;
             bool keep_alive = true;
             if (tls_) n = read_response(*tls_, parser, out, head, keep_alive, y, ec);
@@ -172,9 +195,8 @@ private:
     // The common response goes through parse_simple_response (http_simple.hpp)
     // while it fits the read buffer; Beast's parser takes everything else.
     template <class Stream>
-    std::size_t read_response(Stream& stream, ResponseParser& parser, ResponseData& out, bool head,
+    std::size_t read_response(Stream& stream, LazyParser& lazy, ResponseData& out, bool head,
                               bool& keep_alive, asio::yield_context& y, error_code& ec) {
-        parser.eager(true);
         bool simple = !head;
         std::size_t used_total = 0;
         for (;;) {
@@ -192,6 +214,7 @@ private:
                 simple = r.result == SimpleResponse::need_more && buffer_.size() < kMaxReadBuffer;
             }
             if (buffer_.size() > 0 && !simple) {
+                ResponseParser& parser = lazy.get();
                 std::size_t used = parser.put(buffer_.data(), ec);
                 buffer_.consume(used);
                 used_total += used;
@@ -207,7 +230,7 @@ private:
                     return used_total;
                 }
             }
-            if (!read_more(stream, parser, used_total, y, ec)) {
+            if (!read_more(stream, lazy, used_total, y, ec)) {
                 keep_alive = false;
                 return used_total;
             }
@@ -230,7 +253,7 @@ private:
     // or the peer's close (then put_eof completes a body delimited by the
     // close, or says what is missing; end_of_stream if nothing came at all).
     template <class Stream>
-    bool read_more(Stream& stream, ResponseParser& parser, std::size_t& used_total, asio::yield_context& y,
+    bool read_more(Stream& stream, LazyParser& lazy, std::size_t& used_total, asio::yield_context& y,
                    error_code& ec) {
         std::size_t want = boost::beast::read_size(buffer_, 65536);
         if (want == 0) {
@@ -239,12 +262,13 @@ private:
         }
         std::size_t got = stream.async_read_some(buffer_.prepare(want), y[ec]);
         if (ec == asio::error::eof) {
-            if (!parser.got_some() && buffer_.size() == 0) {
+            if (!lazy.got_some() && buffer_.size() == 0) {
                 ec = http::error::end_of_stream;
                 return false;
             }
             ec = {};
             // Bytes the simple parser was still waiting on go to Beast first.
+            ResponseParser& parser = lazy.get();
             if (buffer_.size() > 0) {
                 std::size_t used = parser.put(buffer_.data(), ec);
                 buffer_.consume(used);
