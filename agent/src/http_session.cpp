@@ -8,11 +8,10 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
-#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/read_size.hpp>
 #include <boost/beast/http/basic_parser.hpp>
-#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/error.hpp>
 
 #include <charconv>
 #include <optional>
@@ -113,7 +112,6 @@ public:
 
     ~HttpConnection() override { close(); }
 
-    const std::string& origin() const { return origin_; }
     // Whether this connection serves `url`'s origin (no string built: this
     // runs for every request).
     bool serves(const Url& url) const { return port_ == url.port && secure_ == url.secure() && host_ == url.host; }
@@ -255,7 +253,7 @@ private:
     template <class Stream>
     bool read_more(Stream& stream, LazyParser& lazy, std::size_t& used_total, asio::yield_context& y,
                    error_code& ec) {
-        std::size_t want = boost::beast::read_size(buffer_, 65536);
+        std::size_t want = boost::beast::read_size(buffer_, kMaxReadBuffer);
         if (want == 0) {
             ec = http::error::buffer_overflow;
             return false;

@@ -2,8 +2,10 @@
 // keep-alive connections per origin, a cookie jar, redirects, TLS, and the
 // counting of every request into the worker's statistics.
 //
-// The response parser is Beast's (basic_parser) feeding reusable buffers, and
-// requests are serialised by hand into a reusable string: after the first
+// Responses are parsed in one pass by parse_simple_response (http_simple.hpp)
+// when they are the common kind, by Beast's basic_parser otherwise, into
+// reusable buffers; requests are serialised by hand into a reusable string:
+// after the first
 // request on a connection, a request allocates nothing unless the test asks
 // for the response's headers.
 #pragma once
