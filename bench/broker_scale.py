@@ -30,7 +30,7 @@ import msgpack
 import zmq
 
 ROOT = Path(__file__).resolve().parents[1]
-V = 1
+V = 2
 
 
 def free_port():
@@ -58,7 +58,7 @@ def histogram_one(ns):
     return {"buckets": [idx, 1], "min": ns, "max": ns, "sum": ns, "clamped": 0}
 
 
-COUNTERS = ["hits", "successes", "failures", "errors", "requests", "request_errors", "bytes_sent",
+COUNTERS = ["hits", "successes", "failures", "errors", "interrupted", "scheduled", "dropped", "late", "requests", "request_errors", "bytes_sent",
             "bytes_received", "ws_opened", "ws_closed", "ws_messages_sent", "ws_messages_received",
             "ws_bytes_sent", "ws_bytes_received", "tcp_opened", "tcp_closed", "tcp_bytes_sent",
             "tcp_bytes_received"]
@@ -68,19 +68,21 @@ def one_hit_stats():
     s = {c: 0 for c in COUNTERS}
     s.update(hits=1, successes=1, requests=1, bytes_sent=100, bytes_received=200)
     s.update(errors_by_kind={}, status_codes={200: 1}, messages={},
-             latency=histogram_one(1_000_000), labels={})
+             latency=histogram_one(1_000_000),
+             latency_from_schedule={"buckets": [], "min": 0, "max": 0, "sum": 0, "clamped": 0}, labels={})
     return s
 
 
 def spec(seconds):
     return {"test": {"kind": "url", "url": "http://127.0.0.1:9/", "method": "GET", "headers": [],
                      "body": "", "expect": "", "until": "\n", "test_name": ""},
-            "plan": {"cycles": [[1, 0, int(seconds * 1e9)]], "sleep_min_ns": 0, "sleep_max_ns": 0,
-                     "startup_delay_ns": 0, "graceful_stop_ns": 0},
+            "plan": {"model": "closed", "cycles": [[1, 0, int(seconds * 1e9), 0.0]], "sleep_min_ns": 0,
+                     "sleep_max_ns": 0, "startup_delay_ns": 0, "graceful_stop_ns": 0, "ramp_ns": 0,
+                     "arrivals": "uniform", "max_users": 0},
             "server_url": "",
             "client": {"connect_timeout_ns": 10**9, "timeout_ns": 10**9, "follow_redirects": False,
                        "max_redirects": 0, "insecure": False, "max_body": 0},
-            "interval_ns": 100_000_000, "user_offset": 0}
+            "interval_ns": 100_000_000, "agent_index": 0, "agent_count": 1}
 
 
 def subscriber(endpoint):
@@ -186,9 +188,10 @@ def run(n, seconds, build):
                 continue
             seq[i] += 1
             body = msgpack.packb({"v": V, "run": run_id, "seq": seq[i], "cycle": 0, "hits_done": seq[i],
-                                  "elapsed_ns": int((now - t0) * 1e9)}, use_bin_type=True)
-            # Splice the pre-packed stats in as the map's seventh entry.
-            body = bytes([0x87]) + body[1:] + msgpack.packb("stats") + stats
+                                  "elapsed_ns": int((now - t0) * 1e9), "users": 1, "users_busy": 0},
+                                 use_bin_type=True)
+            # Splice the pre-packed stats in as the map's ninth entry.
+            body = bytes([0x89]) + body[1:] + msgpack.packb("stats") + stats
             sent.append(time.monotonic())
             agents[i].send_multipart([b"RESULT", body])
             lag.append(sent[-1] - t)

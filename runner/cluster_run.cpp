@@ -207,6 +207,7 @@ Report run_cluster(const Options& options, Interrupts& interrupts) {
     Progress progress;
     progress.cycles = static_cast<std::uint32_t>(options.spec.plan.cycles.size());
     std::uint64_t errors = 0;
+    SeriesBuilder series(options.spec.interval);
 
     std::string run;               // id, once SUBMITTED came
     bool started = false;          // SUBMITTED with agents came
@@ -239,7 +240,10 @@ Report run_cluster(const Options& options, Interrupts& interrupts) {
                         progress.elapsed = s->elapsed;
                         progress.duration_total = s->duration_total;
                         progress.cycle = s->cycle;
+                        progress.users_alive = s->users;
+                        progress.users_busy = s->users_busy;
                         errors += s->delta.errors + s->delta.failures;
+                        series.add(s->elapsed, s->cycle, s->delta, s->users, s->users_busy);
                         bar.update(progress, errors);
                     }
                     // Run events come on the DEALER too; the PUB copy is for other watchers.
@@ -302,6 +306,7 @@ Report run_cluster(const Options& options, Interrupts& interrupts) {
             report.events.push_back(std::move(e));
     report.incomplete = summary->incomplete;
     report.agents = options.agents;
+    report.series = series.finish(summary->elapsed);
 
     progress.elapsed = std::max(progress.elapsed, summary->elapsed);
     if (!summary->stopped) {

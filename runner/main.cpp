@@ -51,6 +51,8 @@ int main(int argc, char** argv) {
         return 1;
     }
     report.test = argc > 1 ? o.test_argument : "";
+    report.spec = o.spec;
+    report.threads = o.threads;
     report.agents = o.agents;
 
     bool json = o.output == OutputFormat::json;

@@ -2,6 +2,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
+
 #include <iostream>
 
 namespace loads::runner {
@@ -61,7 +63,7 @@ ParseResult parse(int argc, char** argv) {
     app.set_config("--config", "", "Read options from an INI or TOML file; command-line flags win");
 
     auto* g = "Load plan";
-    app.add_option("-u,--users", plan.users, "Concurrent users per cycle, e.g. 10 or 10:20:30")
+    auto* users_opt = app.add_option("-u,--users", plan.users, "Concurrent users per cycle, e.g. 10 or 10:20:30 (closed model, the default)")
         ->group(g)->check(checked(parse_count_list, "USERS"));
     auto* hits_opt = app.add_option("-c,--hits", plan.hits,
                                     "Hits per user in each cycle (one value, or one per cycle: 5:10:20)")
@@ -77,6 +79,20 @@ ParseResult parse(int argc, char** argv) {
     app.add_option("--graceful-stop", plan.graceful_stop,
                    "Duration mode: how long hits in flight at the end of a cycle may finish")
         ->group(g)->check(checked(parse_duration, "DURATION"));
+
+    g = "Open model (arrival rate)";
+    app.add_option("--rate", plan.rate,
+                   "Hits started per second, whatever the server does, per cycle: 500 or 500:1k:2k (with -d); "
+                   "latency counts from each hit's scheduled time")
+        ->group(g)->check(checked(parse_rate_list, "RATE"));
+    app.add_option("--ramp", plan.ramp, "Ramp linearly from one cycle's rate to the next (from 0 to the first)")
+        ->group(g)->check(checked(parse_duration, "DURATION"));
+    app.add_option("--arrivals", plan.arrivals, "Arrival spacing: uniform (default) or poisson")
+        ->group(g)->check(CLI::IsMember({"uniform", "poisson"}));
+    app.add_option("--max-users", plan.max_users,
+                   "Cap of the pool of users serving arrivals, over the whole run (default 1000 per agent); "
+                   "the pool grows as arrivals need")
+        ->group(g)->check(checked(parse_count, "N"));
 
     g = "Target";
     app.add_option("--server-url", o.spec.server_url, "Base URL for the relative paths of a test library")->group(g);
@@ -157,6 +173,8 @@ ParseResult parse(int argc, char** argv) {
     if (o.spec.test.kind == TestSpec::Kind::url && o.list_tests)
         return usage("--list takes a test library, not a URL");
 
+    plan.users_given = users_opt->count() > 0;
+    plan.agents = std::max(1u, o.agents);
     auto p = make_plan(plan);
     if (!p) return usage(p.error);
     o.spec.plan = std::move(p.value);

@@ -2,6 +2,8 @@
 
 #include <boost/json.hpp>
 
+#include <algorithm>
+
 #include <ctime>
 #include <iomanip>
 #include <sstream>
@@ -63,7 +65,19 @@ void print_summary(std::ostream& out, const Report& r) {
     out << "Success: " << s.successes << "\n";
     out << "Errors: " << s.errors << "\n";
     out << "Failures: " << s.failures << "\n";
+    out << "Dropped: " << s.dropped << "\n";
+    out << "Late: " << s.late << "\n";
+    out << "Interrupted: " << s.interrupted << "\n";
 
+    const Plan& plan = r.spec.plan;
+    if (plan.open()) {
+        out << "\nRate: " << describe_rate_split(plan, std::max(1u, r.agents)) << ", " << to_string(plan.arrivals)
+            << " arrivals";
+        if (plan.ramp > Duration::zero()) out << ", ramp " << format_duration(plan.ramp);
+        out << ", at most " << plan.max_users << " users\n";
+        out << "Scheduled: " << s.scheduled << " (" << s.hits << " hits + " << s.dropped << " dropped + "
+            << s.interrupted << " interrupted)\n";
+    }
     if (r.agents) out << "\nAgents: " << r.agents << "\n";
     if (r.result.stopped) out << "\nInterrupted: the plan did not run to its end.\n";
     for (auto& e : r.events) out << e << "\n";
@@ -82,11 +96,25 @@ void print_summary(std::ostream& out, const Report& r) {
         out << "TCP: " << s.tcp_opened << " connections, " << format_bytes(s.tcp_bytes_sent)
             << " sent, " << format_bytes(s.tcp_bytes_received) << " received\n";
     }
+    auto table = [&](const Histogram& h) {
+        out << " ";
+        for (auto& [name, q] : kQuantiles) out << " " << name << " " << ms(h.value_at_quantile(q)) << ",";
+        out << " max " << ms(h.max()) << "\n";
+        out << "  min " << ms(h.min()) << ", mean " << ms(std::uint64_t(h.mean())) << "\n";
+    };
+    if (!s.latency_from_schedule.empty()) {
+        out << "\nLatency (from schedule) (" << s.latency_from_schedule.count()
+            << " hits, scheduled start to end of hit, waiting for a free user included):\n";
+        table(s.latency_from_schedule);
+    }
     if (!s.latency.empty()) {
-        out << "\nLatency (" << s.latency.count() << " requests and exchanges, first byte sent to last byte received):\n ";
-        for (auto& [name, q] : kQuantiles) out << " " << name << " " << ms(s.latency.value_at_quantile(q)) << ",";
-        out << " max " << ms(s.latency.max()) << "\n";
-        out << "  min " << ms(s.latency.min()) << ", mean " << ms(std::uint64_t(s.latency.mean())) << "\n";
+        if (!s.latency_from_schedule.empty())
+            out << "\nService time (from send) (" << s.latency.count()
+                << " requests and exchanges, first byte sent to last byte received):\n";
+        else
+            out << "\nLatency (" << s.latency.count()
+                << " requests and exchanges, first byte sent to last byte received):\n";
+        table(s.latency);
     }
     bool any_status = false;
     for (auto c : s.status_codes) any_status |= c != 0;
@@ -126,19 +154,25 @@ void print_summary(std::ostream& out, const Report& r) {
         }
     }
     if (!r.result.cycles.empty()) {
-        out << "\nCycles:\n  " << lpad("Cycle", 5) << "  " << lpad("Users", 7) << "  " << lpad("Hits", 9) << "  "
+        out << "\nCycles:\n  " << lpad("Cycle", 5) << "  " << lpad(plan.open() ? "Rate" : "Users", 7) << "  "
+            << lpad("Hits", 9) << "  "
             << lpad("Duration", 9) << "  " << lpad("RPS", 9) << "  " << lpad("Success", 8) << "  "
             << lpad("p50", 10) << "  " << lpad("p95", 10) << "  " << lpad("p99", 10) << "\n";
         for (auto& c : r.result.cycles) {
             const Stats& cs = c.stats;
             double cs_secs = seconds(c.elapsed);
             double success = cs.hits ? 100.0 * double(cs.successes) / double(cs.hits) : 0;
-            out << "  " << lpad(std::to_string(c.index + 1), 5) << "  " << lpad(std::to_string(c.users), 7)
+            // Open model: the cycle's asked rate, and its latency from schedule.
+            const Histogram& h = cs.latency_from_schedule.empty() ? cs.latency : cs.latency_from_schedule;
+            std::string first = plan.open() && c.index < plan.cycles.size()
+                                    ? fixed(plan.cycles[c.index].rate, plan.cycles[c.index].rate < 10 ? 2 : 0)
+                                    : std::to_string(c.users);
+            out << "  " << lpad(std::to_string(c.index + 1), 5) << "  " << lpad(first, 7)
                 << "  " << lpad(std::to_string(cs.hits), 9) << "  " << lpad(fixed(cs_secs, 2) + " s", 9)
                 << "  " << lpad(fixed(cs_secs > 0 ? cs.hits / cs_secs : 0, 1), 9) << "  "
-                << lpad(fixed(success, 1) + "%", 8) << "  " << lpad(ms(cs.latency.value_at_quantile(0.5)), 10)
-                << "  " << lpad(ms(cs.latency.value_at_quantile(0.95)), 10) << "  "
-                << lpad(ms(cs.latency.value_at_quantile(0.99)), 10) << "\n";
+                << lpad(fixed(success, 1) + "%", 8) << "  " << lpad(ms(h.value_at_quantile(0.5)), 10)
+                << "  " << lpad(ms(h.value_at_quantile(0.95)), 10) << "  "
+                << lpad(ms(h.value_at_quantile(0.99)), 10) << "\n";
         }
     }
     out.flush();
@@ -179,6 +213,10 @@ json::object stats_json(const Stats& s) {
     for (std::size_t k = 0; k < kErrorKindCount; ++k)
         kinds[to_string(static_cast<ErrorKind>(k))] = s.errors_by_kind[k];
     o["errors_by_kind"] = std::move(kinds);
+    o["interrupted"] = s.interrupted;
+    o["scheduled"] = s.scheduled;
+    o["dropped"] = s.dropped;
+    o["late"] = s.late;
     o["requests"] = s.requests;
     o["request_errors"] = s.request_errors;
     o["bytes_sent"] = s.bytes_sent;
@@ -198,6 +236,7 @@ json::object stats_json(const Stats& s) {
                             {"bytes_sent", s.tcp_bytes_sent},
                             {"bytes_received", s.tcp_bytes_received}};
     o["latency"] = histogram_json(s.latency);
+    o["latency_from_schedule"] = histogram_json(s.latency_from_schedule);
     json::object labels;
     for (auto& [name, l] : s.labels) {
         if (!l.count) continue;
@@ -208,6 +247,78 @@ json::object stats_json(const Stats& s) {
     for (auto& [m, n] : s.messages) messages[m] = n;
     o["messages"] = std::move(messages);
     return o;
+}
+
+json::object plan_json(const Report& r) {
+    const RunSpec& spec = r.spec;
+    const Plan& p = spec.plan;
+    json::object o;
+    o["model"] = to_string(p.model);
+    json::array cycles;
+    for (const auto& c : p.cycles) {
+        json::object co;
+        if (p.open()) co["rate"] = c.rate;
+        else {
+            co["users"] = c.users;
+            if (!c.duration) co["hits_per_user"] = c.hits;
+        }
+        co["duration_s"] = c.duration ? json::value(seconds(*c.duration)) : json::value(nullptr);
+        cycles.push_back(std::move(co));
+    }
+    o["cycles"] = std::move(cycles);
+    if (p.open()) {
+        o["ramp_s"] = seconds(p.ramp);
+        o["arrivals"] = to_string(p.arrivals);
+        o["max_users"] = p.max_users;
+        o["split"] = describe_rate_split(p, std::max(1u, r.agents));
+    } else {
+        o["sleep_min_s"] = seconds(p.sleep.min);
+        o["sleep_max_s"] = seconds(p.sleep.max);
+        o["startup_delay_s"] = seconds(p.startup_delay);
+    }
+    o["graceful_stop_s"] = seconds(p.graceful_stop);
+    o["timeout_s"] = seconds(spec.client.timeout);
+    o["connect_timeout_s"] = seconds(spec.client.connect_timeout);
+    o["interval_s"] = seconds(spec.interval);
+    o["threads"] = r.threads;
+    o["agents"] = r.agents;
+    return o;
+}
+
+json::object quantiles_json(const Histogram& h) {
+    json::object q;
+    for (auto& [name, v] : kQuantiles) q[name] = h.value_at_quantile(v);
+    q["max"] = h.max();
+    q["count"] = h.count();
+    return q;
+}
+
+json::array series_json(const Report& r) {
+    json::array rows;
+    for (const auto& row : r.series) {
+        const double span = row.end_s - row.start_s;
+        json::object o;
+        o["start_s"] = row.start_s;
+        o["end_s"] = row.end_s;
+        o["cycle"] = row.cycle + 1;
+        o["hits"] = row.hits;
+        o["successes"] = row.successes;
+        o["errors"] = row.errors;
+        o["failures"] = row.failures;
+        o["requests"] = row.requests;
+        o["hits_per_s"] = span > 0 ? double(row.hits) / span : 0.0;
+        o["requests_per_s"] = span > 0 ? double(row.requests) / span : 0.0;
+        o["scheduled"] = row.scheduled;
+        o["dropped"] = row.dropped;
+        o["late"] = row.late;
+        o["interrupted"] = row.interrupted;
+        o["users"] = row.users;
+        o["users_busy"] = row.users_busy;
+        o["latency_ns"] = quantiles_json(row.latency);
+        o["latency_from_schedule_ns"] = quantiles_json(row.latency_from_schedule);
+        rows.push_back(std::move(o));
+    }
+    return rows;
 }
 
 }  // namespace
@@ -232,17 +343,21 @@ std::string to_json(const Report& r) {
         json::object co = stats_json(c.stats);
         co["cycle"] = c.index + 1;
         co["users"] = c.users;
+        if (r.spec.plan.open() && c.index < r.spec.plan.cycles.size()) co["rate"] = r.spec.plan.cycles[c.index].rate;
         co["duration_s"] = seconds(c.elapsed);
         cycles.push_back(std::move(co));
     }
     o["cycles"] = std::move(cycles);
+    o["plan"] = plan_json(r);
+    o["series"] = series_json(r);
     o["exit_code"] = exit_code(r);
     return json::serialize(o) + "\n";
 }
 
 int exit_code(const Report& r) {
     const Stats& s = r.result.total;
-    if (s.hits == 0 || s.failures || s.errors || r.result.stopped || r.incomplete) return 1;
+    if (s.hits == 0 || s.failures || s.errors || s.interrupted || s.dropped || r.result.stopped || r.incomplete)
+        return 1;
     return 0;
 }
 

@@ -3,6 +3,8 @@
 // the cluster mode print exactly the same thing.
 #pragma once
 
+#include "series.hpp"
+
 #include "loads/engine.hpp"
 
 #include <ostream>
@@ -14,7 +16,10 @@ namespace loads::runner {
 struct Report {
     RunResult result;
     std::string test;                 // what ran, as typed
+    RunSpec spec;                     // what was asked: the plan, clients, interval
+    unsigned threads = 0;             // worker threads asked (0: one per core)
     unsigned agents = 0;              // 0: local mode
+    std::vector<SeriesRow> series;    // one row per interval
     std::vector<std::string> events;  // "agent a1 lost at 14:02:03 (no heartbeat for 5 s)"
     bool incomplete = false;          // agents were lost: the figures miss their part
 };
@@ -22,8 +27,9 @@ struct Report {
 void print_summary(std::ostream& out, const Report& report);
 std::string to_json(const Report& report);
 
-// 0 when every hit succeeded (and at least one ran, and nothing was lost or
-// interrupted), 1 otherwise.
+// 0 when every hit succeeded (and at least one ran, and nothing was lost:
+// no agent lost, no run interrupted, no hit interrupted, no arrival
+// dropped), 1 otherwise.
 int exit_code(const Report& report);
 
 }  // namespace loads::runner

@@ -45,6 +45,8 @@ public:
         r.seq = ++seq_;
         r.cycle = cycle;
         r.hits_done = p.hits_done;
+        r.users = p.users_alive;
+        r.users_busy = p.users_busy;
         r.elapsed = p.elapsed;
         r.stats = delta;
         send_frames(pipe_, r);

@@ -1,6 +1,7 @@
 // The run loop: cycles, interval collection, duration deadlines and stops.
 #include "loads/engine.hpp"
 
+#include "load_model.hpp"
 #include "run_state.hpp"
 #include "shared_space.hpp"
 #include "worker.hpp"
@@ -109,12 +110,19 @@ RunResult Engine::run(const RunSpec& spec, RunObserver& observer) {
     progress.hits_total = plan.total_hits();
     progress.duration_total = plan.total_duration();
     progress.cycles = static_cast<std::uint32_t>(plan.cycles.size());
-    std::uint32_t next_user = spec.user_offset;
+    auto model = make_load_model(state->spec);
 
     auto hits_done = [&] {
         std::uint64_t n = 0;
         for (auto& w : im.workers) n += w->hits_done();
         return n;
+    };
+    auto gauges = [&] {
+        progress.users_busy = progress.users_alive = 0;
+        for (auto& w : im.workers) {
+            progress.users_busy += w->users_busy();
+            progress.users_alive += w->users_alive();
+        }
     };
     auto collect = [&] {
         Stats delta;
@@ -132,19 +140,13 @@ RunResult Engine::run(const RunSpec& spec, RunObserver& observer) {
         cs.started = Clock::now();
         if (cs.timed) cs.deadline = cs.started + std::chrono::duration_cast<Clock::duration>(*cycle.duration);
 
-        // User k of the cycle goes to worker k % threads and starts k startup
-        // delays after the cycle.
-        std::vector<std::vector<UserStart>> starts(nworkers);
-        for (std::uint32_t k = 0; k < cycle.users; ++k)
-            starts[k % nworkers].push_back(
-                {next_user + k, std::chrono::duration_cast<Clock::duration>(plan.startup_delay * k)});
-        next_user += cycle.users;
+        auto parts = model->start_cycle(cs, static_cast<unsigned>(nworkers));
         {
             std::lock_guard lock(im.mu);
             im.workers_busy = nworkers;
         }
         for (std::size_t i = 0; i < nworkers; ++i)
-            im.workers[i]->begin_cycle(cs, std::move(starts[i]), [&im] {
+            im.workers[i]->begin_cycle(cs, std::move(parts[i]), [&im] {
                 std::lock_guard lock(im.mu);
                 if (--im.workers_busy == 0) im.cv.notify_all();
             });
@@ -152,6 +154,7 @@ RunResult Engine::run(const RunSpec& spec, RunObserver& observer) {
         CycleResult cr;
         cr.index = ci;
         cr.users = cycle.users;
+        cr.rate = cycle.rate;
         auto next_tick = cs.started + interval;
         bool cancelled = false;
         const auto cancel_at = cs.timed ? cs.deadline + std::chrono::duration_cast<Clock::duration>(plan.graceful_stop)
@@ -175,6 +178,7 @@ RunResult Engine::run(const RunSpec& spec, RunObserver& observer) {
                 progress.hits_done = hits_done();
                 progress.elapsed = std::chrono::duration_cast<Duration>(now - run_start);
                 progress.cycle = ci;
+                gauges();
                 observer.on_interval(ci, delta, progress);
                 next_tick += interval;
                 if (next_tick < now) next_tick = now + interval;
@@ -186,6 +190,7 @@ RunResult Engine::run(const RunSpec& spec, RunObserver& observer) {
         progress.hits_done = hits_done();
         progress.elapsed = std::chrono::duration_cast<Duration>(Clock::now() - run_start);
         progress.cycle = ci;
+        gauges();
         observer.on_interval(ci, delta, progress);
         result.total.merge(cr.stats);
         observer.on_cycle_end(cr);

@@ -460,11 +460,19 @@ void count_response(Stats& stats, LabelStats& label, const ResponseData& r, Cloc
     label.latency.record(ns);
 }
 
-void count_no_response(Stats& stats, LabelStats& label, std::size_t sent) {
+// Counts one request that got no response. A timed-out one enters the
+// latency histograms at the time it was given up, so the percentiles show it.
+void count_no_response(Stats& stats, LabelStats& label, std::size_t sent, const RequestError& e,
+                       Clock::duration took) {
     ++stats.request_errors;
     stats.bytes_sent += sent;
     ++label.count;
     ++label.errors;
+    if (e.kind == ErrorKind::timeout) {
+        auto ns = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(took).count());
+        stats.latency.record(ns);
+        label.latency.record(ns);
+    }
 }
 
 bool is_redirect(int s) { return s == 301 || s == 302 || s == 303 || s == 307 || s == 308; }
@@ -478,7 +486,7 @@ Clock::duration HttpSession::send_raw(const Url& url, std::string_view request_b
     auto x = connection_for(url).exchange(request_bytes, out, head, timeout);
     if (io_.stopping()) throw RequestError(ErrorKind::other, "stopped");
     if (x.error) {
-        count_no_response(io_.stats(), label, request_bytes.size());
+        count_no_response(io_.stats(), label, request_bytes.size(), *x.error, Clock::now() - t0);
         throw *x.error;
     }
     auto took = Clock::now() - t0;

@@ -10,7 +10,10 @@
 namespace loads {
 namespace {
 
+// An exchange that got its reply, or ended in an error (a timeout at the
+// time it was given up); one cut short by a stop is not timed.
 void record_exchange(UserIo& io, LabelStats& label, Clock::time_point t0, bool ok) {
+    if (io.stopping()) return;
     auto ns = static_cast<std::uint64_t>(
         std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count());
     ++label.count;

@@ -117,12 +117,22 @@ public:
     // worker's thread), read from the run thread: a relaxed store, no RMW.
     void hit_done() { hits_done_.store(hits_done_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed); }
     std::uint64_t hits_done() const { return hits_done_.load(std::memory_order_relaxed); }
+    // Gauges, same single-writer rule: users in a hit, users alive.
+    void user_busy(int delta) { bump(busy_, delta); }
+    void user_alive(int delta) { bump(alive_, delta); }
+    std::uint32_t users_busy() const { return busy_.load(std::memory_order_relaxed); }
+    std::uint32_t users_alive() const { return alive_.load(std::memory_order_relaxed); }
 
     // Resolves host:port, numeric hosts without a lookup, names once per
     // worker. Throws RequestError(connect) when the name does not resolve.
     const std::vector<asio::ip::tcp::endpoint>& resolve(const std::string& host, std::uint16_t port);
 
 private:
+    static void bump(std::atomic<std::uint32_t>& a, int delta) {
+        a.store(static_cast<std::uint32_t>(static_cast<int>(a.load(std::memory_order_relaxed)) + delta),
+                std::memory_order_relaxed);
+    }
+
     asio::io_context& io_;
     std::shared_ptr<asio::ssl::context> tls_;
     ClientOptions options_;
@@ -130,6 +140,7 @@ private:
     Stats stats_;
     bool stopping_ = false;
     std::atomic<std::uint64_t> hits_done_{0};
+    std::atomic<std::uint32_t> busy_{0}, alive_{0};
     std::vector<Cancellable*> live_;
     std::unordered_map<std::string, std::vector<asio::ip::tcp::endpoint>> hosts_;
 };

@@ -9,9 +9,9 @@
 
 namespace loads {
 
-VirtualUser::VirtualUser(WorkerIo& worker, const RunState& run, const CycleState& cycle,
+VirtualUser::VirtualUser(WorkerIo& worker, const RunState& run, const CycleState& cycle, CycleLoad& load,
                          std::uint32_t id, Clock::duration start_delay)
-    : io_(worker), run_(run), cycle_(cycle), id_(id), start_delay_(start_delay),
+    : io_(worker), run_(run), cycle_(cycle), load_(load), id_(id), start_delay_(start_delay),
       server_url_(run.spec.server_url), timer_(worker.io()), timer_registration_(worker, &timer_) {}
 
 VirtualUser::~VirtualUser() = default;
@@ -73,57 +73,77 @@ void VirtualUser::record(std::string_view name, std::chrono::nanoseconds elapsed
     s.latency.record(ns);
 }
 
-bool VirtualUser::should_continue() const {
-    if (io_.stopping()) return false;
-    if (cycle_.timed) return Clock::now() < cycle_.deadline;
-    return hit_ < cycle_.hits;
+std::optional<Clock::time_point> VirtualUser::park() {
+    parked_due_.reset();
+    timer_.timer_.expires_at(Clock::time_point::max());
+    boost::system::error_code ec;
+    timer_.timer_.async_wait(io_.yield()[ec]);
+    return std::exchange(parked_due_, std::nullopt);
+}
+
+void VirtualUser::unpark(std::optional<Clock::time_point> due) {
+    parked_due_ = due;
+    timer_.timer_.cancel();
+}
+
+void VirtualUser::count_failed_start(std::string_view what, bool failure, ErrorKind kind) {
+    // A user that cannot start counts one errored hit (taking the hit it
+    // would have made first) and goes no further.
+    if (io_.stopping()) return;
+    auto ticket = load_.next_hit(*this);
+    if (!ticket) return;
+    Stats& stats = io_.stats();
+    ++stats.hits;
+    if (failure) ++stats.failures;
+    else stats.count_error(kind);
+    stats.note(std::string("on_start: ") + std::string(what));
+    if (ticket->from_schedule) {
+        auto now = Clock::now();
+        stats.latency_from_schedule.record(
+            static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(now - ticket->scheduled).count()));
+    }
+    io_.worker().hit_done();
 }
 
 void VirtualUser::run(asio::yield_context yield) {
     io_.set_yield(&yield);
     wait(start_delay_);
-    if (!should_continue()) return;
-    Stats& stats = io_.stats();
+    if (!load_.may_start(*this)) return;
     runner_ = make_hit_runner(run_, *this);
     try {
         runner_->start();
+    } catch (const Failure& e) {
+        count_failed_start(e.what(), true, ErrorKind::other);
+        return;
+    } catch (const RequestError& e) {
+        count_failed_start(e.what(), false, e.kind);
+        return;
     } catch (const std::exception& e) {
-        // A user that cannot start counts one errored hit and goes no further.
-        if (!io_.stopping()) {
-            ++stats.hits;
-            const auto* re = dynamic_cast<const RequestError*>(&e);
-            if (dynamic_cast<const Failure*>(&e)) ++stats.failures;
-            else stats.count_error(re ? re->kind : ErrorKind::exception);
-            stats.note(std::string("on_start: ") + e.what());
-        }
+        count_failed_start(e.what(), false, ErrorKind::exception);
+        return;
+    } catch (...) {
+        count_failed_start("unknown exception", false, ErrorKind::exception);
         return;
     }
-    const auto& sleep = run_.spec.plan.sleep;
-    while (should_continue()) {
-        run_one_hit();
+    while (auto ticket = load_.next_hit(*this)) {
+        run_one_hit(*ticket);
         ++hit_;
-        if (sleep.max > Duration::zero() && should_continue()) {
-            auto d = sleep.min;
-            if (sleep.max > sleep.min) {
-                std::uniform_int_distribution<std::int64_t> dist(sleep.min.count(), sleep.max.count());
-                d = Duration(dist(io_.worker().rng()));
-            }
-            auto pause = std::chrono::duration_cast<Clock::duration>(d);
-            if (cycle_.timed) pause = std::min(pause, cycle_.deadline - Clock::now());
-            wait(pause);
-        }
     }
     try {
         runner_->stop();
     } catch (const std::exception& e) {
-        if (!io_.stopping()) stats.note(std::string("on_stop: ") + e.what());
+        if (!io_.stopping()) io_.stats().note(std::string("on_stop: ") + e.what());
+    } catch (...) {
+        if (!io_.stopping()) io_.stats().note("on_stop: unknown exception");
     }
     runner_.reset();
     if (session_) session_->close();
 }
 
-void VirtualUser::run_one_hit() {
+void VirtualUser::run_one_hit(const HitTicket& ticket) {
     Stats& stats = io_.stats();
+    const auto started = Clock::now();
+    io_.worker().user_busy(+1);
     if (session_) session_->unchecked_5xx = 0;
     enum class Outcome { success, failure, error } outcome = Outcome::success;
     ErrorKind kind = ErrorKind::other;
@@ -151,9 +171,20 @@ void VirtualUser::run_one_hit() {
         kind = ErrorKind::exception;
         message = "unknown exception";
     }
-    // A hit cut short by a stop is not a hit: it neither succeeded nor failed.
-    if (io_.stopping()) return;
+    io_.worker().user_busy(-1);
+    // A hit cut short by a stop neither succeeded nor failed: it is counted
+    // as interrupted, not as a hit.
+    if (io_.stopping()) {
+        ++stats.interrupted;
+        return;
+    }
     ++stats.hits;
+    if (ticket.from_schedule) {
+        const auto now = Clock::now();
+        stats.latency_from_schedule.record(static_cast<std::uint64_t>(
+            std::chrono::duration_cast<std::chrono::nanoseconds>(now - ticket.scheduled).count()));
+        if (started - ticket.scheduled > Stats::kLateAfter) ++stats.late;
+    }
     switch (outcome) {
         case Outcome::success: ++stats.successes; break;
         case Outcome::failure:

@@ -4,6 +4,7 @@
 
 #include "hit_runner.hpp"
 #include "http_session.hpp"
+#include "load_model.hpp"
 #include "run_state.hpp"
 #include "shared_space.hpp"
 #include "user_io.hpp"
@@ -13,18 +14,32 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <memory>
+#include <optional>
+#include <utility>
 #include <string>
 
 namespace loads {
 
 class VirtualUser final : public UserContext {
 public:
-    VirtualUser(WorkerIo& worker, const RunState& run, const CycleState& cycle, std::uint32_t id,
-                Clock::duration start_delay);
+    VirtualUser(WorkerIo& worker, const RunState& run, const CycleState& cycle, CycleLoad& load,
+                std::uint32_t id, Clock::duration start_delay);
     ~VirtualUser() override;
 
-    // The user's whole life; runs inside its coroutine. Calls `done` at the end.
+    // The user's whole life; runs inside its coroutine: waits its start
+    // delay, on_start, then the hits its load model hands it, then on_stop.
     void run(asio::yield_context yield);
+
+    // For the load model (on the worker thread):
+    // Suspends the user for `d` (think time); a stop cuts it short.
+    void pause(Clock::duration d) { wait(d); }
+    // Suspends the user until unpark(); returns what unpark() was given.
+    std::optional<Clock::time_point> park();
+    // Resumes a parked user with its next hit's scheduled time, or with
+    // nothing (it has no more hits).
+    void unpark(std::optional<Clock::time_point> due);
+    // True the first time it is called for this user.
+    bool first_ask() { return !std::exchange(asked_, true); }
 
     // UserContext
     Session& session() override;
@@ -52,13 +67,15 @@ private:
         asio::steady_timer timer_;
     };
 
-    void run_one_hit();
+    void run_one_hit(const HitTicket& ticket);
+    void count_failed_start(std::string_view what, bool failure, ErrorKind kind);
     void wait(Clock::duration d);
     bool should_continue() const;
 
     UserIo io_;
     const RunState& run_;
     const CycleState& cycle_;
+    CycleLoad& load_;
     std::uint32_t id_;
     Clock::duration start_delay_;
     std::uint64_t hit_ = 0;
@@ -68,6 +85,8 @@ private:
     std::unique_ptr<UserSharedSpace> shared_;
     Timer timer_;
     Registration timer_registration_;
+    std::optional<Clock::time_point> parked_due_;
+    bool asked_ = false;
 };
 
 }  // namespace loads

@@ -35,6 +35,7 @@ Worker::Worker(unsigned index, std::size_t stack_size)
 Worker::~Worker() {
     asio::post(io_, [this] {
         users_.clear();
+        load_.reset();
         watchdog_.cancel();
     });
     guard_.reset();
@@ -69,43 +70,50 @@ void Worker::tick() {
     });
 }
 
-void Worker::begin_cycle(const CycleState& cycle, std::vector<UserStart> users,
+void Worker::begin_cycle(const CycleState& cycle, std::unique_ptr<CycleLoad> load,
                          std::function<void()> on_done) {
-    asio::post(io_, [this, cycle, users = std::move(users), on_done = std::move(on_done)]() mutable {
+    asio::post(io_, [this, cycle, load = std::move(load), on_done = std::move(on_done)]() mutable {
         users_.clear();
+        load_ = std::move(load);
         cycle_ = cycle;
         io_state_.set_stopping(false);
         on_done_ = std::move(on_done);
-        active_ = users.size();
-        if (active_ == 0) {
-            on_done_();
-            return;
-        }
-        // Delays count from the cycle start, not from when this runs.
-        auto late = Clock::now() - cycle_.started;
-        for (auto& u : users) {
-            users_.push_back(std::make_unique<VirtualUser>(io_state_, *run_, cycle_, u.id,
-                                                           u.delay - late));
-            VirtualUser* user = users_.back().get();
-            asio::spawn(
-                asio::any_io_executor(io_.get_executor()), std::allocator_arg,
-                boost::context::fixedsize_stack(stack_size_),
-                [user](asio::yield_context yield) { user->run(yield); },
-                [this](std::exception_ptr e) {
-                    if (e) {
-                        try {
-                            std::rethrow_exception(e);
-                        } catch (const std::exception& ex) {
-                            get_logger("engine")->error("a virtual user ended by an exception: {}",
-                                                        ex.what());
-                        } catch (...) {
-                            get_logger("engine")->error("a virtual user ended by an unknown exception");
-                        }
-                    }
-                    if (--active_ == 0) on_done_();
-                });
-        }
+        active_ = 0;
+        done_signalled_ = false;
+        load_->begin(*this);
+        check_done();
     });
+}
+
+void Worker::check_done() {
+    if (done_signalled_ || active_ != 0 || !load_ || !load_->finished()) return;
+    done_signalled_ = true;
+    on_done_();
+}
+
+void Worker::spawn_user(std::uint32_t id, Clock::duration delay) {
+    users_.push_back(std::make_unique<VirtualUser>(io_state_, *run_, cycle_, *load_, id, delay));
+    VirtualUser* user = users_.back().get();
+    ++active_;
+    io_state_.user_alive(+1);
+    asio::spawn(
+        asio::any_io_executor(io_.get_executor()), std::allocator_arg, boost::context::fixedsize_stack(stack_size_),
+        [user](asio::yield_context yield) { user->run(yield); },
+        [this, user](std::exception_ptr e) {
+            if (e) {
+                try {
+                    std::rethrow_exception(e);
+                } catch (const std::exception& ex) {
+                    get_logger("engine")->error("a virtual user ended by an exception: {}", ex.what());
+                } catch (...) {
+                    get_logger("engine")->error("a virtual user ended by an unknown exception");
+                }
+            }
+            io_state_.user_alive(-1);
+            --active_;
+            if (load_) load_->user_ended(*user);
+            check_done();
+        });
 }
 
 Stats Worker::collect() {
@@ -121,6 +129,7 @@ void Worker::cancel() {
     asio::post(io_, [this] {
         if (!running_) return;
         io_state_.set_stopping(true);
+        if (load_) load_->cancel();
         io_state_.cancel_all();
     });
 }
@@ -128,6 +137,7 @@ void Worker::cancel() {
 void Worker::end_run() {
     run_blocking([&] {
         users_.clear();
+        load_.reset();
         running_ = false;
         watchdog_.cancel();
         run_.reset();

@@ -6,6 +6,7 @@
 // relaxed hit counter.
 #pragma once
 
+#include "load_model.hpp"
 #include "run_state.hpp"
 #include "user_io.hpp"
 
@@ -21,13 +22,7 @@ namespace loads {
 
 class VirtualUser;
 
-// A user to start in a cycle: its id and how long after the cycle start.
-struct UserStart {
-    std::uint32_t id;
-    Clock::duration delay;
-};
-
-class Worker {
+class Worker final : private LoadHost {
 public:
     Worker(unsigned index, std::size_t stack_size);
     ~Worker();
@@ -36,22 +31,30 @@ public:
 
     // Prepares for a run (TLS context, statistics). Call before begin_cycle.
     void begin_run(std::shared_ptr<const RunState> run, std::uint64_t seed);
-    // Starts the cycle's users on this worker; `on_done` is called on the
-    // worker thread once the last of them has finished (at once if none).
-    void begin_cycle(const CycleState& cycle, std::vector<UserStart> users,
-                     std::function<void()> on_done);
+    // Starts this worker's part of a cycle; `on_done` is called on the
+    // worker thread once the load model has finished and the last user has
+    // ended (at once if there are none).
+    void begin_cycle(const CycleState& cycle, std::unique_ptr<CycleLoad> load, std::function<void()> on_done);
     // Moves the statistics counted since the last call out of the worker.
     // Blocks the caller until the worker thread has handed them over.
     Stats collect();
     // Stops the hits in flight: users stop, their I/O is cancelled, and what
-    // they were doing is not counted. Asynchronous.
+    // they were doing is counted as interrupted (arrivals still waiting as
+    // dropped). Asynchronous.
     void cancel();
     // Drops the run's users and state (after the last cycle). Blocks.
     void end_run();
 
     std::uint64_t hits_done() const { return io_state_.hits_done(); }
+    std::uint32_t users_busy() const { return io_state_.users_busy(); }
+    std::uint32_t users_alive() const { return io_state_.users_alive(); }
 
 private:
+    // LoadHost
+    void spawn_user(std::uint32_t id, Clock::duration delay) override;
+    void check_done() override;
+    WorkerIo& worker_io() override { return io_state_; }
+
     void tick();
     void run_blocking(std::function<void()> fn);
 
@@ -64,8 +67,10 @@ private:
     WorkerIo io_state_;
     bool running_ = false;  // between begin_run and end_run
     CycleState cycle_;
+    std::unique_ptr<CycleLoad> load_;
     std::vector<std::unique_ptr<VirtualUser>> users_;
     std::size_t active_ = 0;
+    bool done_signalled_ = true;
     std::function<void()> on_done_;
     std::thread thread_;
 };

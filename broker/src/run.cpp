@@ -36,16 +36,20 @@ std::vector<std::pair<std::string, proto::Prepare>> Run::assign(const std::vecto
     agents_ = agents;
     state_ = RunState::preparing;
     prepared_at_ = Clock::now();
-    std::uint32_t max_users = 0;
-    for (const auto& c : submit_.spec.plan.cycles) max_users = std::max(max_users, c.users);
+    // Agent k of n runs the plan as agent_index k of agent_count n: its user
+    // ids are k, k+n, k+2n... (unique over the run), and in the open model it
+    // takes every n-th arrival of the run's schedule, offset by k, and its
+    // share of max_users (arrivals.hpp).
     std::vector<std::pair<std::string, proto::Prepare>> out;
     std::uint32_t k = 0;
+    const auto n = static_cast<std::uint32_t>(agents_.size());
     for (const auto& a : agents_) {
         parts_[a] = AgentPart{};
         proto::Prepare p;
         p.run = id_;
         p.spec = submit_.spec;
-        p.spec.user_offset = submit_.spec.user_offset + k++ * max_users;
+        p.spec.agent_index = k++;
+        p.spec.agent_count = n;
         p.library = submit_.library;
         out.emplace_back(a, std::move(p));
     }
@@ -96,6 +100,8 @@ std::string Run::result(const std::string& agent, const proto::Result& r) {
     }
     p.last_seq = r.seq;
     p.hits_done = r.hits_done;
+    p.users = r.users;
+    p.users_busy = r.users_busy;
     total_.merge(r.stats);
     delta_.merge(r.stats);
     fresh_ = true;
@@ -154,6 +160,11 @@ proto::Snapshot Run::take_snapshot(std::chrono::nanoseconds since_start) {
     if (auto h = submit_.spec.plan.total_hits()) s.hits_total = *h * agents_.size();
     s.duration_total = submit_.spec.plan.total_duration();
     s.agents_running = agents_running();
+    for (const auto& [id, p] : parts_) {
+        if (p.finished || p.lost) continue;
+        s.users += p.users;
+        s.users_busy += p.users_busy;
+    }
     s.delta = std::move(delta_);
     delta_ = Stats{};
     fresh_ = false;

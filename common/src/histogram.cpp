@@ -91,8 +91,9 @@ std::uint64_t Histogram::value_at_quantile(double q) const noexcept {
     for (std::size_t i = 0; i < kBucketCount; ++i) {
         seen += counts_[i];
         if (seen >= rank) {
-            const std::uint64_t lo = bucket_low(i), hi = bucket_high(i);
-            return std::clamp(lo + (hi - lo) / 2, min_, max_);
+            // The bucket's highest value, as HdrHistogram reports: never below
+            // the true sample, and above it by less than one bucket width.
+            return std::clamp(bucket_high(i), min_, max_);
         }
     }
     return max_;

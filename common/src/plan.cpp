@@ -1,6 +1,34 @@
 #include "loads/plan.hpp"
 
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
 namespace loads {
+
+std::string_view to_string(LoadModelKind k) { return k == LoadModelKind::open ? "open" : "closed"; }
+std::string_view to_string(Arrivals a) { return a == Arrivals::poisson ? "poisson" : "uniform"; }
+
+namespace {
+std::string rate_text(double r) {
+    char buf[32];
+    if (r == std::floor(r) && r < 1e15) std::snprintf(buf, sizeof buf, "%.0f/s", r);
+    else std::snprintf(buf, sizeof buf, "%.3g/s", r);
+    return buf;
+}
+}  // namespace
+
+std::string describe_rate_split(const Plan& plan, std::uint32_t agents) {
+    if (!plan.open()) return {};
+    std::string out;
+    for (std::size_t i = 0; i < plan.cycles.size(); ++i) {
+        if (i) out += " : ";
+        double r = plan.cycles[i].rate;
+        out += rate_text(r);
+        if (agents > 1) out += " (" + std::to_string(agents) + " agents x " + rate_text(r / agents) + ")";
+    }
+    return out;
+}
 
 std::optional<std::uint64_t> Plan::total_hits() const {
     std::uint64_t total = 0;
@@ -20,13 +48,87 @@ std::optional<Duration> Plan::total_duration() const {
     return total;
 }
 
-Parsed<Plan> make_plan(const PlanInput& in) {
+namespace {
+
+Parsed<Plan> make_open_plan(const PlanInput& in) {
     Parsed<Plan> out;
     auto fail = [&](std::string message) {
         out.value = Plan{};
         out.error = std::move(message);
         return out;
     };
+    if (in.users_given) return fail("--rate (the open model) and -u/--users (the closed model) cannot be combined");
+    if (!in.hits.empty()) return fail("--rate takes -d/--duration, not -c/--hits");
+    if (in.duration.empty()) return fail("--rate needs -d/--duration: how long each rate cycle lasts");
+    auto rates = parse_rate_list(in.rate);
+    if (!rates) return fail("--rate: " + rates.error);
+    if (rates.value.size() > 10'000) return fail("--rate: at most 10,000 cycles");
+    auto d = parse_duration(in.duration);
+    if (!d) return fail("-d/--duration: " + d.error);
+    if (d.value <= Duration::zero()) return fail("-d/--duration: must be longer than zero");
+    auto sleep = parse_sleep(in.sleep);
+    if (!sleep) return fail("--sleep: " + sleep.error);
+    if (sleep.value.max > Duration::zero())
+        return fail("--sleep is think time between the hits of one user (closed model, -u); with --rate "
+                    "the arrival rate sets the pace");
+    auto startup = parse_duration(in.startup_delay);
+    if (!startup) return fail("--startup-delay: " + startup.error);
+    if (startup.value > Duration::zero()) return fail("--startup-delay goes with -u (closed model), not --rate; use --ramp");
+    auto graceful = parse_duration(in.graceful_stop);
+    if (!graceful) return fail("--graceful-stop: " + graceful.error);
+
+    Plan plan;
+    plan.model = LoadModelKind::open;
+    plan.graceful_stop = graceful.value;
+    if (!in.ramp.empty()) {
+        auto r = parse_duration(in.ramp);
+        if (!r) return fail("--ramp: " + r.error);
+        if (r.value > d.value)
+            return fail("--ramp: " + format_duration(r.value) + " is longer than a cycle (-d " +
+                        format_duration(d.value) + ")");
+        plan.ramp = r.value;
+    }
+    if (in.arrivals == "uniform") plan.arrivals = Arrivals::uniform;
+    else if (in.arrivals == "poisson") plan.arrivals = Arrivals::poisson;
+    else return fail("--arrivals: expected uniform or poisson (got '" + in.arrivals + "')");
+
+    const std::uint32_t agents = std::max<std::uint32_t>(1, in.agents);
+    if (in.max_users.empty()) {
+        plan.max_users = 1000u * std::min<std::uint32_t>(agents, 1000);
+    } else {
+        auto m = parse_count(in.max_users);
+        if (!m) return fail("--max-users: " + m.error);
+        if (m.value == 0 || m.value > 1'000'000) return fail("--max-users: between 1 and 1,000,000");
+        if (m.value < agents)
+            return fail("--max-users " + std::to_string(m.value) + " is below the " + std::to_string(agents) +
+                        " agents: each agent needs at least one user");
+        plan.max_users = static_cast<std::uint32_t>(m.value);
+    }
+    for (double r : rates.value) {
+        Cycle c;
+        c.users = 0;
+        c.hits = 0;
+        c.duration = d.value;
+        c.rate = r;
+        plan.cycles.push_back(c);
+    }
+    out.value = std::move(plan);
+    return out;
+}
+
+}  // namespace
+
+Parsed<Plan> make_plan(const PlanInput& in) {
+    if (!in.rate.empty()) return make_open_plan(in);
+    Parsed<Plan> out;
+    auto fail = [&](std::string message) {
+        out.value = Plan{};
+        out.error = std::move(message);
+        return out;
+    };
+    if (!in.ramp.empty()) return fail("--ramp goes with --rate (the open model)");
+    if (!in.max_users.empty()) return fail("--max-users goes with --rate (the open model); -u sets the users");
+    if (in.arrivals != "uniform") return fail("--arrivals goes with --rate (the open model)");
 
     auto users = parse_count_list(in.users);
     if (!users) return fail("-u/--users: " + users.error);

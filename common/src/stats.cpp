@@ -23,6 +23,10 @@ void Stats::merge(const Stats& o) {
     failures += o.failures;
     errors += o.errors;
     for (std::size_t i = 0; i < errors_by_kind.size(); ++i) errors_by_kind[i] += o.errors_by_kind[i];
+    interrupted += o.interrupted;
+    scheduled += o.scheduled;
+    dropped += o.dropped;
+    late += o.late;
 
     requests += o.requests;
     request_errors += o.request_errors;
@@ -50,18 +54,21 @@ void Stats::merge(const Stats& o) {
     }
 
     latency.merge(o.latency);
+    latency_from_schedule.merge(o.latency_from_schedule);
     for (const auto& [name, row] : o.labels) label(name).merge(row);
 }
 
 void Stats::reset() {
     hits = successes = failures = errors = 0;
     errors_by_kind.fill(0);
+    interrupted = scheduled = dropped = late = 0;
     requests = request_errors = bytes_sent = bytes_received = 0;
     status_codes.fill(0);
     ws_opened = ws_closed = ws_messages_sent = ws_messages_received = ws_bytes_sent = ws_bytes_received = 0;
     tcp_opened = tcp_closed = tcp_bytes_sent = tcp_bytes_received = 0;
     messages.clear();
     latency.reset();
+    latency_from_schedule.reset();
     for (auto& [name, row] : labels) {
         row.count = 0;
         row.errors = 0;

@@ -81,8 +81,30 @@ Parsed<std::uint64_t> parse_count(std::string_view text) {
     return {static_cast<std::uint64_t>(v), {}};
 }
 
-Parsed<std::vector<std::uint64_t>> parse_count_list(std::string_view text) {
-    Parsed<std::vector<std::uint64_t>> out;
+Parsed<double> parse_rate(std::string_view text) {
+    std::string_view t = trim(text);
+    if (t.size() > 2 && t.substr(t.size() - 2) == "/s") t.remove_suffix(2);
+    double n = 0;
+    std::string_view unit;
+    if (t.empty()) return {0, "empty rate"};
+    if (t.front() == '-') return {0, "negative rate " + quoted(t)};
+    if (!split_number(t, n, unit)) return {0, "bad rate " + quoted(t) + " (expected e.g. 500, 0.5, 10k, 2M)"};
+    double scale = 0;
+    if (unit.empty()) scale = 1;
+    else if (unit == "k" || unit == "K") scale = 1e3;
+    else if (unit == "M") scale = 1e6;
+    else return {0, "bad rate " + quoted(t) + ": unknown suffix " + quoted(unit) + " (use k or M)"};
+    const double v = n * scale;
+    if (!(v > 0)) return {0, "rate " + quoted(t) + " must be more than 0"};
+    if (v > 1e8) return {0, "rate " + quoted(t) + " is too large (at most 100M/s)"};
+    return {v, {}};
+}
+
+namespace {
+// Splits "a:b:c" and parses each item with `parse`.
+template <class T, class F>
+Parsed<std::vector<T>> parse_list(std::string_view text, F parse) {
+    Parsed<std::vector<T>> out;
     const std::string_view t = trim(text);
     if (t.empty()) {
         out.error = "empty list";
@@ -97,7 +119,7 @@ Parsed<std::vector<std::uint64_t>> parse_count_list(std::string_view text) {
             out.value.clear();
             return out;
         }
-        auto c = parse_count(item);
+        auto c = parse(item);
         if (!c) {
             out.error = c.error + " in list " + quoted(t);
             out.value.clear();
@@ -108,6 +130,15 @@ Parsed<std::vector<std::uint64_t>> parse_count_list(std::string_view text) {
         start = colon + 1;
     }
     return out;
+}
+}  // namespace
+
+Parsed<std::vector<std::uint64_t>> parse_count_list(std::string_view text) {
+    return parse_list<std::uint64_t>(text, parse_count);
+}
+
+Parsed<std::vector<double>> parse_rate_list(std::string_view text) {
+    return parse_list<double>(text, parse_rate);
 }
 
 Parsed<SleepRange> parse_sleep(std::string_view text) {

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Prints the live result stream of a loads cluster, written from
 docs/protocol.md alone: a SUB socket on the broker's publisher endpoint,
-two frames per message (topic, msgpack map with "v": 1).
+two frames per message (topic, msgpack map with "v": 2).
 
     /usr/bin/python3 loads_subscribe.py --publisher tcp://127.0.0.1:7782 [--run RUN]
 
@@ -21,7 +21,7 @@ import time
 import msgpack
 import zmq
 
-VERSION = 1
+VERSION = 2
 LINEAR, HALF = 256, 128  # docs/protocol.md, "Histograms"
 
 

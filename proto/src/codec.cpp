@@ -6,6 +6,7 @@
 #include <msgpack.hpp>
 
 #include <array>
+#include <cmath>
 #include <utility>
 
 namespace loads::proto {
@@ -49,11 +50,15 @@ struct Counter {
     std::string_view name;
     std::uint64_t Stats::*field;
 };
-constexpr std::array<Counter, 18> kCounters{{
+constexpr std::array<Counter, 22> kCounters{{
     {"hits", &Stats::hits},
     {"successes", &Stats::successes},
     {"failures", &Stats::failures},
     {"errors", &Stats::errors},
+    {"interrupted", &Stats::interrupted},
+    {"scheduled", &Stats::scheduled},
+    {"dropped", &Stats::dropped},
+    {"late", &Stats::late},
     {"requests", &Stats::requests},
     {"request_errors", &Stats::request_errors},
     {"bytes_sent", &Stats::bytes_sent},
@@ -86,7 +91,7 @@ void write_histogram(Writer& w, const Histogram& h) {
 }
 
 void write_stats(Writer& w, const Stats& s) {
-    w.map(kCounters.size() + 5);
+    w.map(kCounters.size() + 6);
     for (const auto& c : kCounters) w.ku64(c.name, s.*c.field);
 
     std::size_t kinds = 0;
@@ -112,6 +117,8 @@ void write_stats(Writer& w, const Stats& s) {
 
     w.str("latency");
     write_histogram(w, s.latency);
+    w.str("latency_from_schedule");
+    write_histogram(w, s.latency_from_schedule);
 
     w.str("labels");
     std::size_t used = 0;
@@ -150,7 +157,7 @@ void write_library(Writer& w, const std::optional<Library>& lib) {
 }
 
 void write_spec(Writer& w, const RunSpec& s) {
-    w.map(6);
+    w.map(7);
     w.str("test");
     const TestSpec& t = s.test;
     w.map(8);
@@ -171,16 +178,21 @@ void write_spec(Writer& w, const RunSpec& s) {
 
     w.str("plan");
     const Plan& p = s.plan;
-    w.map(5);
+    w.map(9);
+    w.kstr("model", to_string(p.model));
     w.str("cycles");
     w.array(p.cycles.size());
     for (const auto& c : p.cycles) {
-        w.array(3);
+        w.array(4);
         w.u64(c.users);
         w.u64(c.hits);
         if (c.duration) w.dur(*c.duration);
         else w.nil();
+        w.pk.pack_double(c.rate);
     }
+    w.kdur("ramp_ns", p.ramp);
+    w.kstr("arrivals", to_string(p.arrivals));
+    w.ku64("max_users", p.max_users);
     w.kdur("sleep_min_ns", p.sleep.min);
     w.kdur("sleep_max_ns", p.sleep.max);
     w.kdur("startup_delay_ns", p.startup_delay);
@@ -196,7 +208,8 @@ void write_spec(Writer& w, const RunSpec& s) {
     w.kbool("insecure", s.client.insecure);
     w.ku64("max_body", s.client.max_body);
     w.kdur("interval_ns", s.interval);
-    w.ku64("user_offset", s.user_offset);
+    w.ku64("agent_index", s.agent_index);
+    w.ku64("agent_count", s.agent_count);
 }
 
 void write_cycles(Writer& w, const std::vector<CycleInfo>& cycles, bool with_stats) {
@@ -265,7 +278,9 @@ struct BodyWriter {
         w.kstr("error", m.error);
     }
     void operator()(const Result& m) {
-        begin(w, 6);
+        begin(w, 8);
+        w.ku64("users", m.users);
+        w.ku64("users_busy", m.users_busy);
         w.kstr("run", m.run);
         w.ku64("seq", m.seq);
         w.ku64("cycle", m.cycle);
@@ -366,7 +381,9 @@ struct BodyWriter {
         write_summary(w, m.summary);
     }
     void operator()(const Snapshot& m) {
-        begin(w, 9);
+        begin(w, 11);
+        w.ku64("users", m.users);
+        w.ku64("users_busy", m.users_busy);
         w.kstr("run", m.run);
         w.ku64("seq", m.seq);
         w.ku64("cycle", m.cycle);
@@ -427,6 +444,15 @@ public:
         if (o_.type == msgpack::type::POSITIVE_INTEGER && o_.via.u64 <= INT64_MAX)
             return static_cast<std::int64_t>(o_.via.u64);
         bad(path_ + ": expected an integer");
+    }
+    double f64() const {
+        double d = 0;
+        if (o_.type == msgpack::type::FLOAT32 || o_.type == msgpack::type::FLOAT64) d = o_.via.f64;
+        else if (o_.type == msgpack::type::POSITIVE_INTEGER) d = static_cast<double>(o_.via.u64);
+        else if (o_.type == msgpack::type::NEGATIVE_INTEGER) d = static_cast<double>(o_.via.i64);
+        else bad(path_ + ": expected a number");
+        if (!std::isfinite(d)) bad(path_ + ": not a finite number");
+        return d;
     }
     Duration dur() const {
         auto v = i64();
@@ -525,6 +551,7 @@ Stats read_stats(const Value& v) {
         else s.messages["(other)"] += count;
     });
     s.latency = read_histogram(v("latency"));
+    s.latency_from_schedule = read_histogram(v("latency_from_schedule"));
     v("labels").each([&](const Value& k, const Value& row) {
         LabelStats& l = s.label(k.str());
         LabelStats in;
@@ -573,6 +600,10 @@ RunSpec read_spec(const Value& v) {
     s.test.test_name = t("test_name").str();
 
     Value p = v("plan");
+    auto model = p("model").str();
+    if (model == "closed") s.plan.model = LoadModelKind::closed;
+    else if (model == "open") s.plan.model = LoadModelKind::open;
+    else bad(p.path() + ".model: expected \"closed\" or \"open\"");
     Value cycles = p("cycles");
     if (cycles.size() == 0) bad(cycles.path() + ": a plan needs at least one cycle");
     for (std::size_t i = 0; i < cycles.size(); ++i) {
@@ -580,9 +611,22 @@ RunSpec read_spec(const Value& v) {
         c.users = cycles[i][0].u32();
         c.hits = cycles[i][1].u64();
         if (!cycles[i][2].is_nil()) c.duration = cycles[i][2].dur();
-        if (c.users == 0 || c.users > 1'000'000) bad(cycles[i].path() + ": users out of range");
+        c.rate = cycles[i][3].f64();
+        if (s.plan.open()) {
+            if (!c.duration || *c.duration <= Duration::zero()) bad(cycles[i].path() + ": an open cycle needs a duration");
+            if (!(c.rate > 0) || c.rate > 1e8) bad(cycles[i].path() + ": rate out of range (0, 1e8]");
+        } else if (c.users == 0 || c.users > 1'000'000) {
+            bad(cycles[i].path() + ": users out of range");
+        }
         s.plan.cycles.push_back(c);
     }
+    s.plan.ramp = p("ramp_ns").dur();
+    auto arrivals = p("arrivals").str();
+    if (arrivals == "uniform") s.plan.arrivals = Arrivals::uniform;
+    else if (arrivals == "poisson") s.plan.arrivals = Arrivals::poisson;
+    else bad(p.path() + ".arrivals: expected \"uniform\" or \"poisson\"");
+    s.plan.max_users = p("max_users").u32();
+    if (s.plan.open() && s.plan.max_users == 0) bad(p.path() + ".max_users: at least 1 in the open model");
     s.plan.sleep.min = p("sleep_min_ns").dur();
     s.plan.sleep.max = p("sleep_max_ns").dur();
     if (s.plan.sleep.max < s.plan.sleep.min) bad(p.path() + ": sleep max below min");
@@ -599,7 +643,12 @@ RunSpec read_spec(const Value& v) {
     s.client.max_body = c("max_body").u64();
     s.interval = v("interval_ns").dur();
     if (s.interval < std::chrono::milliseconds(10)) bad(v.path() + ".interval_ns: below 10 ms");
-    s.user_offset = v("user_offset").u32();
+    s.agent_index = v("agent_index").u32();
+    s.agent_count = v("agent_count").u32();
+    if (s.agent_count == 0 || s.agent_index >= s.agent_count)
+        bad(v.path() + ": agent_index must be below agent_count (at least 1)");
+    if (s.plan.open() && s.plan.max_users < s.agent_count)
+        bad(v.path() + ".plan.max_users: below agent_count");
     return s;
 }
 
@@ -649,6 +698,8 @@ Message read_published(std::string_view kind, const Value& v) {
         if (Value t = v("hits_total"); !t.is_nil()) s.hits_total = t.u64();
         if (Value d = v("duration_total_ns"); !d.is_nil()) s.duration_total = d.dur();
         s.agents_running = v("agents_running").u32();
+        s.users = v("users").u32();
+        s.users_busy = v("users_busy").u32();
         s.delta = read_stats(v("delta"));
         return s;
     }
@@ -678,6 +729,8 @@ Message read_body(std::string_view command, const Value& v) {
         r.cycle = v("cycle").u32();
         r.hits_done = v("hits_done").u64();
         r.elapsed = v("elapsed_ns").dur();
+        r.users = v("users").u32();
+        r.users_busy = v("users_busy").u32();
         r.stats = read_stats(v("stats"));
         return r;
     }

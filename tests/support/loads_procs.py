@@ -128,7 +128,7 @@ def request(endpoint, command, body=None, timeout=5.0):
     s.setsockopt(zmq.LINGER, 0)
     s.connect(endpoint)
     try:
-        s.send_multipart([command.encode(), msgpack.packb({"v": 1, **(body or {})})])
+        s.send_multipart([command.encode(), msgpack.packb({"v": 2, **(body or {})})])
         if not s.poll(int(timeout * 1000)):
             raise AssertionError(f"no reply to {command} from {endpoint}")
         cmd, raw = s.recv_multipart()

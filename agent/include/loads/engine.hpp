@@ -55,12 +55,17 @@ struct RunSpec {
     std::string server_url;  // base for relative paths in test libraries
     ClientOptions client;
     Duration interval = std::chrono::seconds(1);  // how often on_interval is called
-    std::uint32_t user_offset = 0;                // first user id (agents get distinct ids)
+    // This engine's place in the run: agent `agent_index` of `agent_count`
+    // (0 of 1 locally). It makes user ids unique over the run and gives the
+    // open model this agent's share of the rate and of --max-users.
+    std::uint32_t agent_index = 0;
+    std::uint32_t agent_count = 1;
 };
 
 struct CycleResult {
     std::uint32_t index = 0;
-    std::uint32_t users = 0;
+    std::uint32_t users = 0;   // closed model: concurrent users
+    double rate = 0;           // open model: arrivals per second asked
     Stats stats;
     Duration elapsed{0};
 };
@@ -80,6 +85,8 @@ struct Progress {
     std::optional<Duration> duration_total;         // duration mode
     std::uint32_t cycle = 0;                        // index of the running cycle
     std::uint32_t cycles = 0;
+    std::uint32_t users_alive = 0;                  // virtual users now (the open model's pool)
+    std::uint32_t users_busy = 0;                   // of which in a hit now
 
     // 0..1, from hits in count mode and from time in duration mode.
     double fraction() const;

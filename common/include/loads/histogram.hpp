@@ -2,8 +2,9 @@
 //
 // Values are nanoseconds. Values below 256 ns have a bucket each; above,
 // every power of two is cut into 128 equal buckets, so a bucket is at most
-// 1/128 of its lowest value wide and the midpoint we report is within 0.4%
-// of any value recorded in it. Values above one hour are clamped to one hour
+// 1/128 of its lowest value wide. A percentile is reported as the highest
+// value of its bucket (clamped to the exact max), so it is never below the
+// true sample of that rank and above it by less than 0.8%. Values above one hour are clamped to one hour
 // (and counted in `clamped()`); the exact min, max and sum are kept apart.
 //
 // Two histograms merge by adding bucket counts, so the histogram of a union of
@@ -42,8 +43,9 @@ public:
     double mean() const noexcept { return count_ ? double(sum_) / double(count_) : 0.0; }
     bool empty() const noexcept { return count_ == 0; }
 
-    // The value at quantile q in [0, 1]: the midpoint of the bucket holding the
-    // sample of rank ceil(q * count) (rank 1 for q = 0), clamped to [min, max].
+    // The value at quantile q in [0, 1]: the highest value of the bucket
+    // holding the sample of rank ceil(q * count) (rank 1 for q = 0), clamped
+    // to [min, max]. Never below that sample; above it by < 1/128.
     // 0 for an empty histogram.
     std::uint64_t value_at_quantile(double q) const noexcept;
 

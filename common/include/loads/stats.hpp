@@ -11,12 +11,24 @@
 //   error    the hit could not complete: network, protocol, a 5xx nobody
 //            checked, or an exception in the test; counted by kind.
 //   request  one HTTP request/response; a hit may make any number of them.
+//   scheduled  open model (--rate): arrivals due so far. Each becomes a hit,
+//            a dropped arrival, or an interrupted hit:
+//            scheduled == hits + dropped + interrupted once the run is over.
+//   dropped  an arrival that never started: it waited for a free user longer
+//            than the request timeout, or was still waiting when the run
+//            stopped.
+//   late     a hit that started more than 1 ms after its scheduled time
+//            (open model; it is also a hit, and its latency counts from the
+//            schedule).
+//   interrupted  a hit in flight when a deadline or a stop cut it short
+//            (not finished within --graceful-stop); not part of `hits`.
 #pragma once
 
 #include "loads/error_kind.hpp"
 #include "loads/histogram.hpp"
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -45,6 +57,13 @@ struct Stats {
     std::uint64_t failures = 0;   // hits where a check did not hold
     std::uint64_t errors = 0;     // hits that ended in an error
     std::array<std::uint64_t, kErrorKindCount> errors_by_kind{};  // sums to `errors`
+    std::uint64_t interrupted = 0;  // hits cut short by a deadline or a stop (not in `hits`)
+
+    // --- open model (--rate); all zero in the closed model
+    std::uint64_t scheduled = 0;  // arrivals due
+    std::uint64_t dropped = 0;    // arrivals that never started
+    std::uint64_t late = 0;       // hits started > kLateAfter after their schedule
+    static constexpr std::chrono::nanoseconds kLateAfter{1'000'000};
 
     // --- HTTP
     std::uint64_t requests = 0;        // HTTP responses received (any status)
@@ -79,8 +98,13 @@ struct Stats {
         else ++messages["(other)"];
     }
 
-    // Latency of every request and every named exchange, in ns.
+    // Latency of every request and every named exchange, in ns: the service
+    // time, from the first byte sent to the last byte received (a timed-out
+    // request enters at the time it was given up).
     Histogram latency;
+    // Open model: every finished hit, from its scheduled start to its end, in
+    // ns (waiting for a free user included). Empty in the closed model.
+    Histogram latency_from_schedule;
     // Per-name rows. Node addresses are stable: hot paths keep pointers.
     std::map<std::string, LabelStats, std::less<>> labels;
 

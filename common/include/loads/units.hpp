@@ -30,6 +30,12 @@ Parsed<Duration> parse_duration(std::string_view text);
 // number >= 0 after scaling; larger than 2^53 is an error.
 Parsed<std::uint64_t> parse_count(std::string_view text);
 
+// A rate in events per second: "500", "0.5", "10k", "1.5k", "2M", with an
+// optional "/s". Must be finite and > 0.
+Parsed<double> parse_rate(std::string_view text);
+// "500:1k:2k" -> {500, 1000, 2000}.
+Parsed<std::vector<double>> parse_rate_list(std::string_view text);
+
 // "10:20:30" -> {10, 20, 30}. Every item must parse; empty items are an error.
 Parsed<std::vector<std::uint64_t>> parse_count_list(std::string_view text);
 

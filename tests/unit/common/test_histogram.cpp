@@ -49,7 +49,7 @@ TEST_CASE("every bucket is at most 1% of its values wide") {
     }
 }
 
-TEST_CASE("percentiles are within 1% of the exact percentiles of random samples") {
+TEST_CASE("percentiles are at or above the exact percentiles of random samples, within 0.8%") {
     for (unsigned seed : {1u, 2u, 3u}) {
         auto samples = lognormal_samples(200'000, seed);
         Histogram h;
@@ -62,7 +62,8 @@ TEST_CASE("percentiles are within 1% of the exact percentiles of random samples"
             const double exact = double(exact_quantile(samples, q));
             const double got = double(h.value_at_quantile(q));
             INFO("seed " << seed << " q " << q << " exact " << exact << " got " << got);
-            REQUIRE(std::fabs(got - exact) <= exact * 0.01);
+            REQUIRE(got >= exact);
+            REQUIRE(got - exact <= exact / 128.0);
         }
     }
 }

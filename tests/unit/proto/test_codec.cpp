@@ -34,6 +34,11 @@ Stats sample_stats(std::uint64_t seed) {
     s.tcp_closed = 1;
     s.tcp_bytes_sent = 99;
     s.tcp_bytes_received = 98;
+    s.interrupted = 3;
+    s.scheduled = 20 + seed;
+    s.dropped = 5;
+    s.late = 4;
+    s.latency_from_schedule.record(2'000'000 + seed);
     s.errors_by_kind[static_cast<std::size_t>(loads::ErrorKind::timeout)] = 1;
     s.errors_by_kind[static_cast<std::size_t>(loads::ErrorKind::status)] = seed;
     s.status_codes[200] = 9;
@@ -73,7 +78,25 @@ RunSpec sample_spec() {
     s.client.insecure = true;
     s.client.max_body = 1 << 20;
     s.interval = 250ms;
-    s.user_offset = 60;
+    s.agent_index = 1;
+    s.agent_count = 3;
+    return s;
+}
+
+RunSpec open_spec() {
+    RunSpec s = sample_spec();
+    s.plan = Plan{};
+    s.plan.model = LoadModelKind::open;
+    s.plan.cycles = {Cycle{0, 0, Duration(5s), 500.0}, Cycle{0, 0, Duration(5s), 1234.5}};
+    s.plan.ramp = 2s;
+    s.plan.arrivals = Arrivals::poisson;
+    s.plan.max_users = 40;
+    return s;
+}
+
+RunSpec one_hit_spec() {
+    RunSpec s;
+    s.plan.cycles = {Cycle{1, 1, std::nullopt}};
     return s;
 }
 
@@ -119,7 +142,8 @@ std::vector<Message> every_message() {
         fin,
         Welcome{1000, 5000},
         Prepare{"r1-abcd", sample_spec(), lib},
-        Prepare{"r2-wxyz", RunSpec{TestSpec{}, Plan{{Cycle{1, 1, std::nullopt}}}, "", {}, 1s, 0}, std::nullopt},
+        Prepare{"r2-wxyz", one_hit_spec(), std::nullopt},
+        Prepare{"r3-open", open_spec(), std::nullopt},
         Start{"r1-abcd"},
         Stop{"r1-abcd"},
         Error{"no-agents", "need 5 idle agents, have 2"},
@@ -183,7 +207,14 @@ TEST_CASE("round trips keep the figures exactly") {
     CHECK(p.spec.plan.cycles.size() == 2);
     CHECK(p.spec.plan.cycles[1].duration == Duration(2s));
     CHECK(p.spec.test.headers == sample_spec().test.headers);
-    CHECK(p.spec.user_offset == 60);
+    CHECK(p.spec.agent_index == 1);
+    CHECK(p.spec.agent_count == 3);
+    auto o = std::get<Prepare>(decode("PREPARE", encode(Prepare{"r9", open_spec(), std::nullopt}).body));
+    CHECK(o.spec.plan.open());
+    CHECK(o.spec.plan.cycles == open_spec().plan.cycles);
+    CHECK(o.spec.plan.ramp == Duration(2s));
+    CHECK(o.spec.plan.arrivals == Arrivals::poisson);
+    CHECK(o.spec.plan.max_users == 40);
     CHECK(!p.library);
 
     auto s = std::get<Submit>(decode("SUBMIT", encode(Submit{sample_spec(), "t", 5, true, 30s,
@@ -216,11 +247,11 @@ TEST_CASE("truncated input is refused as truncated") {
 }
 
 TEST_CASE("wrong-typed input is refused as malformed") {
-    CHECK(kind_of("READY", body_with_run(1, "\x05")) == Kind::malformed);          // run: 5
-    CHECK(kind_of("READY", body_with_run(1, "\xc3")) == Kind::malformed);          // run: true
-    CHECK(kind_of("READY", std::string("\x81\xa1v\x01", 4)) == Kind::malformed);   // run missing
+    CHECK(kind_of("READY", body_with_run(kVersion, "\x05")) == Kind::malformed);          // run: 5
+    CHECK(kind_of("READY", body_with_run(kVersion, "\xc3")) == Kind::malformed);          // run: true
+    CHECK(kind_of("READY", std::string("\x81\xa1v", 3) + char(kVersion)) == Kind::malformed);   // run missing
     CHECK(kind_of("READY", std::string("\x93\x01\x02\x03", 4)) == Kind::malformed);  // an array
-    CHECK(kind_of("READY", body_with_run(1, "\xa2r1") + std::string(1, '\0')) == Kind::malformed);  // trailing byte
+    CHECK(kind_of("READY", body_with_run(kVersion, "\xa2r1") + std::string(1, '\0')) == Kind::malformed);  // trailing byte
     // A negative seq where an unsigned is due.
     std::string res = encode(Result{"r1", 1, 0, 1, 1s, Stats{}}).body;
     auto at = res.find("\xa3seq");
@@ -245,9 +276,9 @@ TEST_CASE("wrong-typed input is refused as malformed") {
 }
 
 TEST_CASE("unknown commands and topics are refused as unknown-command") {
-    CHECK(kind_of("LAUNCH", body_with_run(1, "\xa2r1")) == Kind::unknown_command);
+    CHECK(kind_of("LAUNCH", body_with_run(kVersion, "\xa2r1")) == Kind::unknown_command);
     try {
-        decode_published("weather", body_with_run(1, "\xa2r1"));
+        decode_published("weather", body_with_run(kVersion, "\xa2r1"));
         FAIL("decoded an unknown topic");
     } catch (const ProtoError& e) {
         CHECK(e.kind == Kind::unknown_command);
@@ -255,7 +286,7 @@ TEST_CASE("unknown commands and topics are refused as unknown-command") {
 }
 
 TEST_CASE("another protocol version is refused as wrong-version") {
-    CHECK(kind_of("READY", body_with_run(2, "\xa2r1")) == Kind::wrong_version);
+    CHECK(kind_of("READY", body_with_run(kVersion + 1, "\xa2r1")) == Kind::wrong_version);
     CHECK(kind_of("READY", std::string("\x81\xa3run\xa2r1", 8)) == Kind::wrong_version);  // no "v"
     CHECK(kind_of("READY", std::string("\x82\xa1v\xa1x\xa3run\xa2r1", 12)) == Kind::wrong_version);
 }

@@ -20,7 +20,7 @@
 
 namespace loads::proto {
 
-inline constexpr std::uint32_t kVersion = 1;
+inline constexpr std::uint32_t kVersion = 2;
 // Frames larger than this are refused before decoding (test libraries ride in
 // SUBMIT and PREPARE, hence the size).
 inline constexpr std::size_t kMaxBodySize = 128u << 20;
@@ -78,6 +78,8 @@ struct Result {               // one interval of one agent's figures (a delta)
     std::uint64_t hits_done = 0;  // this agent, whole run so far
     Duration elapsed{0};          // since the agent started the run
     Stats stats;
+    std::uint32_t users = 0;      // gauge: the agent's virtual users at the end of the interval
+    std::uint32_t users_busy = 0; // gauge: of which in a hit
 };
 struct Finished {             // the agent's run is over; no RESULT follows
     std::string run;
@@ -187,6 +189,8 @@ struct Snapshot {             // topic "run.<id>.snapshot"
     std::optional<Duration> duration_total;
     std::uint32_t agents_running = 0;
     Stats delta;                      // merged over agents since the previous snapshot
+    std::uint32_t users = 0;          // sum of the agents' latest `users` gauges
+    std::uint32_t users_busy = 0;     // sum of the agents' latest `users_busy` gauges
 };
 struct RunEvent {             // topic "run.<id>.event"
     std::string run;
