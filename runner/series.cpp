@@ -1,6 +1,6 @@
 #include "series.hpp"
 
-#include <cmath>
+#include <algorithm>
 
 namespace loads::runner {
 
@@ -19,14 +19,9 @@ void SeriesBuilder::close(double end_s) {
 void SeriesBuilder::add(Duration elapsed, std::uint32_t cycle, const Stats& d, std::uint32_t users,
                         std::uint32_t users_busy) {
     const double t = secs(elapsed);
-    const double step = std::max(secs(interval_), 1e-3);
-    // Rows are [k*step, (k+1)*step); a delta belongs to the row its end falls in.
-    if (current_ && t > current_->start_s + step) close(current_->start_s + step);
     if (!current_) {
         current_.emplace();
-        double k = std::floor(t / step);
-        if (k * step == t && k > 0) k -= 1;  // a delta ending on a boundary closes the row before it
-        current_->start_s = k * step;
+        current_->start_s = last_end_;
     }
     SeriesRow& r = *current_;
     r.cycle = cycle;
@@ -43,12 +38,17 @@ void SeriesBuilder::add(Duration elapsed, std::uint32_t cycle, const Stats& d, s
     r.users_busy = users_busy;
     r.latency.merge(d.latency);
     r.latency_from_schedule.merge(d.latency_from_schedule);
+    r.end_s = std::max(r.end_s, t);
+    last_end_ = r.end_s;
     dirty_ = true;
-    r.end_s = t;
+    // A row spans the deltas of about one interval (a delta covers the time
+    // since the previous one); the small margin absorbs timer jitter.
+    if (r.end_s - r.start_s >= 0.95 * secs(interval_)) close(r.end_s);
 }
 
 std::vector<SeriesRow> SeriesBuilder::finish(Duration elapsed) {
-    if (current_ && dirty_) close(std::max(current_->end_s, std::min(secs(elapsed), current_->start_s + secs(interval_))));
+    (void)elapsed;
+    if (current_ && dirty_) close(current_->end_s);
     return std::move(rows_);
 }
 

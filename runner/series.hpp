@@ -25,7 +25,8 @@ struct SeriesRow {
 class SeriesBuilder {
 public:
     explicit SeriesBuilder(Duration interval) : interval_(interval) {}
-    // A delta counted up to `elapsed` since the run started.
+    // A delta counted since the previous one, up to `elapsed` since the run
+    // started. Rows are consecutive: each starts where the previous ended.
     void add(Duration elapsed, std::uint32_t cycle, const Stats& delta, std::uint32_t users,
              std::uint32_t users_busy);
     // Closes the last row (if it has anything) and returns them all.
@@ -36,6 +37,7 @@ private:
     Duration interval_;
     std::vector<SeriesRow> rows_;
     std::optional<SeriesRow> current_;
+    double last_end_ = 0;
     bool dirty_ = false;
 };
 
