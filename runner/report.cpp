@@ -77,6 +77,12 @@ void print_summary(std::ostream& out, const Report& r) {
         out << ", at most " << plan.max_users << " users\n";
         out << "Scheduled: " << s.scheduled << " (" << s.hits << " hits + " << s.dropped << " dropped + "
             << s.interrupted << " interrupted)\n";
+        std::uint32_t peak = 0;
+        for (const auto& row : r.series) peak = std::max(peak, row.users);
+        if (peak >= plan.max_users && (s.late || s.dropped))
+            out << "The pool reached --max-users " << plan.max_users << ": hits started late (" << s.late
+                << ") or were dropped (" << s.dropped << ") for want of a free user; the latencies from schedule "
+                << "count that wait. Raise --max-users if the target should see the full rate.\n";
     }
     if (r.agents) out << "\nAgents: " << r.agents << "\n";
     if (r.result.stopped) out << "\nInterrupted: the plan did not run to its end.\n";
