@@ -1,4 +1,4 @@
-"""bench/compare: loads against wrk, h2load, ab and Locust, side by side.
+"""bench/compare: loads against wrk, wrk2, h2load, ab and Locust, side by side.
 
 Run through `bash bench/compare` (which installs the tools and builds loads
 in Release), or directly with /usr/bin/python3 once that is done.
@@ -13,10 +13,22 @@ wait4 or /proc for daemons), and nginx's CPU share; the report gives medians
 and min-max over the rounds and the ratio of each tool's CPU-microseconds
 per request to wrk's in the same variant.
 
+Open model (`wrk2 R=10k` against `loads --rate 10k`, the same at 40k): both
+tools send at a fixed rate over 50 connections (--max-users 50) and measure
+latency from each request's scheduled time. wrk2 is built from the unmodified
+anchors tarball (../shared/anchors) into a cache directory, never copied into
+the project. Its first ~10 s calibrate and are left out of its histogram, so
+these variants run --open-duration seconds (20 by default). Per round: CPU
+per request, p50 and p99 of loads over wrk2's.
+
+`--max-rate` runs bench/max_rate.py instead: the highest rate each tool holds
+on one core.
+
 Everything is on loopback and every run is bounded in time.
 """
 import argparse
 import datetime
+import hashlib
 import json
 import os
 import re
@@ -53,6 +65,38 @@ def proc_cpu(pid):
     return (int(fields[11]) + int(fields[12])) / TICK
 
 
+def cpu_busy(cpu=1):
+    """(user + nice + system, steal) seconds CPU `cpu` has spent so far."""
+    with open("/proc/stat") as f:
+        for line in f:
+            if line.startswith(f"cpu{cpu} "):
+                v = [int(x) for x in line.split()[1:]]
+                return (v[0] + v[1] + v[2]) / TICK, v[7] / TICK
+    return 0.0, 0.0
+
+
+def others_on_cpu1(before, gen_cpu, duration):
+    """Share of CPU 1 that processes other than the generator took during a
+    run (the machine is shared: a compiler there starves the generator)."""
+    after = cpu_busy(1)
+    return {"cpu1_others_share": max(0.0, (after[0] - before[0] - gen_cpu) / duration),
+            "cpu1_steal_share": (after[1] - before[1]) / duration}
+
+
+def wait_quiet(max_wait, threshold=0.15):
+    """Waits (up to max_wait s) until other processes use less than
+    `threshold` of CPU 1 over a second; returns the last share seen."""
+    deadline = time.monotonic() + max_wait
+    while True:
+        b0 = cpu_busy(1)[0]
+        time.sleep(1)
+        share = cpu_busy(1)[0] - b0
+        if share < threshold or time.monotonic() > deadline:
+            return share
+        log(f"  CPU 1 {share:.0%} busy with other processes: waiting (--quiet-wait {max_wait})")
+        time.sleep(4)
+
+
 def proc_rss_kib(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -64,6 +108,106 @@ def proc_rss_kib(pid):
 def raise_nofile():
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+# --------------------------------------------------------------------- wrk2
+
+ANCHORS = Path(os.environ.get("LOADS_ANCHORS", ROOT.parent / "shared" / "anchors"))
+WRK2_TARBALL = "wrk2-44a94c1.tar.gz"
+
+
+def default_tools_dir():
+    """Where tools built for the benchmark are cached (outside the repo)."""
+    d = Path("/opt/loads/bench")
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+        if os.access(d, os.W_OK):
+            return d
+    except OSError:
+        pass
+    return Path.home() / ".cache" / "loads-bench"
+
+
+def build_wrk2(tarball, tools_dir):
+    """Builds wrk2 from the anchors' unmodified source tarball, once: the
+    binary is cached under tools_dir, keyed by the tarball's hash. Returns its
+    path (the binary is named `wrk`, like Debian's wrk: always called by
+    path)."""
+    tarball, tools_dir = Path(tarball), Path(tools_dir)
+    if not tarball.is_file():
+        raise SystemExit(f"wrk2: no {tarball} (set LOADS_ANCHORS or --wrk2-tarball, or give --wrk2 BINARY)")
+    digest = hashlib.sha256(tarball.read_bytes()).hexdigest()[:12]
+    dest = tools_dir / f"{tarball.name.removesuffix('.tar.gz')}-{digest}"
+    binary = dest / "wrk2" / "wrk"
+    if binary.is_file() and os.access(binary, os.X_OK):
+        return binary
+    missing = [t for t in ("cc", "make", "tar") if not shutil.which(t)]
+    if not Path("/usr/include/openssl/ssl.h").is_file():
+        missing.append("libssl-dev")
+    if missing:
+        raise SystemExit(f"wrk2: building it needs {', '.join(missing)} "
+                         "(apt-get install gcc make libssl-dev; bash bench/compare does it)")
+    tools_dir.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".wrk2-build-", dir=tools_dir))
+    try:
+        subprocess.run(["tar", "xzf", str(tarball), "-C", str(tmp)], check=True)
+        log(f"building wrk2 from {tarball} into {dest} (about a minute, once)")
+        r = subprocess.run(["make", "-C", str(tmp / "wrk2"), f"-j{os.cpu_count() or 1}"],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if r.returncode or not (tmp / "wrk2" / "wrk").is_file():
+            raise SystemExit(f"wrk2: make failed (rc {r.returncode}):\n{r.stdout[-3000:]}")
+        shutil.rmtree(dest, ignore_errors=True)
+        tmp.rename(dest)  # whole or nothing: a failed build leaves no cache
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return binary
+
+
+_TIME_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}
+
+
+def _wrk2_block(out, title):
+    """One "Latency Distribution (HdrHistogram - <title>)" block, in ms."""
+    block = re.search(r"Latency Distribution \(HdrHistogram - " + re.escape(title)
+                      + r"\)\n((?:[ \t]*[\d.]+%[ \t]+\S+[ \t]*\n)+)", out)
+    if not block:
+        return None
+    pct = {}
+    for line in block.group(1).splitlines():
+        p, v = line.split()
+        num, unit = re.fullmatch(r"([\d.]+)([a-z]+)", v).groups()
+        pct[p.rstrip("%")] = float(num) * _TIME_UNITS[unit]
+    return pct
+
+
+def parse_wrk2(out):
+    """wrk2's --latency -U report: requests; the HdrHistogram "Latency
+    Distribution" block (ms; latency from each request's scheduled time,
+    after the calibration period) and its total count; the uncorrected block
+    (from the actual send: the service time)."""
+    m = re.search(r"(\d+) requests in ([\d.]+)(\w+),", out)
+    pct = _wrk2_block(out, "Recorded Latency")
+    if not m or not pct:
+        return None
+    r = {"requests": int(m.group(1)), "p50_ms": pct["50.000"], "p90_ms": pct["90.000"],
+         "p99_ms": pct["99.000"], "p999_ms": pct["99.900"], "max_ms": pct["100.000"]}
+    u = _wrk2_block(out, "Uncorrected Latency (measured without taking delayed starts into account)")
+    if u:
+        r.update(service_p50_ms=u["50.000"], service_p99_ms=u["99.000"])
+    c = re.search(r"Total count\s*=\s*(\d+)", out)
+    r["histogram_count"] = int(c.group(1)) if c else None
+    c = re.search(r"Thread calibration: mean lat\.: ([\d.]+)ms", out)
+    r["calibration_mean_ms"] = float(c.group(1)) if c else None
+    e = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    r["socket_errors"] = sum(map(int, e.groups())) if e else 0
+    e = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    r["non_2xx"] = int(e.group(1)) if e else 0
+    return r
+
+
+def rate_arg(rate):
+    """10000 -> "10k" (the runner's and the variant names' spelling)."""
+    return f"{rate // 1000}k" if rate % 1000 == 0 else str(rate)
 
 
 # --------------------------------------------------------------------- nginx
@@ -169,6 +313,23 @@ class Tools:
         self.build = Path(args.build)
         self.runner = self.build / "runner" / "loads-runner"
         self.cluster = None
+        self.wrk2_bin = getattr(args, "wrk2_bin", None)
+        self._rate_support = None
+
+    def rate_support(self):
+        """None when loads-runner has --rate (the open model), else why not."""
+        if self._rate_support is None:
+            try:
+                h = subprocess.run([self.runner, "--help"], capture_output=True, text=True, timeout=30)
+                text = h.stdout + h.stderr
+            except OSError as e:
+                text = ""
+                self._rate_support = f"cannot run {self.runner}: {e}"
+            if not self._rate_support:
+                self._rate_support = "" if re.search(r"--rate\b", text) else (
+                    f"{self.runner} has no --rate option (the open model is not in this build): "
+                    "rebuild loads with it to run the 'loads --rate' variants")
+        return self._rate_support or None
 
     # Each returns (requests the tool reports, cpu seconds, extra dict).
     def wrk(self, path, conns):
@@ -225,6 +386,44 @@ class Tools:
         t = j["total"]
         return t["requests"], cpu, {"hits": t["hits"], "errors": t["errors"], "failures": t["failures"],
                                     "histogram_count": t["latency"]["count"]}
+
+    # Open model. Both take the rate; the run lasts --open-duration seconds.
+    def wrk2(self, path, conns, rate):
+        d = self.a.open_duration
+        out, err, cpu, wall, rc = run_child(pinned([self.wrk2_bin, "-t1", f"-c{conns}", f"-d{d}s",
+                                                   f"-R{rate}", "--latency", "-U", self.nginx.url + path]),
+                                            d + 30)
+        r = parse_wrk2(out)
+        if r is None:
+            raise RuntimeError(f"wrk2: rc={rc} {out[-2000:]}{err[-2000:]}")
+        n = r.pop("requests")
+        # Connection i starts its schedule i * 5 ms after the first (wrk2
+        # staggers its connects), so R * d is never reached exactly.
+        r["expected"] = rate * (d - 0.005 * (conns - 1) / 2)
+        return n, cpu, r
+
+    def ours_rate(self, path, conns, rate):
+        why = self.rate_support()
+        if why:
+            raise RuntimeError(why)
+        d = self.a.open_duration
+        cmd = [self.runner, self.nginx.url + path, "--rate", rate_arg(rate), "-d", f"{d}s",
+               "--max-users", conns, "--arrivals", self.a.arrivals, "--threads", "1",
+               "--quiet", "--output", "json"]
+        out, err, cpu, wall, rc = run_child(pinned(cmd), d + 60)
+        try:
+            t = json.loads(out)["total"]
+            sched, service = t["latency_from_schedule"], t["latency"]
+            ms = lambda h, k: h["percentiles_ns"][k] / 1e6
+            extra = {k: t[k] for k in ("hits", "scheduled", "dropped", "late", "interrupted", "errors")}
+            extra.update(p50_ms=ms(sched, "p50"), p90_ms=ms(sched, "p90"), p99_ms=ms(sched, "p99"),
+                         p999_ms=ms(sched, "p99.9"), max_ms=ms(sched, "max"),
+                         histogram_count=sched["count"],
+                         service_p50_ms=ms(service, "p50"), service_p99_ms=ms(service, "p99"),
+                         service_count=service["count"], expected=rate * d, rc=rc)
+        except (ValueError, KeyError, TypeError) as e:
+            raise RuntimeError(f"loads-runner --rate: rc={rc} ({e!r}) {out[-1500:]} {err[-1500:]}")
+        return t.get("requests", t["hits"]), cpu, extra
 
     def ours_url(self, path, conns):
         return self._ours([self.nginx.url + path], conns)
@@ -301,7 +500,17 @@ VARIANTS = {
     "loads URL 16KiB": ("ours_url", "/16k", None, "wrk 16KiB"),
     "wrk 500 conns": ("wrk", "/", 500, "wrk 500 conns"),
     "loads URL 500 conns": ("ours_url", "/", 500, "wrk 500 conns"),
+    # Open model, (..., rate): a fixed arrival rate, latency from the schedule.
+    "wrk2 R=10k": ("wrk2", "/", None, "wrk2 R=10k", 10000),
+    "loads --rate 10k": ("ours_rate", "/", None, "wrk2 R=10k", 10000),
+    "wrk2 R=40k": ("wrk2", "/", None, "wrk2 R=40k", 40000),
+    "loads --rate 40k": ("ours_rate", "/", None, "wrk2 R=40k", 40000),
 }
+OPEN_METHODS = ("wrk2", "ours_rate")
+
+
+def is_open(name):
+    return VARIANTS[name][0] in OPEN_METHODS
 
 
 def measure_memory(args, nginx, users):
@@ -347,17 +556,34 @@ def summarize(runs):
             "nginx_cpu_share_median": statistics.median(nginx_cpu),
             "count_diff_max": max(abs(r["nginx_requests"] - r["requests"]) for r in ok),
         }
-    for name, (_, _, _, base) in VARIANTS.items():
+        if is_open(name):
+            for k in ("p50_ms", "p99_ms", "p999_ms", "max_ms", "service_p50_ms", "service_p99_ms"):
+                vals = [r.get(k, float("nan")) for r in ok]
+                out[name][k + "_median"] = statistics.median(vals)
+                out[name][k + "_min"], out[name][k + "_max"] = min(vals), max(vals)
+            out[name]["rate"] = VARIANTS[name][4]
+            out[name]["achieved_share_median"] = statistics.median(r["requests"] / r["expected"] for r in ok)
+            if VARIANTS[name][0] == "ours_rate":
+                for k in ("dropped", "late", "interrupted", "errors"):
+                    out[name][k + "_max"] = max(r[k] for r in ok)
+                out[name]["histogram_equals_hits"] = all(r["histogram_count"] == r["hits"] for r in ok)
+    for name, (_, _, _, base, *_) in VARIANTS.items():
         if name in out and base in out and "error" not in out[name] and "error" not in out[base]:
             # Ratio per round (same conditions), then the median of those.
             pairs = [(a, b) for a, b in zip(runs[name], runs[base]) if "error" not in a and "error" not in b]
             ratios = [(a["cpu_s"] / a["requests"]) / (b["cpu_s"] / b["requests"]) for a, b in pairs]
             out[name]["ratio_to_wrk_median"] = statistics.median(ratios)
             out[name]["baseline"] = base
+            if is_open(name) and name != base:
+                out[name]["cpu_ratio_per_round"] = ratios
+                for k in ("p50_ms", "p99_ms"):
+                    rs = [a[k] / b[k] if b[k] else float("inf") for a, b in pairs]
+                    out[name][k.replace("_ms", "") + "_ratio_per_round"] = rs
+                    out[name][k.replace("_ms", "") + "_ratio_median"] = statistics.median(rs)
     return out
 
 
-def markdown(summary, meta, memory):
+def markdown(summary, meta, memory, runs):
     lines = [f"# bench/compare, {meta['date']}", "",
              f"nginx {meta['nginx']} (1 worker, CPU 0) on 127.0.0.1; each generator on CPU 1 with 1 thread; "
              f"{meta['duration']} s per run, {meta['rounds']} interleaved rounds, {meta['connections']} "
@@ -365,7 +591,10 @@ def markdown(summary, meta, memory):
              "| generator | requests/s | CPU µs/request | × wrk (CPU/req) | nginx CPU | count vs nginx |",
              "| --- | ---: | ---: | ---: | ---: | ---: |"]
     bottleneck = []
+    open_names = [n for n in summary if is_open(n)]
     for name, s in summary.items():
+        if is_open(name):
+            continue
         if "error" in s:
             lines.append(f"| {name} | failed: {s['error'][:80]} | | | | |")
             continue
@@ -379,12 +608,23 @@ def markdown(summary, meta, memory):
         if s["nginx_cpu_share_median"] > 0.9:
             bottleneck.append(name)
     lines.append("")
-    if bottleneck:
+    if len(open_names) == len(summary):
+        lines = lines[:1]
+    elif bottleneck:
         lines.append("**The target was the bottleneck** (nginx's worker above 90% of CPU 0) for: "
                      + ", ".join(bottleneck) + ". Their requests/s measure nginx, not the generator; "
                      "CPU µs per request still measures the generator.")
     else:
         lines.append("nginx stayed below 90% of its core in every variant: the generators were the bottleneck.")
+    if open_names:
+        lines += open_markdown(summary, open_names, meta)
+    others = [(r["cpu1_others_share"], n) for n, rs in runs.items() for r in rs if "cpu1_others_share" in r]
+    if others:
+        busy = sorted({n for o, n in others if o > 0.05})
+        lines += ["", f"Other processes on CPU 1 (the generators' core) during the runs: median "
+                  f"{statistics.median(o for o, _ in others) * 100:.0f}%, max {max(o for o, _ in others) * 100:.0f}%"
+                  + (f"; above 5% in runs of {', '.join(busy)}: those figures are suspect (the machine is shared)."
+                     if busy else ".")]
     if memory:
         lines += ["", f"Memory: {memory['users']:,} concurrent users each holding a keep-alive connection "
                   f"(one hit per second each): peak RSS {memory['peak_rss_kib'] / 1024:.1f} MiB, "
@@ -393,16 +633,91 @@ def markdown(summary, meta, memory):
     return "\n".join(lines) + "\n"
 
 
+def open_markdown(summary, names, meta):
+    """The open-model table: wrk2 -R against loads --rate."""
+    lines = ["", "## Open model: wrk2 -R against loads --rate", "",
+             f"{meta['open_duration']} s per run ("
+             + (f"wrk2 leaves its first ~10 s of calibration out of its histogram: its percentiles cover the "
+                f"last ~{meta['open_duration'] - 10.25:.0f} s; loads' cover the whole run"
+                if meta["open_duration"] > 10.25 else
+                "too short for wrk2's ~10 s calibration: its histogram holds the whole run, startup included")
+             + f"), {meta['connections']} connections / --max-users {meta['connections']}, "
+             f"arrivals {meta['arrivals']} for loads (wrk2's are uniform per connection). Latency from each "
+             "request's scheduled time (wrk2's corrected histogram, loads' total.latency_from_schedule; "
+             "wrk2 waits for a send time on whole-millisecond timers rounded up, so its figures include up to "
+             "~1 ms of its own timer delay). "
+             "Medians [min–max]; × wrk2 = median of the per-round ratios.", "",
+             "| generator | requests/s (of target) | CPU µs/request | × wrk2 CPU | p50 ms | × wrk2 | "
+             "p99 ms | × wrk2 | p99.9 ms | nginx CPU | count vs nginx |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    notes = []
+    for name in names:
+        s = summary[name]
+        if "error" in s:
+            lines.append(f"| {name} | not run / failed: {s['error'][:120]} | | | | | | | | | |")
+            continue
+        ours = name != s.get("baseline", name)
+        rx = lambda k: f"{s[k]:.2f}" if ours and k in s else "—"
+        rng = lambda k: f"{s[k + '_median']:.3f} [{s[k + '_min']:.3f}–{s[k + '_max']:.3f}]"
+        lines.append(
+            f"| {name} | {s['rps_median']:,.0f} ({s['achieved_share_median'] * 100:.1f}%) | "
+            f"{s['cpu_us_per_req_median']:.2f} [{s['cpu_us_per_req_min']:.2f}–{s['cpu_us_per_req_max']:.2f}] | "
+            f"{rx('ratio_to_wrk_median')} | {rng('p50_ms')} | {rx('p50_ratio_median')} | {rng('p99_ms')} | "
+            f"{rx('p99_ratio_median')} | {s['p999_ms_median']:.3f} | {s['nginx_cpu_share_median'] * 100:.0f}% | "
+            f"±{s['count_diff_max']} |")
+        notes.append(f"- {name}: service time (from the actual send; wrk2's -U histogram, loads' total.latency) "
+                     f"p50 {s['service_p50_ms_median']:.3f} ms, p99 {s['service_p99_ms_median']:.3f} ms.")
+        if ours and "cpu_ratio_per_round" in s:
+            per = lambda k: ", ".join(f"{x:.2f}" for x in s[k])
+            notes.append(f"- {name} / {s['baseline']} per round: CPU {per('cpu_ratio_per_round')}; "
+                         f"p50 {per('p50_ratio_per_round')}; p99 {per('p99_ratio_per_round')}.")
+        if s["achieved_share_median"] < 0.99:
+            notes.append(f"- **{name} did not hold its rate** ({s['achieved_share_median'] * 100:.1f}% of it in the "
+                         "median round): its latencies measure its backlog.")
+        if "dropped_max" in s:
+            notes.append(f"- {name}: dropped ≤ {s['dropped_max']}, late ≤ {s['late_max']}, interrupted ≤ "
+                         f"{s['interrupted_max']}, errors ≤ {s['errors_max']} per run; histogram count = hits "
+                         f"in every run: {'yes' if s['histogram_equals_hits'] else '**no**'}.")
+    lines += [""] + notes
+    t = summary.get("loads --rate 10k", {})
+    if "cpu_ratio_per_round" in t:
+        ok = lambda v, lim: "met" if v <= lim else "**not met**"
+        lines += ["", "Targets at 10k/s: CPU/request ≤ 0.8× wrk2: "
+                  f"{t['ratio_to_wrk_median']:.2f}× ({ok(t['ratio_to_wrk_median'], 0.8)}); p50 ≤ 1.10× wrk2: "
+                  f"{t['p50_ratio_median']:.2f}× ({ok(t['p50_ratio_median'], 1.10)}); p99 ≤ 1.10× wrk2: "
+                  f"{t['p99_ratio_median']:.2f}× ({ok(t['p99_ratio_median'], 1.10)})."]
+    return lines
+
+
 def main():
-    ap = argparse.ArgumentParser(description="loads against wrk, h2load, ab and Locust")
+    if "--max-rate" in sys.argv[1:]:
+        import max_rate  # same directory
+        sys.argv.remove("--max-rate")
+        return max_rate.main()
+    ap = argparse.ArgumentParser(description="loads against wrk, wrk2, h2load, ab and Locust "
+                                             "(--max-rate: the highest rate each open-model tool holds)")
     ap.add_argument("--build", default=str(ROOT / "build"))
-    ap.add_argument("--duration", type=int, default=10)
+    ap.add_argument("--duration", type=int, default=None,
+                    help="seconds per run (default 10; the open-model variants 20 unless given)")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--connections", type=int, default=50)
     ap.add_argument("--only", default="", help="comma-separated generator names (default: all)")
     ap.add_argument("--memory-users", type=int, default=10000, help="0: skip the memory run")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results"))
+    ap.add_argument("--open-duration", type=int, default=None,
+                    help="seconds per open-model run (default: --duration if given, else 20; "
+                         "wrk2 calibrates for its first ~10 s and leaves them out of its histogram)")
+    ap.add_argument("--arrivals", default="uniform", choices=["uniform", "poisson"],
+                    help="loads --rate arrivals (wrk2's are uniform)")
+    ap.add_argument("--wrk2", default="", help="a wrk2 binary to use instead of building one")
+    ap.add_argument("--wrk2-tarball", default=str(ANCHORS / WRK2_TARBALL))
+    ap.add_argument("--tools-dir", default="", help="cache for the wrk2 build (default /opt/loads/bench)")
+    ap.add_argument("--quiet-wait", type=int, default=0,
+                    help="before each run, wait up to this many seconds for other processes to leave CPU 1 "
+                         "(a shared machine); 0: don't")
     args = ap.parse_args()
+    args.open_duration = args.open_duration or args.duration or 20
+    args.duration = args.duration or 10
     if os.cpu_count() < 2:
         raise SystemExit("needs two CPUs (nginx on CPU 0, generators on CPU 1)")
 
@@ -410,6 +725,20 @@ def main():
     for n in names:
         if n not in VARIANTS:
             raise SystemExit(f"unknown generator {n!r}; known: {', '.join(VARIANTS)}")
+    if any(is_open(n) for n in names) and args.open_duration < 15:
+        log(f"note: {args.open_duration} s open-model runs: wrk2 calibrates for ~10.25 s, then resets its "
+            "histogram; runs of 15-20 s give it a few seconds of steady state")
+    if any(VARIANTS[n][0] == "wrk2" for n in names):
+        args.wrk2_bin = Path(args.wrk2) if args.wrk2 else \
+            build_wrk2(args.wrk2_tarball, args.tools_dir or default_tools_dir())
+    skipped = {}
+    if any(VARIANTS[n][0] == "ours_rate" for n in names):
+        why = Tools(args, None, "/").rate_support()
+        if why:
+            log(f"loads --rate variants not run: {why}")
+            skipped = {n: why for n in names if VARIANTS[n][0] == "ours_rate"}
+            if len(skipped) == len(names):
+                raise SystemExit(f"nothing to run: {why}")
     workdir = tempfile.mkdtemp(prefix="loads-bench-")
     nginx = Nginx(workdir)
     tools = Tools(args, nginx, workdir)
@@ -417,27 +746,40 @@ def main():
     try:
         for rnd in range(args.rounds):
             for name in names:
-                method, path, conns, _ = VARIANTS[name]
+                if name in skipped:
+                    runs[name].append({"round": rnd + 1, "error": skipped[name]})
+                    continue
+                method, path, conns, _, *rate = VARIANTS[name]
                 conns = conns or args.connections
+                duration = args.open_duration if is_open(name) else args.duration
                 n0 = nginx.requests()
                 cpu0 = proc_cpu(nginx.worker)
+                busy0 = cpu_busy(1)
                 t0 = time.monotonic()
                 try:
-                    n, cpu, extra = getattr(tools, method)(path, conns)
+                    n, cpu, extra = getattr(tools, method)(path, conns, *rate)
                     wall = time.monotonic() - t0
                     counted = nginx.requests() - n0 - 1
-                    r = {"round": rnd + 1, "requests": n, "cpu_s": cpu, "duration": float(args.duration),
+                    r = {"round": rnd + 1, "requests": n, "cpu_s": cpu, "duration": float(duration),
                          "wall_s": wall, "nginx_requests": counted,
-                         "nginx_cpu_share": (proc_cpu(nginx.worker) - cpu0) / args.duration, **extra}
-                    log(f"round {rnd + 1} {name:24s} {n / args.duration:10,.0f} req/s "
+                         "nginx_cpu_share": (proc_cpu(nginx.worker) - cpu0) / duration,
+                         **others_on_cpu1(busy0, cpu, wall), **extra}
+                    lat = f"  p50 {extra['p50_ms']:.3f} p99 {extra['p99_ms']:.3f} ms" if is_open(name) else ""
+                    log(f"round {rnd + 1} {name:24s} {n / duration:10,.0f} req/s "
                         f"{cpu * 1e6 / max(n, 1):7.2f} CPU µs/req  nginx counted {counted} "
-                        f"nginx CPU {r['nginx_cpu_share'] * 100:.0f}%")
+                        f"nginx CPU {r['nginx_cpu_share'] * 100:.0f}%{lat}  "
+                        f"others on CPU 1 {r['cpu1_others_share'] * 100:.0f}%")
                 except Exception as e:  # one tool failing must not lose the others' figures
                     r = {"round": rnd + 1, "error": str(e)[:2000]}
                     log(f"round {rnd + 1} {name}: FAILED {e}")
                 runs[name].append(r)
-                time.sleep(1)
-        memory = measure_memory(args, nginx, args.memory_users) if args.memory_users else None
+                if args.quiet_wait:
+                    wait_quiet(args.quiet_wait)
+                else:
+                    time.sleep(1)
+        # The memory run needs loads-runner: only when a loads variant ran.
+        uses_loads = any(VARIANTS[n][0].startswith("ours") and n not in skipped for n in names)
+        memory = measure_memory(args, nginx, args.memory_users) if args.memory_users and uses_loads else None
         if memory:
             log(f"memory: {memory}")
     finally:
@@ -447,6 +789,8 @@ def main():
 
     meta = {"date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"), "duration": args.duration,
             "rounds": args.rounds, "connections": args.connections,
+            "open_duration": args.open_duration, "arrivals": args.arrivals,
+            "wrk2": str(getattr(args, "wrk2_bin", "") or ""),
             "nginx": subprocess.run(["nginx", "-v"], capture_output=True, text=True).stderr.strip(),
             "cpu": next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?"),
             "command": " ".join(sys.argv)}
@@ -455,7 +799,7 @@ def main():
     out.mkdir(parents=True, exist_ok=True)
     (out / "compare.json").write_text(json.dumps({"meta": meta, "summary": summary, "runs": runs,
                                                   "memory": memory}, indent=2))
-    md = markdown(summary, meta, memory)
+    md = markdown(summary, meta, memory, runs)
     (out / "compare.md").write_text(md)
     print(md)
 
