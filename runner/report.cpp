@@ -78,7 +78,7 @@ void print_summary(std::ostream& out, const Report& r) {
         out << "Scheduled: " << s.scheduled << " (" << s.hits << " hits + " << s.dropped << " dropped + "
             << s.interrupted << " interrupted)\n";
         std::uint32_t peak = 0;
-        for (const auto& row : r.series) peak = std::max(peak, row.users);
+        for (const auto& c : r.result.cycles) peak = std::max(peak, c.users);
         if (peak >= plan.max_users && (s.late || s.dropped))
             out << "The pool reached --max-users " << plan.max_users << ": hits started late (" << s.late
                 << ") or were dropped (" << s.dropped << ") for want of a free user; the latencies from schedule "

@@ -20,8 +20,15 @@ void SeriesBuilder::add(Duration elapsed, std::uint32_t cycle, const Stats& d, s
                         std::uint32_t users_busy) {
     const double t = secs(elapsed);
     if (!current_) {
-        current_.emplace();
-        current_->start_s = last_end_;
+        if (!rows_.empty() && rows_.back().cycle == cycle && t - last_end_ < 0.25 * secs(interval_)) {
+            // A short tail (a cycle's last delta): it goes into the row before,
+            // rather than making a row whose rate means nothing.
+            current_ = std::move(rows_.back());
+            rows_.pop_back();
+        } else {
+            current_.emplace();
+            current_->start_s = last_end_;
+        }
     }
     SeriesRow& r = *current_;
     r.cycle = cycle;
@@ -34,8 +41,8 @@ void SeriesBuilder::add(Duration elapsed, std::uint32_t cycle, const Stats& d, s
     r.dropped += d.dropped;
     r.late += d.late;
     r.interrupted += d.interrupted;
-    r.users = users;
-    r.users_busy = users_busy;
+    r.users = std::max(r.users, users);
+    r.users_busy = std::max(r.users_busy, users_busy);
     r.latency.merge(d.latency);
     r.latency_from_schedule.merge(d.latency_from_schedule);
     r.end_s = std::max(r.end_s, t);

@@ -17,7 +17,7 @@ struct SeriesRow {
     std::uint32_t cycle = 0;        // the latest cycle seen in the interval
     std::uint64_t hits = 0, successes = 0, errors = 0, failures = 0, requests = 0;
     std::uint64_t scheduled = 0, dropped = 0, late = 0, interrupted = 0;
-    std::uint32_t users = 0, users_busy = 0;  // gauges at the end of the interval
+    std::uint32_t users = 0, users_busy = 0;  // the highest gauges seen in the interval
     Histogram latency;                // service time of the interval's requests
     Histogram latency_from_schedule;  // open model: the interval's hits
 };

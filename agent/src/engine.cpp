@@ -187,6 +187,12 @@ RunResult Engine::run(const RunSpec& spec, RunObserver& observer) {
         Stats delta = collect();
         cr.stats.merge(delta);
         cr.elapsed = std::chrono::duration_cast<Duration>(Clock::now() - cs.started);
+        if (plan.open()) {
+            // The open model's users are its pool: report its peak (the sum of
+            // the workers' peaks).
+            cr.users = 0;
+            for (auto& w : im.workers) cr.users += w->users_peak();
+        }
         progress.hits_done = hits_done();
         progress.elapsed = std::chrono::duration_cast<Duration>(Clock::now() - run_start);
         progress.cycle = ci;

@@ -103,8 +103,11 @@ private:
             advance();
         }
         dispatch(now);
-        if (next_due_) {
-            pump_->expires_at(*next_due_);
+        // After the last arrival the pump wakes once more at the cycle's end:
+        // a cycle lasts its whole duration, as asked.
+        const bool wait_end = !next_due_ && generating_ && now < cycle_.deadline;
+        if (next_due_ || wait_end) {
+            pump_->expires_at(next_due_ ? *next_due_ : cycle_.deadline);
             pump_->async_wait([this, alive = std::weak_ptr<bool>(alive_)](boost::system::error_code ec) {
                 auto a = alive.lock();
                 if (ec || !a || !*a) return;

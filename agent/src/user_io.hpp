@@ -119,7 +119,14 @@ public:
     std::uint64_t hits_done() const { return hits_done_.load(std::memory_order_relaxed); }
     // Gauges, same single-writer rule: users in a hit, users alive.
     void user_busy(int delta) { bump(busy_, delta); }
-    void user_alive(int delta) { bump(alive_, delta); }
+    void user_alive(int delta) {
+        bump(alive_, delta);
+        if (alive_.load(std::memory_order_relaxed) > peak_.load(std::memory_order_relaxed))
+            peak_.store(alive_.load(std::memory_order_relaxed), std::memory_order_relaxed);
+    }
+    // The most users alive at once since the last reset (a cycle's start).
+    std::uint32_t users_peak() const { return peak_.load(std::memory_order_relaxed); }
+    void reset_peak() { peak_.store(alive_.load(std::memory_order_relaxed), std::memory_order_relaxed); }
     std::uint32_t users_busy() const { return busy_.load(std::memory_order_relaxed); }
     std::uint32_t users_alive() const { return alive_.load(std::memory_order_relaxed); }
 
@@ -140,7 +147,7 @@ private:
     Stats stats_;
     bool stopping_ = false;
     std::atomic<std::uint64_t> hits_done_{0};
-    std::atomic<std::uint32_t> busy_{0}, alive_{0};
+    std::atomic<std::uint32_t> busy_{0}, alive_{0}, peak_{0};
     std::vector<Cancellable*> live_;
     std::unordered_map<std::string, std::vector<asio::ip::tcp::endpoint>> hosts_;
 };

@@ -79,6 +79,7 @@ void Worker::begin_cycle(const CycleState& cycle, std::unique_ptr<CycleLoad> loa
         io_state_.set_stopping(false);
         on_done_ = std::move(on_done);
         active_ = 0;
+        io_state_.reset_peak();
         done_signalled_ = false;
         load_->begin(*this);
         check_done();

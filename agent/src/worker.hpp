@@ -48,6 +48,7 @@ public:
     std::uint64_t hits_done() const { return io_state_.hits_done(); }
     std::uint32_t users_busy() const { return io_state_.users_busy(); }
     std::uint32_t users_alive() const { return io_state_.users_alive(); }
+    std::uint32_t users_peak() const { return io_state_.users_peak(); }
 
 private:
     // LoadHost

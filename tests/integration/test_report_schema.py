@@ -294,7 +294,7 @@ def test_a_real_report_matches_the_doc(target, schema, kind):
         assert t["hits"] == 10 and [c["hits"] for c in j["cycles"]] == [10]
     if open_model:
         assert t["scheduled"] == 200, t["scheduled"]  # 1 s at 200/s, uniform
-        assert [c["rate"] for c in j["cycles"]] == [200] and j["cycles"][0]["users"] == 0
+        assert [c["rate"] for c in j["cycles"]] == [200] and 1 <= j["cycles"][0]["users"] <= 1000  # the pool's peak
     for pc in j["plan"]["cycles"]:
         assert (pc["duration_s"] is None) == (kind == "closed"), pc
     assert j["agents"] == 0 and j["incomplete"] is False and j["events"] == []

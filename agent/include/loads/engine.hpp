@@ -64,7 +64,7 @@ struct RunSpec {
 
 struct CycleResult {
     std::uint32_t index = 0;
-    std::uint32_t users = 0;   // closed model: concurrent users
+    std::uint32_t users = 0;   // closed: concurrent users; open: the pool's peak
     double rate = 0;           // open model: arrivals per second asked
     Stats stats;
     Duration elapsed{0};
