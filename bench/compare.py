@@ -75,25 +75,34 @@ def cpu_busy(cpu=1):
     return 0.0, 0.0
 
 
-def others_on_cpu1(before, gen_cpu, duration):
-    """Share of CPU 1 that processes other than the generator took during a
-    run (the machine is shared: a compiler there starves the generator)."""
-    after = cpu_busy(1)
-    return {"cpu1_others_share": max(0.0, (after[0] - before[0] - gen_cpu) / duration),
-            "cpu1_steal_share": (after[1] - before[1]) / duration}
+def cpus_busy():
+    return cpu_busy(0), cpu_busy(1)
+
+
+def others_on_cpus(before, gen_cpu, nginx_cpu, duration):
+    """Shares of CPU 1 and CPU 0 that processes other than the generator and
+    nginx's worker took during a run (the machine is shared: a compiler on
+    CPU 1 starves the generator, one on CPU 0 stalls nginx)."""
+    after = cpus_busy()
+    return {"cpu1_others_share": max(0.0, (after[1][0] - before[1][0] - gen_cpu) / duration),
+            "cpu0_others_share": max(0.0, (after[0][0] - before[0][0] - nginx_cpu) / duration),
+            "cpu1_steal_share": (after[1][1] - before[1][1]) / duration}
 
 
 def wait_quiet(max_wait, threshold=0.15):
     """Waits (up to max_wait s) until other processes use less than
-    `threshold` of CPU 1 over a second; returns the last share seen."""
+    `threshold` of CPU 0 and of CPU 1 over a second (between runs nginx and
+    the generators are idle); returns the last shares seen."""
     deadline = time.monotonic() + max_wait
     while True:
-        b0 = cpu_busy(1)[0]
+        b0 = cpus_busy()
         time.sleep(1)
-        share = cpu_busy(1)[0] - b0
-        if share < threshold or time.monotonic() > deadline:
-            return share
-        log(f"  CPU 1 {share:.0%} busy with other processes: waiting (--quiet-wait {max_wait})")
+        b1 = cpus_busy()
+        shares = [b1[i][0] - b0[i][0] for i in (0, 1)]
+        if max(shares) < threshold or time.monotonic() > deadline:
+            return shares
+        log(f"  CPU 0 {shares[0]:.0%}, CPU 1 {shares[1]:.0%} busy with other processes: waiting "
+            f"(--quiet-wait {max_wait})")
         time.sleep(4)
 
 
@@ -618,11 +627,13 @@ def markdown(summary, meta, memory, runs):
         lines.append("nginx stayed below 90% of its core in every variant: the generators were the bottleneck.")
     if open_names:
         lines += open_markdown(summary, open_names, meta)
-    others = [(r["cpu1_others_share"], n) for n, rs in runs.items() for r in rs if "cpu1_others_share" in r]
+    others = [(r["cpu1_others_share"], r.get("cpu0_others_share", 0), n)
+              for n, rs in runs.items() for r in rs if "cpu1_others_share" in r]
     if others:
-        busy = sorted({n for o, n in others if o > 0.05})
-        lines += ["", f"Other processes on CPU 1 (the generators' core) during the runs: median "
-                  f"{statistics.median(o for o, _ in others) * 100:.0f}%, max {max(o for o, _ in others) * 100:.0f}%"
+        busy = sorted({n for o1, o0, n in others if max(o1, o0) > 0.05})
+        pct = lambda xs: f"median {statistics.median(xs) * 100:.0f}%, max {max(xs) * 100:.0f}%"
+        lines += ["", f"Other processes during the runs: on CPU 1 (the generators' core) "
+                  f"{pct([o[0] for o in others])}; on CPU 0 (nginx's) {pct([o[1] for o in others])}"
                   + (f"; above 5% in runs of {', '.join(busy)}: those figures are suspect (the machine is shared)."
                      if busy else ".")]
     if memory:
@@ -754,21 +765,21 @@ def main():
                 duration = args.open_duration if is_open(name) else args.duration
                 n0 = nginx.requests()
                 cpu0 = proc_cpu(nginx.worker)
-                busy0 = cpu_busy(1)
+                busy0 = cpus_busy()
                 t0 = time.monotonic()
                 try:
                     n, cpu, extra = getattr(tools, method)(path, conns, *rate)
                     wall = time.monotonic() - t0
                     counted = nginx.requests() - n0 - 1
+                    nginx_cpu = proc_cpu(nginx.worker) - cpu0
                     r = {"round": rnd + 1, "requests": n, "cpu_s": cpu, "duration": float(duration),
-                         "wall_s": wall, "nginx_requests": counted,
-                         "nginx_cpu_share": (proc_cpu(nginx.worker) - cpu0) / duration,
-                         **others_on_cpu1(busy0, cpu, wall), **extra}
+                         "wall_s": wall, "nginx_requests": counted, "nginx_cpu_share": nginx_cpu / duration,
+                         **others_on_cpus(busy0, cpu, nginx_cpu, wall), **extra}
                     lat = f"  p50 {extra['p50_ms']:.3f} p99 {extra['p99_ms']:.3f} ms" if is_open(name) else ""
                     log(f"round {rnd + 1} {name:24s} {n / duration:10,.0f} req/s "
                         f"{cpu * 1e6 / max(n, 1):7.2f} CPU µs/req  nginx counted {counted} "
                         f"nginx CPU {r['nginx_cpu_share'] * 100:.0f}%{lat}  "
-                        f"others on CPU 1 {r['cpu1_others_share'] * 100:.0f}%")
+                        f"others on CPU 0/1 {r['cpu0_others_share'] * 100:.0f}%/{r['cpu1_others_share'] * 100:.0f}%")
                 except Exception as e:  # one tool failing must not lose the others' figures
                     r = {"round": rnd + 1, "error": str(e)[:2000]}
                     log(f"round {rnd + 1} {name}: FAILED {e}")
