@@ -703,8 +703,7 @@ def open_markdown(summary, names, meta):
 def main():
     if "--max-rate" in sys.argv[1:]:
         import max_rate  # same directory
-        sys.argv.remove("--max-rate")
-        return max_rate.main()
+        return max_rate.main([a for a in sys.argv[1:] if a != "--max-rate"])
     ap = argparse.ArgumentParser(description="loads against wrk, wrk2, h2load, ab and Locust "
                                              "(--max-rate: the highest rate each open-model tool holds)")
     ap.add_argument("--build", default=str(ROOT / "build"))
