@@ -78,7 +78,7 @@ def spec(seconds):
                      "body": "", "expect": "", "until": "\n", "test_name": ""},
             "plan": {"model": "closed", "cycles": [[1, 0, int(seconds * 1e9), 0.0]], "sleep_min_ns": 0,
                      "sleep_max_ns": 0, "startup_delay_ns": 0, "graceful_stop_ns": 0, "ramp_ns": 0,
-                     "arrivals": "uniform", "max_users": 0},
+                     "arrivals": "uniform", "max_users": 0, "arrival_window_ns": 0},
             "server_url": "",
             "client": {"connect_timeout_ns": 10**9, "timeout_ns": 10**9, "follow_redirects": False,
                        "max_redirects": 0, "insecure": False, "max_body": 0},

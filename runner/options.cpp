@@ -93,6 +93,10 @@ ParseResult parse(int argc, char** argv) {
                    "Cap of the pool of users serving arrivals, over the whole run (default 1000 per agent); "
                    "the pool grows as arrivals need")
         ->group(g)->check(checked(parse_count, "N"));
+    app.add_option("--arrival-window", plan.arrival_window,
+                   "Arrivals due within this window start together: fewer wake-ups, each hit up to this much "
+                   "after its schedule (default 500us; 0: a wake-up per arrival)")
+        ->group(g)->check(checked(parse_duration, "DURATION"));
 
     g = "Target";
     app.add_option("--server-url", o.spec.server_url, "Base URL for the relative paths of a test library")->group(g);

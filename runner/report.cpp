@@ -276,6 +276,7 @@ json::object plan_json(const Report& r) {
         o["ramp_s"] = seconds(p.ramp);
         o["arrivals"] = to_string(p.arrivals);
         o["max_users"] = p.max_users;
+        o["arrival_window_s"] = seconds(p.arrival_window);
         o["split"] = describe_rate_split(p, std::max(1u, r.agents));
     } else {
         o["sleep_min_s"] = seconds(p.sleep.min);

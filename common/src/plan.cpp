@@ -88,6 +88,12 @@ Parsed<Plan> make_open_plan(const PlanInput& in) {
                         format_duration(d.value) + ")");
         plan.ramp = r.value;
     }
+    if (!in.arrival_window.empty()) {
+        auto w = parse_duration(in.arrival_window);
+        if (!w) return fail("--arrival-window: " + w.error);
+        if (w.value > std::chrono::milliseconds(100)) return fail("--arrival-window: at most 100ms");
+        plan.arrival_window = w.value;
+    }
     if (in.arrivals == "uniform") plan.arrivals = Arrivals::uniform;
     else if (in.arrivals == "poisson") plan.arrivals = Arrivals::poisson;
     else return fail("--arrivals: expected uniform or poisson (got '" + in.arrivals + "')");
@@ -129,6 +135,7 @@ Parsed<Plan> make_plan(const PlanInput& in) {
     if (!in.ramp.empty()) return fail("--ramp goes with --rate (the open model)");
     if (!in.max_users.empty()) return fail("--max-users goes with --rate (the open model); -u sets the users");
     if (in.arrivals != "uniform") return fail("--arrivals goes with --rate (the open model)");
+    if (!in.arrival_window.empty()) return fail("--arrival-window goes with --rate (the open model)");
 
     auto users = parse_count_list(in.users);
     if (!users) return fail("-u/--users: " + users.error);

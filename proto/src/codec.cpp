@@ -178,7 +178,7 @@ void write_spec(Writer& w, const RunSpec& s) {
 
     w.str("plan");
     const Plan& p = s.plan;
-    w.map(9);
+    w.map(10);
     w.kstr("model", to_string(p.model));
     w.str("cycles");
     w.array(p.cycles.size());
@@ -193,6 +193,7 @@ void write_spec(Writer& w, const RunSpec& s) {
     w.kdur("ramp_ns", p.ramp);
     w.kstr("arrivals", to_string(p.arrivals));
     w.ku64("max_users", p.max_users);
+    w.kdur("arrival_window_ns", p.arrival_window);
     w.kdur("sleep_min_ns", p.sleep.min);
     w.kdur("sleep_max_ns", p.sleep.max);
     w.kdur("startup_delay_ns", p.startup_delay);
@@ -626,6 +627,8 @@ RunSpec read_spec(const Value& v) {
     else if (arrivals == "poisson") s.plan.arrivals = Arrivals::poisson;
     else bad(p.path() + ".arrivals: expected \"uniform\" or \"poisson\"");
     s.plan.max_users = p("max_users").u32();
+    s.plan.arrival_window = p("arrival_window_ns").dur();
+    if (s.plan.arrival_window > std::chrono::milliseconds(100)) bad(p.path() + ".arrival_window_ns: above 100 ms");
     if (s.plan.open() && s.plan.max_users == 0) bad(p.path() + ".max_users: at least 1 in the open model");
     s.plan.sleep.min = p("sleep_min_ns").dur();
     s.plan.sleep.max = p("sleep_max_ns").dur();

@@ -53,6 +53,9 @@ struct Plan {
     Duration ramp{0};                  // linear ramp from the previous cycle's rate
     Arrivals arrivals = Arrivals::uniform;
     std::uint32_t max_users = 1000;    // the pool's cap, over the whole run (all agents)
+    // Arrivals due within this window of a wake-up start together: fewer
+    // wake-ups (CPU), each hit up to this much after its schedule.
+    Duration arrival_window{std::chrono::microseconds(500)};
 
     bool open() const { return model == LoadModelKind::open; }
     // Total hits in count mode; nullopt when any cycle is timed.
@@ -75,6 +78,7 @@ struct PlanInput {
     std::string ramp;              // "10s"
     std::string arrivals = "uniform";
     std::string max_users;         // "200"; default 1000 per agent
+    std::string arrival_window;    // "500us"; 0 wakes for every arrival
     std::uint32_t agents = 1;      // the run's agents (1 locally): for the default and checks
 };
 

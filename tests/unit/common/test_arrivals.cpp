@@ -131,6 +131,9 @@ TEST_CASE("the rate option builds an open plan; the closed-model options are ref
     base.rate = "100";
     base.duration = "10s";
     CHECK(make_plan(base).value.max_users == 1000);
+    CHECK(make_plan(base).value.arrival_window == Duration(500us));
+    { auto i = base; i.arrival_window = "0"; CHECK(make_plan(i).value.arrival_window == Duration(0)); }
+    { auto i = base; i.arrival_window = "1s"; CHECK(err(i).find("--arrival-window") != std::string::npos); }
     { auto i = base; i.duration = ""; CHECK(err(i).find("-d/--duration") != std::string::npos); }
     { auto i = base; i.users_given = true; CHECK(err(i).find("-u/--users") != std::string::npos); }
     { auto i = base; i.duration = ""; i.hits = "5"; CHECK(err(i).find("-c/--hits") != std::string::npos); }
@@ -155,6 +158,9 @@ TEST_CASE("the rate option builds an open plan; the closed-model options are ref
     closed.ramp = "";
     closed.max_users = "5";
     CHECK(err(closed).find("--max-users") != std::string::npos);
+    closed.max_users = "";
+    closed.arrival_window = "1ms";
+    CHECK(err(closed).find("--arrival-window") != std::string::npos);
 }
 
 TEST_CASE("rates accept units and fractions") {

@@ -91,6 +91,7 @@ RunSpec open_spec() {
     s.plan.ramp = 2s;
     s.plan.arrivals = Arrivals::poisson;
     s.plan.max_users = 40;
+    s.plan.arrival_window = 250us;
     return s;
 }
 
@@ -215,6 +216,7 @@ TEST_CASE("round trips keep the figures exactly") {
     CHECK(o.spec.plan.ramp == Duration(2s));
     CHECK(o.spec.plan.arrivals == Arrivals::poisson);
     CHECK(o.spec.plan.max_users == 40);
+    CHECK(o.spec.plan.arrival_window == Duration(250us));
     CHECK(!p.library);
 
     auto s = std::get<Submit>(decode("SUBMIT", encode(Submit{sample_spec(), "t", 5, true, 30s,
