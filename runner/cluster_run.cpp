@@ -208,6 +208,7 @@ Report run_cluster(const Options& options, Interrupts& interrupts) {
     progress.cycles = static_cast<std::uint32_t>(options.spec.plan.cycles.size());
     std::uint64_t errors = 0;
     SeriesBuilder series(options.spec.interval);
+    AbortWatch watch(options.thresholds, options.abort_on_fail, options.spec.plan.open());
 
     std::string run;               // id, once SUBMITTED came
     bool started = false;          // SUBMITTED with agents came
@@ -245,6 +246,12 @@ Report run_cluster(const Options& options, Interrupts& interrupts) {
                         errors += s->delta.errors + s->delta.failures;
                         series.add(s->elapsed, s->cycle, s->delta, s->users, s->users_busy);
                         bar.update(progress, errors);
+                        // --abort-on-fail: on the running merged totals; stop
+                        // the run as Ctrl-C does.
+                        if (watch.add(s->delta, s->elapsed)) {
+                            warn_line(bar, "stopping: " + watch.describe() + " (--abort-on-fail)");
+                            stop_requested.store(true);
+                        }
                     }
                     // Run events come on the DEALER too; the PUB copy is for other watchers.
                 } catch (const proto::ProtoError& e) {
@@ -307,6 +314,7 @@ Report run_cluster(const Options& options, Interrupts& interrupts) {
     report.incomplete = summary->incomplete;
     report.agents = options.agents;
     report.series = series.finish(summary->elapsed);
+    report.aborted = watch.fired();
 
     progress.elapsed = std::max(progress.elapsed, summary->elapsed);
     if (!summary->stopped) {

@@ -1,6 +1,7 @@
 // loads-runner: parses the command line, runs the load locally or on a
 // cluster, prints the report and leaves with an exit code CI can trust:
-// 0 every hit succeeded, 1 failures or errors, 2 usage error.
+// 0 every hit succeeded (or every --threshold passed), 1 failures or errors
+// (or a run that cannot be judged), 2 usage error, 3 a threshold failed.
 #include "cluster_run.hpp"
 #include "interrupts.hpp"
 #include "local_run.hpp"
@@ -9,6 +10,7 @@
 
 #include "loads/log.hpp"
 
+#include <algorithm>
 #include <fstream>
 #include <iostream>
 
@@ -38,6 +40,23 @@ int main(int argc, char** argv) {
         std::cerr << "loads-runner: " << err << "\n";
         return 2;
     }
+    // URL mode knows its request names in advance: a threshold naming
+    // another one could never be measured.
+    if (o.spec.test.kind == TestSpec::Kind::url) {
+        auto names = Engine::request_names(o.spec.test);
+        for (const auto& t : o.thresholds) {
+            if (!t.name || std::find(names.begin(), names.end(), *t.name) != names.end()) continue;
+            std::string known;
+            for (auto& n : names) known += (known.empty() ? "\"" : ", \"") + n + "\"";
+            std::cerr << "loads-runner: --threshold \"" << t.expression << "\": no request of this run is named \""
+                      << *t.name << "\" (this URL's requests are named " << known << ")\n";
+            return 2;
+        }
+    }
+    if (o.abort_on_fail &&
+        std::none_of(o.thresholds.begin(), o.thresholds.end(), [](const Threshold& t) { return can_fail_early(t); }))
+        std::cerr << "loads-runner: note: --abort-on-fail: none of these thresholds can fail before the end "
+                     "(only counts, max and min latencies can); they are judged when the run is over\n";
 
     Interrupts interrupts;
     Report report;
@@ -54,6 +73,7 @@ int main(int argc, char** argv) {
     report.spec = o.spec;
     report.threads = o.threads;
     report.agents = o.agents;
+    report.thresholds = o.thresholds;
 
     bool json = o.output == OutputFormat::json;
     if (!o.output_file.empty()) {

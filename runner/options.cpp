@@ -56,6 +56,7 @@ ParseResult parse(int argc, char** argv) {
     std::vector<std::string> headers;
     std::string output = "text";
     std::string broker_timeout;
+    std::vector<std::string> thresholds;
 
     app.add_option("test", test_arg,
                    "What each hit runs: a URL (http, https, ws, wss, tcp://host:port) or "
@@ -120,6 +121,15 @@ ParseResult parse(int argc, char** argv) {
     app.add_flag("--list", o.list_tests, "List the tests of a test library and exit")->group(g);
     app.add_option("--log-level", o.log_level, "Diagnostics on stderr: trace, debug, info, warn, error, off")
         ->group(g)->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+
+    g = "Thresholds (CI)";
+    app.add_option("--threshold", thresholds,
+                   "Pass/fail criterion, repeatable: 'p95<200ms', 'errors<1%', 'rps>1000', 'GET /cart:p99<50ms'; "
+                   "a failed one makes the exit code 3")
+        ->group(g)->allow_extra_args(false);
+    app.add_flag("--abort-on-fail", o.abort_on_fail,
+                 "Stop the run as soon as a threshold can no longer pass (a count over its limit, the max latency over its limit)")
+        ->group(g);
 
     g = "Engine";
     app.add_option("--threads", o.threads, "Worker threads (default: one per core)")
@@ -190,6 +200,12 @@ ParseResult parse(int argc, char** argv) {
     if (o.spec.interval < std::chrono::milliseconds(100) || o.spec.interval > std::chrono::seconds(10))
         return usage("--interval must be between 100ms and 10s");
     if (o.wait_for_agents && o.agents == 0) return usage("--wait goes with --agents");
+    for (const auto& text : thresholds) {
+        auto t = parse_threshold(text);
+        if (!t) return usage(t.error);
+        o.thresholds.push_back(std::move(t.value));
+    }
+    if (o.abort_on_fail && o.thresholds.empty()) return usage("--abort-on-fail goes with --threshold");
     return {std::move(o), 0};
 }
 

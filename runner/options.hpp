@@ -2,6 +2,8 @@
 // any thread starts. A bad flag is a clear message and exit code 2.
 #pragma once
 
+#include "thresholds.hpp"
+
 #include "loads/engine.hpp"
 
 #include <optional>
@@ -20,6 +22,10 @@ struct Options {
     std::string output_file;       // report goes here instead of stdout
     bool list_tests = false;       // print the tests of the library and exit
     std::string log_level = "warn";
+
+    // CI: judged on the merged results; a failed one makes the exit code 3.
+    std::vector<Threshold> thresholds;
+    bool abort_on_fail = false;    // stop the run once a threshold can no longer pass
 
     // Cluster mode (see docs/protocol.md).
     unsigned agents = 0;           // 0: run in this process

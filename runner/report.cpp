@@ -86,6 +86,9 @@ void print_summary(std::ostream& out, const Report& r) {
     }
     if (r.agents) out << "\nAgents: " << r.agents << "\n";
     if (r.result.stopped) out << "\nInterrupted: the plan did not run to its end.\n";
+    if (r.aborted && r.aborted->index < r.thresholds.size())
+        out << "Stopped by --abort-on-fail: " << r.thresholds[r.aborted->index].expression
+            << " could no longer pass after " << fixed(seconds(r.aborted->at), 1) << " s\n";
     for (auto& e : r.events) out << e << "\n";
 
     if (s.requests || s.request_errors) {
@@ -181,7 +184,33 @@ void print_summary(std::ostream& out, const Report& r) {
                 << lpad(ms(h.value_at_quantile(0.99)), 10) << "\n";
         }
     }
+    if (!r.thresholds.empty()) {
+        auto results = threshold_results(r);
+        std::size_t passed = 0;
+        for (auto& t : results) passed += t.ok;
+        out << "\nThresholds: " << passed << " of " << results.size() << " passed\n";
+        for (std::size_t i = 0; i < results.size(); ++i) {
+            const auto& res = results[i];
+            const Threshold& t = *res.threshold;
+            const std::string metric = (t.name ? *t.name + ":" : "") + t.metric;
+            out << "  " << (res.ok ? "\u2713" : "\u2717") << " " << t.expression << "  ";
+            if (res.measured) {
+                out << metric << " = " << format_threshold_value(*res.measured, t.unit);
+                if (!res.detail.empty()) out << " (" << res.detail << ")";
+            } else {
+                out << "not measured: " << res.detail;
+            }
+            if (r.aborted && r.aborted->index == i)
+                out << "; stopped the run at " << fixed(seconds(r.aborted->at), 1) << " s ("
+                    << format_threshold_value(r.aborted->measured, t.unit) << " then)";
+            out << "\n";
+        }
+    }
     out.flush();
+}
+
+std::vector<ThresholdResult> threshold_results(const Report& r) {
+    return evaluate(r.thresholds, ThresholdInput{&r.result.total, r.result.elapsed, r.spec.plan.open()});
 }
 
 namespace {
@@ -357,12 +386,36 @@ std::string to_json(const Report& r) {
     o["cycles"] = std::move(cycles);
     o["plan"] = plan_json(r);
     o["series"] = series_json(r);
+    json::array thresholds;
+    const auto results = threshold_results(r);
+    for (std::size_t i = 0; i < results.size(); ++i) {
+        const auto& res = results[i];
+        const Threshold& t = *res.threshold;
+        json::object to;
+        to["expression"] = t.expression;
+        to["metric"] = t.metric;
+        to["name"] = t.name ? json::value(*t.name) : json::value(nullptr);
+        to["operator"] = to_string(t.op);
+        to["limit"] = t.limit;
+        to["unit"] = to_string(t.unit);
+        to["measured"] = res.measured ? json::value(*res.measured) : json::value(nullptr);
+        to["ok"] = res.ok;
+        to["aborted"] = r.aborted && r.aborted->index == i;
+        thresholds.push_back(std::move(to));
+    }
+    o["thresholds"] = std::move(thresholds);
     o["exit_code"] = exit_code(r);
     return json::serialize(o) + "\n";
 }
 
 int exit_code(const Report& r) {
     const Stats& s = r.result.total;
+    if (!r.thresholds.empty()) {
+        for (const auto& t : threshold_results(r))
+            if (!t.ok) return 3;
+        if (s.hits == 0 || r.incomplete || (r.result.stopped && !r.aborted)) return 1;
+        return 0;
+    }
     if (s.hits == 0 || s.failures || s.errors || s.interrupted || s.dropped || r.result.stopped || r.incomplete)
         return 1;
     return 0;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "series.hpp"
+#include "thresholds.hpp"
 
 #include "loads/engine.hpp"
 
@@ -22,14 +23,23 @@ struct Report {
     std::vector<SeriesRow> series;    // one row per interval
     std::vector<std::string> events;  // "agent a1 lost at 14:02:03 (no heartbeat for 5 s)"
     bool incomplete = false;          // agents were lost: the figures miss their part
+    std::vector<Threshold> thresholds;      // --threshold, judged on `result.total`
+    std::optional<ThresholdAbort> aborted;  // --abort-on-fail stopped the run
 };
+
+// Each threshold judged on the report's merged figures.
+std::vector<ThresholdResult> threshold_results(const Report& report);
 
 void print_summary(std::ostream& out, const Report& report);
 std::string to_json(const Report& report);
 
-// 0 when every hit succeeded (and at least one ran, and nothing was lost:
-// no agent lost, no run interrupted, no hit interrupted, no arrival
-// dropped), 1 otherwise.
+// 3 when a threshold failed (whatever else happened: as k6, the thresholds
+// are what CI asked about). Otherwise, without thresholds: 0 when every hit
+// succeeded (and at least one ran, and nothing was lost: no agent lost, no
+// run interrupted, no hit interrupted, no arrival dropped), 1 otherwise.
+// With thresholds (all passed): they judge the hits' outcomes, so 0, unless
+// the run cannot be judged: no hit at all, an agent lost or results missing,
+// a stop by a signal: 1.
 int exit_code(const Report& report);
 
 }  // namespace loads::runner

@@ -82,6 +82,20 @@ Parsed<std::vector<std::string>> Engine::list_tests(const std::string& library_p
     return {lib.value->names(), {}};
 }
 
+std::vector<std::string> Engine::request_names(const TestSpec& test) {
+    if (test.kind != TestSpec::Kind::url) return {};
+    RunSpec spec;
+    spec.test = test;
+    spec.plan.cycles.push_back(Cycle{});
+    auto state = prepare_run(spec);
+    if (!state) return {};
+    std::vector<std::string> names{state.value->label};
+    const Url& u = state.value->target;
+    // ws_client.cpp's row for the handshake.
+    if (u.scheme == "ws" || u.scheme == "wss") names.push_back("WS connect " + std::string(u.path()));
+    return names;
+}
+
 void Engine::stop() {
     impl_->stop_requested = true;
     std::lock_guard lock(impl_->mu);

@@ -18,10 +18,12 @@ from loads_procs import run_runner
 DOC = Path(__file__).resolve().parents[2] / "docs" / "report.md"
 
 # The runs, and which `present` values apply to each (docs/report.md section 1).
+# Each run has thresholds (passing ones), so the Threshold object is met.
+THRESHOLDS = ["--threshold", "p99<30s", "--threshold", "GET /:errors==0"]
 RUNS = {
-    "closed": (["-u", "2", "-c", "5"], {"always", "closed", "count mode"}),
-    "closed-duration": (["-u", "2", "-d", "500ms"], {"always", "closed"}),
-    "open": (["--rate", "200", "-d", "1s"], {"always", "open"}),
+    "closed": (["-u", "2", "-c", "5", *THRESHOLDS], {"always", "closed", "count mode"}),
+    "closed-duration": (["-u", "2", "-d", "500ms", *THRESHOLDS], {"always", "closed"}),
+    "open": (["--rate", "200", "-d", "1s", *THRESHOLDS], {"always", "open"}),
 }
 PRESENT_WORDS = {"always", "open", "closed", "count mode"}
 QUANTILES = [("p50", 0.50), ("p90", 0.90), ("p95", 0.95), ("p99", 0.99), ("p99.9", 0.999)]
@@ -259,7 +261,13 @@ def check_stats(path, s, open_model):
 
 
 def expected_exit_code(r):
+    """docs/report.md section 9."""
     t = r["total"]
+    if any(not x["ok"] for x in r["thresholds"]):
+        return 3
+    if r["thresholds"]:
+        aborted = any(x["aborted"] for x in r["thresholds"])
+        return 1 if t["hits"] == 0 or r["incomplete"] or (r["stopped"] and not aborted) else 0
     bad = (t["hits"] == 0 or t["failures"] or t["errors"] or t["interrupted"] or t["dropped"]
            or r["stopped"] or r["incomplete"])
     return 1 if bad else 0
@@ -298,6 +306,12 @@ def test_a_real_report_matches_the_doc(target, schema, kind):
     for pc in j["plan"]["cycles"]:
         assert (pc["duration_s"] is None) == (kind == "closed"), pc
     assert j["agents"] == 0 and j["incomplete"] is False and j["events"] == []
+
+    # The thresholds' measured values are the report's figures (section 9).
+    th = {x["expression"]: x for x in j["thresholds"]}
+    headline = t["latency_from_schedule" if open_model else "latency"]
+    assert th["p99<30s"]["measured"] == headline["percentiles_ns"]["p99"] and th["p99<30s"]["ok"], th
+    assert th["GET /:errors==0"]["measured"] == t["names"]["GET /"]["errors"] == 0, th
 
     # Invariants.
     assert j["exit_code"] == expected_exit_code(j) == r.rc == 0, (r.rc, r.stderr)

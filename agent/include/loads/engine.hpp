@@ -119,6 +119,10 @@ public:
     static std::string check(const TestSpec& test);
     // The names of the tests a library holds ("Class.method"), or an error.
     static Parsed<std::vector<std::string>> list_tests(const std::string& library_path);
+    // The names a URL-mode test records its requests under, known before it
+    // runs ("GET /path"; "ws /path" and "WS connect /path"; "tcp host:port");
+    // empty for a test library (its names appear as it runs) or a bad URL.
+    static std::vector<std::string> request_names(const TestSpec& test);
 
     // Runs the plan to its end (or until stop()). Blocks the calling thread.
     RunResult run(const RunSpec& spec, RunObserver& observer);
