@@ -419,6 +419,8 @@ class Tools:
         cmd = [self.runner, self.nginx.url + path, "--rate", rate_arg(rate), "-d", f"{d}s",
                "--max-users", conns, "--arrivals", self.a.arrivals, "--threads", "1",
                "--quiet", "--output", "json"]
+        if self.a.arrival_window:
+            cmd += ["--arrival-window", self.a.arrival_window]
         out, err, cpu, wall, rc = run_child(pinned(cmd), d + 60)
         try:
             t = json.loads(out)["total"]
@@ -719,6 +721,8 @@ def main():
                          "wrk2 calibrates for its first ~10 s and leaves them out of its histogram)")
     ap.add_argument("--arrivals", default="uniform", choices=["uniform", "poisson"],
                     help="loads --rate arrivals (wrk2's are uniform)")
+    ap.add_argument("--arrival-window", default="",
+                    help="loads --rate --arrival-window (default: loads' own, 500us)")
     ap.add_argument("--wrk2", default="", help="a wrk2 binary to use instead of building one")
     ap.add_argument("--wrk2-tarball", default=str(ANCHORS / WRK2_TARBALL))
     ap.add_argument("--tools-dir", default="", help="cache for the wrk2 build (default /opt/loads/bench)")
