@@ -208,3 +208,19 @@ class Peers(Proc):
         self.wait_for(lambda l: l == "ready")
         self.ws = "ws://" + next(l.split()[2] for l in self.lines if l.startswith("listening ws "))
         self.tcp = "tcp://" + next(l.split()[2] for l in self.lines if l.startswith("listening tcp "))
+DASHBOARD = BUILD / "dashboard" / "loads-dashboard"
+
+
+class DashboardProc(Proc):
+    """loads-dashboard on a broker's publisher (and frontend), on a free
+    loopback port; ready once it serves and its subscription reached the broker."""
+
+    def __init__(self, broker, *extra, frontend=True):
+        args = [DASHBOARD, "--broker-pub", broker.publisher, "--listen", "127.0.0.1:0", *extra]
+        if frontend:
+            args += ["--broker", broker.frontend]
+        super().__init__(args)
+        line = self.wait_for(lambda l: l.startswith("listening http "))
+        self.address = line.split()[2]
+        self.url = f"http://{self.address}"
+        self.wait_for(lambda l: l.startswith("subscribed "))
