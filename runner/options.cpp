@@ -118,6 +118,9 @@ ParseResult parse(int argc, char** argv) {
     app.add_flag("-q,--quiet", o.quiet, "No progress bar")->group(g);
     app.add_option("--output", output, "Report format")->group(g)->check(CLI::IsMember({"text", "json"}));
     app.add_option("--output-file", o.output_file, "Write the report to this file (stdout still gets the summary)")->group(g);
+    app.add_option("--dashboard", o.dashboard,
+                   "Serve the live dashboard and /metrics on HOST:PORT during a local run (127.0.0.1:8089)")
+        ->group(g);
     app.add_flag("--list", o.list_tests, "List the tests of a test library and exit")->group(g);
     app.add_option("--log-level", o.log_level, "Diagnostics on stderr: trace, debug, info, warn, error, off")
         ->group(g)->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
@@ -187,6 +190,8 @@ ParseResult parse(int argc, char** argv) {
     if (o.spec.test.kind == TestSpec::Kind::url && o.list_tests)
         return usage("--list takes a test library, not a URL");
 
+    if (!o.dashboard.empty() && o.agents)
+        return usage("--dashboard serves a local run; for a cluster run loads-dashboard --broker-pub on the broker's publisher");
     plan.users_given = users_opt->count() > 0;
     plan.agents = std::max(1u, o.agents);
     auto p = make_plan(plan);

@@ -22,6 +22,7 @@ struct Options {
     std::string output_file;       // report goes here instead of stdout
     bool list_tests = false;       // print the tests of the library and exit
     std::string log_level = "warn";
+    std::string dashboard;         // HOST:PORT: serve the live page and /metrics (local runs)
 
     // CI: judged on the merged results; a failed one makes the exit code 3.
     std::vector<Threshold> thresholds;

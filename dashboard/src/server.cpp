@@ -22,6 +22,8 @@
 #include <boost/context/fixedsize_stack.hpp>
 
 #include <deque>
+#include <functional>
+#include <future>
 #include <set>
 #include <stdexcept>
 #include <thread>
@@ -334,6 +336,33 @@ std::string Server::address() const { return impl_->bound; }
 void Server::flush() {
     auto impl = impl_;
     asio::post(impl->io, [impl] { impl->push(); });
+}
+
+bool Server::drain(std::chrono::milliseconds timeout) {
+    auto impl = impl_;
+    if (!impl->thread.joinable()) return false;
+    auto done = std::make_shared<std::promise<bool>>();
+    auto fut = done->get_future();
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    asio::post(impl->io, [impl, done, deadline] {
+        impl->push();
+        auto timer = std::make_shared<asio::steady_timer>(impl->io);
+        auto check = std::make_shared<std::function<void()>>();
+        *check = [impl, done, deadline, timer, check] {
+            bool idle = true;
+            for (auto& c : impl->clients) idle = idle && !c->writing && !c->need_full && c->queue.empty();
+            if (idle || std::chrono::steady_clock::now() >= deadline) {
+                done->set_value(idle);
+                asio::post(impl->io, [check] { *check = nullptr; });  // breaks the cycle, outside this call
+                return;
+            }
+            timer->expires_after(std::chrono::milliseconds(10));
+            timer->async_wait([check](error_code) { if (*check) (*check)(); });
+        };
+        (*check)();
+    });
+    if (fut.wait_for(timeout + std::chrono::seconds(1)) != std::future_status::ready) return false;
+    return fut.get();
 }
 
 void Server::stop() {

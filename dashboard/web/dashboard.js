@@ -116,10 +116,15 @@
       g.fillRect(x0, y, x1 - x0 - 0.5, bottom - y);
     }
     g.fillStyle = "#687086"; g.strokeStyle = "#e2e4ea";
-    for (let e = Math.ceil(lo); e <= hi; e++) {
-      const xv = x(Math.pow(10, e));
-      g.beginPath(); g.moveTo(xv, top); g.lineTo(xv, bottom); g.stroke();
-      g.fillText(ms(Math.pow(10, e)).replace(".00", ""), xv - 12, h - 5);
+    for (let e = Math.floor(lo); e <= Math.ceil(hi); e++) {
+      for (const m of [1, 2, 5]) {
+        const v = m * Math.pow(10, e), lv = Math.log10(v);
+        if (lv < lo || lv > lo + span) continue;
+        const xv = x(v);
+        g.beginPath(); g.moveTo(xv, top); g.lineTo(xv, bottom); g.stroke();
+        const label = v >= 1e9 ? v / 1e9 + " s" : v >= 1e6 ? v / 1e6 + " ms" : v >= 1e3 ? v / 1e3 + " µs" : v + " ns";
+        g.fillText(label, xv - 12, h - 5);
+      }
     }
     g.fillText(num(max), 2, top + 8);
   }

@@ -29,6 +29,10 @@ public:
     std::string address() const;
     // Pushes pending updates now (the server also does it every push_interval).
     void flush();
+    // Pushes pending updates and waits (up to `timeout`) until every
+    // connected browser has been sent everything: the last words of a run
+    // before the program exits. False on timeout.
+    bool drain(std::chrono::milliseconds timeout);
     void stop();
 
 private:
