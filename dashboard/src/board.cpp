@@ -286,8 +286,10 @@ struct Board::Impl {
         const bool known = find(s.run) != nullptr;
         Run& r = run(s.run);
         if (r.finished) return;  // the summary has the last word
+        // A run first seen by a snapshot: its "started" event (and whatever
+        // came before) was missed.
         if (!known) {
-            r.joined_late = s.seq > 1;
+            r.joined_late = true;
             r.started_ms = unix_ms_now() - std::chrono::duration_cast<std::chrono::milliseconds>(s.elapsed).count();
         }
         if (r.last_seq && s.seq > r.last_seq + 1) r.missed += s.seq - r.last_seq - 1;
@@ -308,7 +310,7 @@ struct Board::Impl {
         // first delta of a run joined late covers an unknown span: it counts
         // in the totals but not in the rates.
         const double e = r.elapsed_s;
-        if (r.prev_elapsed < 0 && r.joined_late) {
+        if (!known && s.seq > 1) {
             r.prev_elapsed = e;
             return;
         }
@@ -415,6 +417,12 @@ struct Board::Impl {
             a.state = st.state;
             a.run = st.run;
             a.last_seen_ms = now - st.last_seen_ms;
+            // A run joined after its "started" event learns its agents here.
+            if (Run* r = st.run.empty() ? nullptr : find(st.run);
+                r && !r->finished && std::find(r->agents.begin(), r->agents.end(), st.agent.id) == r->agents.end()) {
+                r->agents.push_back(st.agent.id);
+                ++r->version;
+            }
         }
         ++cluster_version;
     }

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from loads_procs import BUILD, Cluster, DashboardProc, free_port, Proc, run_runner
+from loads_procs import BUILD, RUNNER, Cluster, DashboardProc, free_port, Proc, run_runner
 
 GRAFANA = Path(__file__).resolve().parents[2] / "deploy" / "grafana"
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
@@ -134,4 +134,46 @@ def test_prometheus_scrapes_the_run_and_agrees_with_the_summary(tmp_path, target
         for p in (prom, dash):
             if p:
                 p.kill()
+        cluster.kill()
+
+
+def test_a_dashboard_started_mid_run_shows_it_and_its_summary(tmp_path, target):
+    cluster = Cluster(2, tmp_path)
+    dash = runner = None
+    try:
+        runner = subprocess.Popen([str(RUNNER), target.url + "/delay?ms=1", "-u", "4", "-d", "4s", "--agents", "2",
+                                   "--broker", cluster.broker.frontend, "--output", "json"],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # The run is going: the broker says so.
+        wait_until("the run running", lambda: any(r["state"] == "running" for r in cluster.broker.status()["runs"]), 20)
+        dash = DashboardProc(cluster.broker)
+
+        def seen_running():
+            runs = json.loads(get(f"{dash.url}/api/state")[1])["runs"]
+            return runs if runs and runs[-1]["state"] == "running" and runs[-1]["hits_done"] > 0 else None
+        runs = wait_until("the run on the dashboard", seen_running, 15)
+        assert runs[-1]["joined_late"] is True
+        # Its "started" event was missed; the broker's STATUS names its agents.
+        wait_until("the run's agents from STATUS", lambda: sorted(
+            json.loads(get(f"{dash.url}/api/state")[1])["runs"][-1]["agents"]) == ["a0", "a1"], 10)
+        out, err = runner.communicate(timeout=60)
+        assert runner.returncode == 0, err
+        total = json.loads(out)["total"]
+
+        def finished():
+            runs = json.loads(get(f"{dash.url}/api/state")[1])["runs"]
+            return runs if runs[-1]["state"] == "finished" else None
+        run = wait_until("the summary on the dashboard", finished, 15)[-1]
+        # Totals from the summary, not from the part of the stream it saw.
+        assert run["totals"]["hits"] == total["hits"]
+        assert run["latency"]["count"] == total["latency"]["count"]
+        assert sorted(run["agents"]) == ["a0", "a1"]
+        _, text = get(f"{dash.url}/metrics")
+        assert 'loads_hits_total{run="%s"} %d' % (run["id"], total["hits"]) in text
+    finally:
+        if runner and runner.poll() is None:
+            runner.kill()
+            runner.wait(timeout=10)
+        if dash:
+            dash.kill()
         cluster.kill()
