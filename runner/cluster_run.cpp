@@ -312,6 +312,7 @@ Report run_cluster(const Options& options, Interrupts& interrupts) {
         if (std::find(report.events.begin(), report.events.end(), e) == report.events.end())
             report.events.push_back(std::move(e));
     report.incomplete = summary->incomplete;
+    report.agent_ids = summary->agents;
     report.agents = options.agents;
     report.series = series.finish(summary->elapsed);
     report.aborted = watch.fired();

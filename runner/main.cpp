@@ -3,6 +3,7 @@
 // 0 every hit succeeded (or every --threshold passed), 1 failures or errors
 // (or a run that cannot be judged), 2 usage error, 3 a threshold failed.
 #include "cluster_run.hpp"
+#include "html_report.hpp"
 #include "interrupts.hpp"
 #include "local_run.hpp"
 #include "options.hpp"
@@ -13,11 +14,15 @@
 #include <algorithm>
 #include <fstream>
 #include <iostream>
+#include <string_view>
 
 using namespace loads;
 using namespace loads::runner;
 
 int main(int argc, char** argv) {
+    // `loads-runner report run.json -o report.html`: no run, a page from a
+    // saved JSON report (a TEST is a URL or a .so, never "report").
+    if (argc > 1 && std::string_view(argv[1]) == "report") return report_command(argc - 1, argv + 1);
     auto parsed = parse(argc, argv);
     if (!parsed.options) return parsed.exit_code;
     Options& o = *parsed.options;
@@ -89,6 +94,18 @@ int main(int argc, char** argv) {
         std::cout << to_json(report);
     } else {
         print_summary(std::cout, report);
+    }
+    if (!o.report_file.empty()) {
+        // The page is made from the JSON report itself, as `loads-runner report` does.
+        HtmlOptions ho;
+        ho.run_label = "this run";
+        std::ofstream f(o.report_file, std::ios::binary);
+        f << to_html(parse_report_json(to_json(report), "the report"), nullptr, ho);
+        f.close();
+        if (!f) {
+            std::cerr << "loads-runner: cannot write " << o.report_file << "\n";
+            return 1;
+        }
     }
     return exit_code(report);
 }

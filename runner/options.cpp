@@ -121,6 +121,9 @@ ParseResult parse(int argc, char** argv) {
     app.add_option("--dashboard", o.dashboard,
                    "Serve the live dashboard and /metrics on HOST:PORT during a local run (127.0.0.1:8089)")
         ->group(g);
+    app.add_option("--report", o.report_file,
+                   "Also write a self-contained HTML report here (charts, cycles, names, errors; opens offline)")
+        ->group(g);
     app.add_flag("--list", o.list_tests, "List the tests of a test library and exit")->group(g);
     app.add_option("--log-level", o.log_level, "Diagnostics on stderr: trace, debug, info, warn, error, off")
         ->group(g)->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));

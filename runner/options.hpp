@@ -20,6 +20,7 @@ struct Options {
     bool quiet = false;            // no progress bar
     OutputFormat output = OutputFormat::text;
     std::string output_file;       // report goes here instead of stdout
+    std::string report_file;       // --report: the HTML report goes here
     bool list_tests = false;       // print the tests of the library and exit
     std::string log_level = "warn";
     std::string dashboard;         // HOST:PORT: serve the live page and /metrics (local runs)

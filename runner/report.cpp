@@ -8,6 +8,8 @@
 #include <iomanip>
 #include <sstream>
 
+#include <unistd.h>
+
 namespace loads::runner {
 namespace {
 
@@ -32,6 +34,12 @@ std::string timestamp(std::chrono::system_clock::time_point t) {
     std::ostringstream os;
     os << std::put_time(&tm, "%Y-%m-%d %H:%M:%S") << '.' << std::setw(6) << std::setfill('0') << micros;
     return os.str();
+}
+
+std::string host_name() {
+    char buf[256] = {};
+    if (gethostname(buf, sizeof buf - 1) != 0) return "";
+    return buf;
 }
 
 double seconds(Duration d) { return std::chrono::duration<double>(d).count(); }
@@ -373,6 +381,11 @@ std::string to_json(const Report& r) {
     json::array events;
     for (auto& e : r.events) events.push_back(json::string(e));
     o["events"] = std::move(events);
+    o["loads_version"] = LOADS_VERSION;
+    o["host"] = host_name();
+    json::array agent_ids;
+    for (auto& a : r.agent_ids) agent_ids.push_back(json::string(a));
+    o["agent_ids"] = std::move(agent_ids);
     o["total"] = stats_json(r.result.total);
     json::array cycles;
     for (auto& c : r.result.cycles) {

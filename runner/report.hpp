@@ -25,6 +25,7 @@ struct Report {
     bool incomplete = false;          // agents were lost: the figures miss their part
     std::vector<Threshold> thresholds;      // --threshold, judged on `result.total`
     std::optional<ThresholdAbort> aborted;  // --abort-on-fail stopped the run
+    std::vector<std::string> agent_ids;  // cluster: the agents that ran it
 };
 
 // Each threshold judged on the report's merged figures.
