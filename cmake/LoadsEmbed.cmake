@@ -9,7 +9,8 @@
 # makes a static library target `loads_web_assets` whose header
 # <loads_web_assets.hpp> declares, for each SYMBOL FILE pair,
 #   namespace loads::web { extern const std::string_view uplot_js; }
-# holding the file's bytes. The source is generated at build time and made
+# holding the file's bytes (constant-initialised: usable from any static
+# initialiser). The source is generated at build time and made
 # again when a file changes. A missing file stops the configure step with a
 # message naming it (pass HINT to say how to get it).
 set(LOADS_EMBED_SCRIPT ${CMAKE_CURRENT_LIST_DIR}/LoadsEmbedGenerate.cmake)

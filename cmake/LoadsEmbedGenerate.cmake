@@ -1,5 +1,6 @@
 # Run by loads_embed_files() at build time (cmake -P): writes HPP and CPP
-# with one std::string_view per file, its bytes as a char array.
+# with one std::string_view per file, its bytes as a char array. Constant
+# initialisation (constinit): usable from other static initialisers.
 string(REPLACE "|" ";" symbols "${SYMBOLS}")
 string(REPLACE "|" ";" paths "${PATHS}")
 # "a::b" -> nested namespace definition (C++17).
@@ -21,14 +22,14 @@ foreach(i RANGE ${last})
     file(READ "${path}" hex HEX)
     string(LENGTH "${hex}" hexlen)
     math(EXPR size "${hexlen} / 2")
-    # 0xAB, per byte; 32 bytes a line (CMake's regex has no {n}).
+    # '\xab', per byte; 32 bytes a line (CMake's regex has no {n}).
     string(REGEX REPLACE "(${line_pattern})" "\\1\n" hex "${hex}")
-    string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${hex}")
+    string(REGEX REPLACE "([0-9a-f][0-9a-f])" "'\\\\x\\1'," bytes "${hex}")
     get_filename_component(name "${path}" NAME)
     string(APPEND h "// ${name}, ${size} bytes\nextern const std::string_view ${sym};\n")
     # One extra 0 so an empty file still makes a valid array.
-    string(APPEND c "const unsigned char ${sym}_bytes[] = {\n${bytes}0};\n")
-    string(APPEND defs "const std::string_view ${sym}(reinterpret_cast<const char*>(${sym}_bytes), ${size});\n")
+    string(APPEND c "constexpr char ${sym}_bytes[] = {\n${bytes}0};\n")
+    string(APPEND defs "constinit const std::string_view ${sym}(${sym}_bytes, ${size});\n")
 endforeach()
 string(APPEND h "\n}  // namespace ${NAMESPACE}\n")
 string(APPEND c "}  // namespace\n\n${defs}\n}  // namespace ${NAMESPACE}\n")

@@ -85,6 +85,7 @@ def check_charts(page, expected=CHARTS):
         c = charts[name]
         assert c["canvas"] and c["width"] > 100 and c["height"] > 100, c
         assert c["canvas_width"] > 100 and c["canvas_height"] > 100, c
+        assert c["colored"] > 100, f"chart {name} drew no series: {c}"
 
 
 def run_with_report(tmp_path, url, *plan, name="run"):

@@ -49,8 +49,15 @@ try {
     const charts = [...document.querySelectorAll('[data-chart]')].map((e) => {
       const c = e.querySelector('canvas');
       const r = c ? c.getBoundingClientRect() : null;
+      // Pixels of a saturated colour: the series (grid, axes and text are grey or black).
+      let colored = 0;
+      if (c && c.width && c.height) {
+        const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        for (let i = 0; i < px.length; i += 4)
+          if (px[i + 3] > 200 && Math.max(px[i], px[i + 1], px[i + 2]) - Math.min(px[i], px[i + 1], px[i + 2]) > 80) colored++;
+      }
       return { chart: e.dataset.chart, canvas: !!c, width: r ? r.width : 0, height: r ? r.height : 0,
-               canvas_width: c ? c.width : 0, canvas_height: c ? c.height : 0 };
+               canvas_width: c ? c.width : 0, canvas_height: c ? c.height : 0, colored };
     });
     const deltas = [...document.querySelectorAll('[data-delta]')].map((e) => {
       const tr = e.closest('tr');

@@ -113,7 +113,8 @@
   });
   var colors = ['#2563eb', '#16a34a', '#ea580c', '#9333ea', '#dc2626', '#0891b2'];
   function line(label, i, extra) {
-    var s = { label: label, stroke: colors[i % colors.length], width: 1.5, points: { show: false } };
+    var s = { label: label, stroke: colors[i % colors.length], width: 1.5, points: { show: false },
+              paths: uPlot.paths.stepped({ align: 1 }) };
     Object.keys(extra || {}).forEach(function (k) { s[k] = extra[k]; });
     return s;
   }
@@ -129,8 +130,10 @@
       grid.appendChild(h('p', { class: 'empty' }, 'The report has no series rows.'));
       return;
     }
-    var t = rows.map(function (x) { return num(x.end_s); });
-    function col(f) { return rows.map(f); }
+    // Each row is an interval: a step from its start to its end (the last
+    // value repeated at the last end), so even a single row shows.
+    var t = rows.map(function (x) { return num(x.start_s); }).concat([num(rows[rows.length - 1].end_s)]);
+    function col(f) { var v = rows.map(f); return v.concat([v[v.length - 1]]); }
     chart(grid, 'throughput', 'Throughput (per second, per interval)', {
       scales: { x: xScale() },
       axes: [timeAxis(), yAxis('/s')],
@@ -168,9 +171,17 @@
     chart(grid, 'users', 'Virtual users', {
       scales: { x: xScale() },
       axes: [timeAxis(), yAxis('users')],
-      series: [{ label: 't (s)' }, line('alive', 0, { paths: uPlot.paths.stepped({ align: 1 }) }),
-               line('busy', 1, { paths: uPlot.paths.stepped({ align: 1 }) })]
+      series: [{ label: 't (s)' }, line('alive', 0), line('busy', 1)]
     }, [t, col(function (x) { return num(x.users); }), col(function (x) { return num(x.users_busy); })]);
+  }
+
+  // Labels at 1, 2 and 5 times a power of ten, so a narrow range still has some.
+  function logLabels(u, splits) {
+    return splits.map(function (v) {
+      if (!(v > 0)) return null;
+      var m = v / Math.pow(10, Math.floor(Math.log10(v) + 1e-9));
+      return [1, 2, 5].some(function (k) { return Math.abs(m - k) < 1e-6; }) ? v : null;
+    });
   }
 
   // The histogram's buckets grouped eight to a power of two, on a log axis.
@@ -194,9 +205,9 @@
     }
     chart(grid, key, title, {
       scales: { x: { time: false, distr: 3 } },
-      axes: [{ label: 'ms (log)', values: function (u, v) { return v.map(function (x) { return x === null ? '' : +x.toPrecision(3); }); } },
+      axes: [{ label: 'ms (log)', filter: logLabels, values: function (u, v) { return v.map(function (x) { return x === null ? '' : +x.toPrecision(3); }); } },
              yAxis('count')],
-      series: [{ label: 'ms' }, line('count', 0, { fill: 'rgba(37,99,235,0.25)', paths: uPlot.paths.stepped({ align: 1 }) })]
+      series: [{ label: 'ms' }, line('count', 0, { fill: 'rgba(37,99,235,0.25)' })]
     }, [xs, ys]);
   }
 
