@@ -10,13 +10,34 @@
 // `ready` once every --peer relay is connected; tests wait for that line.
 //
 // HTTP:  /  /echo  /status/NNN  /delay?ms=N  /bytes/N  /redirect/N
-//        /cookies/set?k=v  /cookies  /headers  GET /stats  POST /stats/reset
+//        /cookies/set?k=v  /cookies  /headers  GET /dist?...
+//        GET /stats  GET /stats/dist  POST /stats/reset
 // WS:    /ws (and /echo) echo   /ws?close=N closes after N echoes
 //        /room: every message goes to every member, on every relayed node
 // TCP:   questions end with '?', answers end with '.'
 //
 // GET /stats is what the target itself saw; the tests compare it with what
-// loads reports. /stats and /stats/reset are not counted.
+// loads reports. /stats, /stats/dist and /stats/reset are not counted.
+//
+// GET /dist draws a delay from a stated distribution, waits it on a timer
+// (the thread serves others meanwhile), then answers 200 with the drawn delay:
+//   /dist?kind=exp&mean_ms=5&min_ms=1          min + exponential of that mean
+//   /dist?kind=uniform&min_ms=2&max_ms=10      uniform in [min, max]
+//   /dist?kind=lognormal&median_ms=4&sigma=0.5&min_ms=1
+//                                              min + median * e^(sigma * N(0,1))
+// Values are milliseconds and may have decimals; min_ms defaults to 0, sigma
+// to 0.5, and max_ms (required for uniform) caps the other two; no delay
+// exceeds one hour. Unknown kinds or bad values get a 400 at once.
+// For every /dist response (400s too), the target records the handling time
+// it measured itself: steady_clock, from the request parsed to the response
+// being written (handed to the socket), in whole microseconds, rounded down.
+// The client sent the request before the first instant and reads the response
+// after the second, so its latency for the same request can only be longer:
+// this is the truth a client's figures are compared with. The record is made
+// before the response goes out, so it is there once the client has its
+// response. GET /stats/dist returns the records as a JSON array, in the order
+// they were made; POST /stats/reset clears them with the counts. A /dist
+// request counts in /stats like any other request.
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -34,12 +55,16 @@
 #include <algorithm>
 #include <atomic>
 #include <charconv>
+#include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <deque>
 #include <functional>
 #include <iostream>
+#include <limits>
 #include <memory>
 #include <mutex>
+#include <random>
 #include <set>
 #include <string>
 #include <thread>
@@ -56,6 +81,7 @@ namespace {
 
 constexpr std::size_t kMaxWsMessage = 64u << 20;
 constexpr std::size_t kMaxBytes = 64u << 20;  // /bytes/N limit
+constexpr double kMaxDelayMs = 3'600'000;     // /dist limit: one hour
 
 struct Stats {
     std::atomic<std::uint64_t> http_requests{0}, http_connections{0}, ws_connections{0},
@@ -70,6 +96,40 @@ struct Stats {
 };
 
 Stats g_stats;
+
+// The handling times of the /dist responses, in microseconds.
+class DistRecords {
+public:
+    void add(std::chrono::steady_clock::duration d) {
+        const auto us = std::chrono::duration_cast<std::chrono::microseconds>(d).count();
+        std::lock_guard lock(mu_);
+        us_.push_back(static_cast<std::uint64_t>(std::max<std::int64_t>(us, 0)));
+    }
+    void reset() {
+        std::lock_guard lock(mu_);
+        us_.clear();
+    }
+    std::string json() {
+        std::vector<std::uint64_t> copy;
+        {
+            std::lock_guard lock(mu_);
+            copy = us_;
+        }
+        std::string out = "[";
+        out.reserve(copy.size() * 7 + 3);
+        for (std::size_t i = 0; i < copy.size(); ++i) {
+            if (i) out += ',';
+            out += std::to_string(copy[i]);
+        }
+        return out + "]\n";
+    }
+
+private:
+    std::mutex mu_;
+    std::vector<std::uint64_t> us_;
+};
+
+DistRecords g_dist;
 
 // Spawns a coroutine whose exceptions are logged, never swallowed silently
 // and never fatal: a peer can not bring the target down.
@@ -204,6 +264,60 @@ bool parse_number(std::string_view s, T& out) {
 
 std::string_view path_of(std::string_view target) { return target.substr(0, target.find('?')); }
 
+// Draws the delay a /dist target asks for; false (and why) for a bad request.
+bool draw_delay(std::string_view target, std::chrono::nanoseconds& delay, std::string& why) {
+    // A value in ms: absent gives dflt (NaN when the parameter is required).
+    auto ms = [&](const char* key, double dflt, double& out) {
+        const std::string s = query_param(target, key);
+        if (s.empty()) {
+            out = dflt;
+            if (std::isnan(dflt)) why = std::string(key) + " is required\n";
+            return !std::isnan(dflt);
+        }
+        if (!parse_number(s, out) || !std::isfinite(out) || out < 0 || out > kMaxDelayMs) {
+            why = std::string(key) + " must be a number of ms in 0..3600000\n";
+            return false;
+        }
+        return true;
+    };
+    constexpr double required = std::numeric_limits<double>::quiet_NaN();
+    thread_local std::mt19937_64 rng{std::random_device{}()};
+    const std::string kind = query_param(target, "kind");
+    double min_ms = 0, max_ms = kMaxDelayMs, drawn = 0;
+    if (!ms("min_ms", 0, min_ms)) return false;
+    if (kind == "uniform") {
+        if (!ms("max_ms", required, max_ms)) return false;
+        if (max_ms < min_ms) {
+            why = "max_ms must be >= min_ms\n";
+            return false;
+        }
+        drawn = std::uniform_real_distribution<double>(min_ms, max_ms)(rng);
+    } else if (kind == "exp") {
+        double mean = 0;
+        if (!ms("mean_ms", required, mean) || !ms("max_ms", kMaxDelayMs, max_ms)) return false;
+        drawn = min_ms + (mean > 0 ? std::exponential_distribution<double>(1.0 / mean)(rng) : 0.0);
+    } else if (kind == "lognormal") {
+        double median = 0, sigma = 0.5;
+        if (!ms("median_ms", required, median) || !ms("max_ms", kMaxDelayMs, max_ms)) return false;
+        if (auto s = query_param(target, "sigma");
+            !s.empty() && (!parse_number(s, sigma) || !std::isfinite(sigma) || sigma < 0 || sigma > 10)) {
+            why = "sigma must be a number in 0..10\n";
+            return false;
+        }
+        if (median > 0)
+            drawn = min_ms + (sigma > 0 ? std::lognormal_distribution<double>(std::log(median), sigma)(rng)
+                                        : median);
+        else
+            drawn = min_ms;
+    } else {
+        why = "kind must be exp, uniform or lognormal\n";
+        return false;
+    }
+    drawn = std::clamp(drawn, min_ms, std::max(min_ms, max_ms));
+    delay = std::chrono::nanoseconds(std::llround(drawn * 1e6));
+    return true;
+}
+
 std::string stats_json() {
     auto& s = g_stats;
     std::string out = "{";
@@ -312,7 +426,7 @@ void serve_websocket(beast::tcp_stream stream, http::request<http::string_body> 
 http::message_generator handle(http::request<http::string_body>& req, bool& counted) {
     const std::string_view target = req.target();
     const std::string_view path = path_of(target);
-    counted = !(path == "/stats" || path == "/stats/reset");
+    counted = !(path == "/stats" || path == "/stats/reset" || path == "/stats/dist");
     http::response<http::string_body> res{http::status::ok, req.version()};
     res.set(http::field::server, "loads-demo-target");
     res.set(http::field::content_type, "text/plain");
@@ -331,8 +445,13 @@ http::message_generator handle(http::request<http::string_body>& req, bool& coun
         res.set(http::field::content_type, "application/json");
         return finish(http::status::ok, stats_json());
     }
+    if (path == "/stats/dist" && req.method() == http::verb::get) {
+        res.set(http::field::content_type, "application/json");
+        return finish(http::status::ok, g_dist.json());
+    }
     if (path == "/stats/reset" && req.method() == http::verb::post) {
         g_stats.reset();
+        g_dist.reset();
         return finish(http::status::ok, "reset\n");
     }
     if (path.starts_with("/status/")) {
@@ -384,6 +503,30 @@ http::message_generator handle(http::request<http::string_body>& req, bool& coun
     return finish(http::status::not_found, "not found\n");
 }
 
+// GET /dist: waits the drawn delay on a timer, then answers 200 (or 400 at
+// once for a bad request).
+template <class Executor>
+http::message_generator serve_dist(const http::request<http::string_body>& req, Executor ex,
+                                   asio::yield_context yield) {
+    http::response<http::string_body> res{http::status::ok, req.version()};
+    res.set(http::field::server, "loads-demo-target");
+    res.set(http::field::content_type, "text/plain");
+    res.keep_alive(req.keep_alive());
+    std::chrono::nanoseconds delay{};
+    std::string why;
+    if (!draw_delay(req.target(), delay, why)) {
+        res.result(http::status::bad_request);
+        res.body() = std::move(why);
+    } else {
+        asio::steady_timer t(ex, delay);
+        error_code ec;
+        t.async_wait(yield[ec]);
+        res.body() = "waited " + std::to_string(delay.count() / 1000) + " us\n";
+    }
+    res.prepare_payload();
+    return res;
+}
+
 void serve_http(tcp::socket sock, asio::yield_context yield) {
     ++g_stats.http_connections;
     beast::tcp_stream stream(std::move(sock));
@@ -395,6 +538,7 @@ void serve_http(tcp::socket sock, asio::yield_context yield) {
         stream.expires_after(std::chrono::minutes(5));
         http::async_read(stream, buf, parser, yield[ec]);
         if (ec) return;  // closed, timed out or malformed: the connection ends
+        const auto parsed = std::chrono::steady_clock::now();
         auto req = parser.release();
         if (websocket::is_upgrade(req)) {
             auto path = path_of(req.target());
@@ -403,6 +547,7 @@ void serve_http(tcp::socket sock, asio::yield_context yield) {
                 return;
             }
         }
+        const bool dist = path_of(req.target()) == "/dist";
         if (path_of(req.target()) == "/delay") {
             unsigned ms = 0;
             parse_number(query_param(req.target(), "ms"), ms);
@@ -411,9 +556,13 @@ void serve_http(tcp::socket sock, asio::yield_context yield) {
             req.target("/");
         }
         bool counted = true;
-        auto res = handle(req, counted);
+        auto res = dist ? serve_dist(req, stream.get_executor(), yield) : handle(req, counted);
         if (counted) ++g_stats.http_requests;
         const bool keep = req.keep_alive();
+        // Timed as the response is handed to the socket, before the write: the
+        // client cannot have it sooner, whereas the write's completion may
+        // run well after the client has read it (on a busy machine, by ms).
+        if (dist) g_dist.add(std::chrono::steady_clock::now() - parsed);
         beast::async_write(stream, std::move(res), yield[ec]);
         if (ec || !keep) break;
     }
