@@ -1,10 +1,11 @@
 // The page's files, compiled into the program (nothing is read from disk or
-// fetched when it runs).
+// fetched when it runs): dashboard/web/ and uPlot from npm (web/).
 #pragma once
 
-#include <string_view>
+#include <loads_dashboard_assets.hpp>
+#include <loads_web_assets.hpp>
 
 namespace loads::dashboard::assets {
-extern const std::string_view index_html, dashboard_js, dashboard_css;
-extern const std::string_view uplot_js, uplot_css;  // uPlot from npm (web/)
+using loads::web::uplot_css;
+using loads::web::uplot_js;
 }  // namespace loads::dashboard::assets
