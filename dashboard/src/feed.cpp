@@ -98,6 +98,10 @@ void Feed::run_once() {
         for (int n = 0; n < 1000 && (items[0].revents & ZMQ_POLLIN); ++n) {
             auto frames = proto::recv_frames(sub);
             if (frames.empty()) break;
+            if (!subscribed_) {  // a message is proof enough, should the monitor's event be missed
+                subscribed_ = true;
+                if (on_subscribed_) on_subscribed_();
+            }
             try {
                 if (frames.size() != 2)
                     throw proto::ProtoError(proto::ErrorKind::malformed,

@@ -223,4 +223,4 @@ class DashboardProc(Proc):
         line = self.wait_for(lambda l: l.startswith("listening http "))
         self.address = line.split()[2]
         self.url = f"http://{self.address}"
-        self.wait_for(lambda l: l.startswith("subscribed "))
+        self.wait_for(lambda l: l.startswith("subscribed "), timeout=30)
