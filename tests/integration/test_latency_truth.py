@@ -25,7 +25,12 @@ from loads_procs import Cluster, run_runner
 QUANTILES = [("p50", 0.50), ("p90", 0.90), ("p99", 0.99)]
 REL, ABS_NS = 0.01, 300_000  # reported <= truth * (1 + REL) + ABS_NS
 
-USERS, HITS = 10, 300
+# 9000 hits in both modes (10 users x 900 hits locally, 10 x 300 on each of
+# 3 agents): at p99 one rank is ~0.06 ms of this distribution, and the few
+# requests that an overhead outlier moves across it shift it by little. With
+# 3000 hits a rank is ~0.17 ms and 3 or 4 such crossings (a bad draw, 1 run in
+# 8 on a quiet machine here) exceed the budget.
+USERS, LOCAL_HITS, AGENT_HITS = 10, 900, 300
 # 5 ms + an exponential of mean 5 ms: p50 ~8.5 ms, p90 ~16.5, p99 ~28, max
 # ~45; the tail is smooth and its top sparse. Not a flat distribution: its
 # p99 and max sit at a hard edge, where the server's top samples are only the
@@ -108,19 +113,20 @@ def test_dist_endpoint_draws_and_records(target):
 
 
 def test_local_percentiles_are_true(target):
-    r = run_runner(target.url + DIST, "-u", USERS, "-c", HITS, "--output", "json", timeout=120)
+    r = run_runner(target.url + DIST, "-u", USERS, "-c", LOCAL_HITS, "--output", "json",
+                   timeout=180)
     assert r.rc == 0, r.stderr
-    check_against_truth(r.json, target, USERS * HITS, "local")
+    check_against_truth(r.json, target, USERS * LOCAL_HITS, "local")
 
 
 def test_three_agents_percentiles_are_true(tmp_path, target):
     c = Cluster(3, tmp_path)
     try:
-        r = run_runner(target.url + DIST, "-u", USERS, "-c", HITS, "--agents", 3,
+        r = run_runner(target.url + DIST, "-u", USERS, "-c", AGENT_HITS, "--agents", 3,
                        "--broker", c.broker.frontend, "--output", "json", timeout=180)
         assert r.rc == 0, r.stderr
         # Each agent runs the whole plan: three times the hits, and the
         # percentiles come from the merged histogram.
-        check_against_truth(r.json, target, 3 * USERS * HITS, "3 agents")
+        check_against_truth(r.json, target, 3 * USERS * AGENT_HITS, "3 agents")
     finally:
         c.kill()
