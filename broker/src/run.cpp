@@ -102,6 +102,8 @@ std::string Run::result(const std::string& agent, const proto::Result& r) {
     p.hits_done = r.hits_done;
     p.users = r.users;
     p.users_busy = r.users_busy;
+    p.errors += r.stats.errors;
+    p.failures += r.stats.failures;
     total_.merge(r.stats);
     delta_.merge(r.stats);
     fresh_ = true;
@@ -164,6 +166,22 @@ proto::Snapshot Run::take_snapshot(std::chrono::nanoseconds since_start) {
         if (p.finished || p.lost) continue;
         s.users += p.users;
         s.users_busy += p.users_busy;
+    }
+    // Per agent, in assignment order (parts_ holds the same ids).
+    s.agents.reserve(agents_.size());
+    for (const auto& a : agents_) {
+        auto it = parts_.find(a);
+        if (it == parts_.end()) continue;
+        const AgentPart& p = it->second;
+        proto::SnapshotAgent e;
+        e.id = a;
+        e.hits_done = p.hits_done;
+        e.errors = p.errors;
+        e.failures = p.failures;
+        e.users = p.users;
+        e.users_busy = p.users_busy;
+        e.state = p.lost ? "lost" : p.finished ? "finished" : "running";
+        s.agents.push_back(std::move(e));
     }
     s.delta = std::move(delta_);
     delta_ = Stats{};

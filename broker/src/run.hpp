@@ -72,6 +72,7 @@ private:
     struct AgentPart {
         std::uint64_t last_seq = 0;
         std::uint64_t hits_done = 0;
+        std::uint64_t errors = 0, failures = 0;    // from its RESULT stats, whole run
         std::uint32_t users = 0, users_busy = 0;  // latest gauges
         bool ready = false, finished = false, lost = false, rejected = false;
         proto::Finished end;

@@ -69,6 +69,7 @@ struct Run {
     std::uint64_t snapshots = 0, last_seq = 0, missed = 0;
     Stats total;  // merged deltas; the summary's total once finished
     std::vector<std::string> agents;
+    std::vector<proto::SnapshotAgent> agent_figures;  // per agent, from the latest snapshot
     std::vector<std::string> events;
     bool incomplete = false, stopped = false;
     std::string error;
@@ -304,6 +305,12 @@ struct Board::Impl {
         r.agents_running = s.agents_running;
         r.users = s.users;
         r.users_busy = s.users_busy;
+        if (!s.agents.empty()) {
+            r.agent_figures = s.agents;
+            // A run joined late learns its agents here too.
+            for (const auto& a : s.agents)
+                if (std::find(r.agents.begin(), r.agents.end(), a.id) == r.agents.end()) r.agents.push_back(a.id);
+        }
         ++r.version;
 
         // The time series. A delta covers (previous snapshot, this one]. The
@@ -488,6 +495,17 @@ struct Board::Impl {
         json::array agent_ids;
         for (auto& a : r.agents) agent_ids.push_back(json::string(a));
         o["agents"] = std::move(agent_ids);
+        // Each agent's own figures for the whole run so far (broker snapshots).
+        json::array figures;
+        for (auto& a : r.agent_figures)
+            figures.push_back(json::object{{"id", a.id},
+                                           {"hits", a.hits_done},
+                                           {"errors", a.errors},
+                                           {"failures", a.failures},
+                                           {"users", a.users},
+                                           {"users_busy", a.users_busy},
+                                           {"state", a.state}});
+        o["agent_figures"] = std::move(figures);
         json::array events;
         for (auto& e : r.events) events.push_back(json::string(e));
         o["events"] = std::move(events);
@@ -648,6 +666,20 @@ std::string Board::metrics_text() {
     for (auto& r : m.runs) x.sample("loads_run_agents", run_label(*r), r->agents_running);
     x.family("loads_run_running", "gauge", "1 while the run goes, 0 once its summary arrived.");
     for (auto& r : m.runs) x.sample("loads_run_running", run_label(*r), r->finished ? 0 : 1);
+    {
+        auto agent_label = [&](const Run& r, const proto::SnapshotAgent& a) {
+            return run_label(r) + ",agent=\"" + label_value(a.id) + "\"";
+        };
+        x.family("loads_agent_hits_total", "counter", "Hits done by one agent of the run (broker snapshots).");
+        for (auto& r : m.runs)
+            for (auto& a : r->agent_figures) x.sample("loads_agent_hits_total", agent_label(*r, a), a.hits_done);
+        x.family("loads_agent_errors_total", "counter", "Hits of one agent of the run that ended in an error.");
+        for (auto& r : m.runs)
+            for (auto& a : r->agent_figures) x.sample("loads_agent_errors_total", agent_label(*r, a), a.errors);
+        x.family("loads_agent_failures_total", "counter", "Hits of one agent of the run where a check did not hold.");
+        for (auto& r : m.runs)
+            for (auto& a : r->agent_figures) x.sample("loads_agent_failures_total", agent_label(*r, a), a.failures);
+    }
     x.family("loads_run_start_time_seconds", "gauge", "When the run started (unix time).");
     for (auto& r : m.runs) x.sample("loads_run_start_time_seconds", run_label(*r), seconds_text(std::uint64_t(std::max<std::int64_t>(r->started_ms, 0)) * 1'000'000ULL));
 

@@ -199,20 +199,22 @@
   function renderCluster(c, run) {
     if (!c) return;
     const rows = [];
-    const single = run && run.agents.length === 1 ? run.agents[0] : null;
+    // Each agent's own figures in the shown run (from the broker's snapshots).
+    const figures = new Map(((run && run.agent_figures) || []).map((f) => [f.id, f]));
     if (!c.cluster) {
       rows.push(["local", "this process", run && run.state === "running" ? "busy" : "idle", run ? run.id : "",
-        run ? num(run.totals.hits) : "–", run ? num(run.totals.errors) : "–", "now"]);
+        run ? num(run.totals.hits) : "–", run ? num(run.totals.errors) : "–", run ? num(run.totals.failures) : "–", "now"]);
     }
     for (const a of c.agents) {
-      const own = single === a.id && run;
+      const own = figures.get(a.id);
       rows.push([a.id, a.host || "–", td(a.state, "state-" + a.state), a.run || "",
-        own ? num(own.totals.hits) : td("–", "na"), own ? num(own.totals.errors) : td("–", "na"), ago(a.last_seen_ms, c.now_ms)]);
+        own ? num(own.hits) : td("–", "na"), own ? num(own.errors) : td("–", "na"),
+        own ? num(own.failures) : td("–", "na"), ago(a.last_seen_ms, c.now_ms)]);
     }
     fill($("agents").tBodies[0], rows);
     $("agents-note").textContent = c.cluster
-      ? "The broker's stream carries each run's figures merged over its agents: per-agent hits and errors are not on it " +
-        "(shown only for a one-agent run). State and last seen come from the cluster and run events" +
+      ? "Hits, errors and failures: each agent's own, over the whole run shown" + (run ? " (" + run.id + ")" : "") +
+        ", from the broker's snapshots (– for an agent not in it). State and last seen come from the cluster and run events" +
         (c.status_ok ? " and the broker's STATUS replies." : "; start the dashboard with --broker for the broker's own view.")
       : "A local run: one process, no agents.";
     const counts = c.counts || {};

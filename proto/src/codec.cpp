@@ -382,7 +382,7 @@ struct BodyWriter {
         write_summary(w, m.summary);
     }
     void operator()(const Snapshot& m) {
-        begin(w, 11);
+        begin(w, 12);
         w.ku64("users", m.users);
         w.ku64("users_busy", m.users_busy);
         w.kstr("run", m.run);
@@ -399,6 +399,18 @@ struct BodyWriter {
         w.ku64("agents_running", m.agents_running);
         w.str("delta");
         write_stats(w, m.delta);
+        w.str("agents");
+        w.array(m.agents.size());
+        for (const auto& a : m.agents) {
+            w.map(7);
+            w.kstr("id", a.id);
+            w.ku64("hits_done", a.hits_done);
+            w.ku64("errors", a.errors);
+            w.ku64("failures", a.failures);
+            w.ku64("users", a.users);
+            w.ku64("users_busy", a.users_busy);
+            w.kstr("state", a.state);
+        }
     }
     void operator()(const RunEvent& m) {
         begin(w, 6);
@@ -690,6 +702,11 @@ RunSummary read_summary(const Value& v) {
     return s;
 }
 
+// The smallest encoding of a Snapshot "agents" entry: a fixmap header, its
+// seven keys as fixstr (52 bytes), an id of at least one byte (2), five
+// positive fixints and an empty state (6).
+constexpr std::size_t kMinSnapshotAgentBytes = 1 + (3 + 10 + 7 + 9 + 6 + 11 + 6) + (2 + 5 + 1);
+
 Message read_published(std::string_view kind, const Value& v) {
     if (kind == "snapshot") {
         Snapshot s;
@@ -704,6 +721,25 @@ Message read_published(std::string_view kind, const Value& v) {
         s.users = v("users").u32();
         s.users_busy = v("users_busy").u32();
         s.delta = read_stats(v("delta"));
+        Value agents = v("agents");
+        // Each entry is a map of 7 fields, at least kMinSnapshotAgentBytes
+        // encoded: a longer list cannot have come in one body.
+        if (agents.size() > kMaxBodySize / kMinSnapshotAgentBytes) bad(agents.path() + ": too many entries");
+        s.agents.reserve(agents.size());
+        for (std::size_t i = 0; i < agents.size(); ++i) {
+            Value e = agents[i];
+            SnapshotAgent a;
+            a.id = e("id").str();
+            if (a.id.empty() || a.id.size() > 255) bad(e.path() + ".id: must be 1 to 255 bytes");
+            a.hits_done = e("hits_done").u64();
+            a.errors = e("errors").u64();
+            a.failures = e("failures").u64();
+            a.users = e("users").u32();
+            a.users_busy = e("users_busy").u32();
+            a.state = e("state").str();
+            if (a.state.size() > 255) bad(e.path() + ".state: above 255 bytes");
+            s.agents.push_back(std::move(a));
+        }
         return s;
     }
     if (kind == "event") {

@@ -83,8 +83,12 @@ def test_the_page_follows_a_cluster_run(tmp_path, target):
         assert seen == sorted(seen), "the page's hit count went backwards"
         assert not final["timedOut"], final
         assert final["hits"] == summary["hits"], (final, summary["hits"])
-        agents = {row[0] for row in final["agents"]}
-        assert {"a0", "a1"} <= agents, final["agents"]
+        agents = {row[0]: row for row in final["agents"]}
+        assert {"a0", "a1"} <= set(agents), final["agents"]
+        # Each agent's row shows its own hits (columns: agent, host, state,
+        # run, hits, errors, failures, last seen): both worked, and they add up.
+        own = [int(agents[a][4].replace(",", "")) for a in ("a0", "a1")]
+        assert all(h > 0 for h in own) and sum(own) == summary["hits"], (final["agents"], summary["hits"])
         assert final["names"] == ["GET /delay"], final["names"]
         assert final["charts"] == 3 and final["points"] >= 4, final
         assert final["errors"] == [], final["errors"]

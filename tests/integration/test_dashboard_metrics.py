@@ -90,6 +90,13 @@ def test_prometheus_scrapes_the_run_and_agrees_with_the_summary(tmp_path, target
         runs = wait_until("the dashboard's summary", dash_finished, 15)
         run_id = runs[-1]["id"]
         assert runs[-1]["totals"]["requests"] == total["requests"]
+        # Each agent's own hits (the broker's per-agent snapshot figures): both
+        # agents worked, and their hits add up to the runner's total.
+        figures = {f["id"]: f for f in runs[-1]["agent_figures"]}
+        assert set(figures) == {"a0", "a1"}, figures
+        assert all(f["hits"] > 0 for f in figures.values()), figures
+        assert sum(f["hits"] for f in figures.values()) == total["hits"], (figures, total["hits"])
+        assert sum(f["errors"] for f in figures.values()) == total["errors"], figures
 
         # ... and Prometheus, scraping every second, ends with the same figures.
         sel = f'{{job="loads",run="{run_id}"}}'
@@ -109,6 +116,8 @@ def test_prometheus_scrapes_the_run_and_agrees_with_the_summary(tmp_path, target
         # Both agents were seen.
         up = {s["metric"]["agent"] for s in prom.query('loads_agent_up{job="loads"} == 1')}
         assert up == {"a0", "a1"}, up
+        assert sum(prom.value(f'loads_agent_hits_total{{job="loads",run="{run_id}",agent="{a}"}}')
+                   for a in ("a0", "a1")) == total["hits"]
 
         # promtool accepts the exposition as it is served.
         _, text = get(f"http://{dash.address}/metrics")

@@ -48,7 +48,9 @@ def snapshot(run, seq, hits, labels=0):
                        for i in range(labels)}
     return msgpack.packb({"v": 2, "run": run, "seq": seq, "cycle": 0, "elapsed_ns": seq * 50_000_000,
                           "hits_done": seq * hits, "hits_total": None, "duration_total_ns": None,
-                          "agents_running": 1, "users": 3, "users_busy": 1, "delta": delta})
+                          "agents_running": 1, "users": 3, "users_busy": 1, "delta": delta,
+                          "agents": [{"id": "a0", "hits_done": seq * hits, "errors": 0, "failures": 0,
+                                      "users": 3, "users_busy": 1, "state": "running"}]})
 
 
 def test_garbage_and_a_client_that_never_reads(tmp_path):

@@ -141,3 +141,48 @@ TEST_CASE("a lost agent's figures so far are kept and the run is incomplete") {
     REQUIRE(s.events.size() == 1);
     CHECK(s.events[0].find("agent b lost") != std::string::npos);
 }
+
+TEST_CASE("snapshots carry each agent's figures for the whole run, and its state") {
+    Run run("r7", submit_of(closed_plan(), 2), "runner");
+    run.assign({"a", "b"});
+    run.ready("a");
+    run.ready("b");
+    run.mark_running(1000);
+    auto with_errors = [](proto::Result r, std::uint64_t errors, std::uint64_t failures) {
+        r.stats.errors = errors;
+        r.stats.failures = failures;
+        r.stats.successes = r.stats.hits - errors - failures;
+        return r;
+    };
+    run.result("a", with_errors(result("r7", 1, 5, 4), 1, 0));
+    run.result("b", with_errors(result("r7", 1, 7, 6), 2, 1));
+    auto s1 = run.take_snapshot(1s);
+    REQUIRE(s1.agents.size() == 2);
+    CHECK(s1.agents[0] == proto::SnapshotAgent{"a", 5, 1, 0, 4, 2, "running"});
+    CHECK(s1.agents[1] == proto::SnapshotAgent{"b", 7, 2, 1, 6, 3, "running"});
+
+    // The next batches: hits_done is the agent's own count so far, errors and
+    // failures add up over its batches, the gauges are the latest.
+    run.result("a", with_errors(result("r7", 2, 9, 2), 0, 3));
+    run.result("b", with_errors(result("r7", 2, 10, 8), 1, 1));
+    auto s2 = run.take_snapshot(2s);
+    REQUIRE(s2.agents.size() == 2);
+    CHECK(s2.agents[0] == proto::SnapshotAgent{"a", 9, 1, 3, 2, 1, "running"});
+    CHECK(s2.agents[1] == proto::SnapshotAgent{"b", 10, 3, 2, 8, 4, "running"});
+    CHECK(s2.hits_done == s2.agents[0].hits_done + s2.agents[1].hits_done);
+
+    // b goes silent: lost, its figures kept; a finishes.
+    CHECK_FALSE(run.lost("b", 5000ms).empty());
+    auto s3 = run.take_snapshot(3s);
+    REQUIRE(s3.agents.size() == 2);
+    CHECK(s3.agents[0].state == "running");
+    CHECK(s3.agents[1] == proto::SnapshotAgent{"b", 10, 3, 2, 8, 4, "lost"});
+    CHECK(s3.agents_running == 1);
+    CHECK(s3.delta.hits == 0);
+    run.finished("a", proto::Finished{"r7", 2, false, 1000, 3s, {}});
+    auto s4 = run.take_snapshot(4s);
+    CHECK(s4.agents[0].state == "finished");
+    CHECK(s4.agents[0].errors == 1);
+    CHECK(s4.agents[0].failures == 3);
+    CHECK(s4.agents[1].state == "lost");
+}

@@ -175,3 +175,43 @@ TEST_CASE("agents come from cluster events, run events and STATUS") {
     b.on_bad_message("truncated");
     CHECK(samples(b.metrics_text())["loads_stream_messages_total{kind=\"bad\"}"] == 1);
 }
+
+TEST_CASE("each agent's hits, errors and failures come from the snapshots' per-agent list") {
+    dashboard::Board b;
+    b.on_run_event(proto::RunEvent{"r1", "started", "", "started on a0, a1", 10, std::nullopt});
+    auto s1 = snap(1, 500ms, {100, 100, 100}, 2);
+    s1.agents = {proto::SnapshotAgent{"a0", 3, 1, 0, 6, 2, "running"},
+                 proto::SnapshotAgent{"a1", 2, 1, 1, 4, 2, "running"}};
+    b.on_snapshot(s1);
+    auto s2 = snap(2, 900ms, {100});
+    s2.agents = {proto::SnapshotAgent{"a0", 4, 1, 0, 6, 3, "running"},
+                 proto::SnapshotAgent{"a1", 2, 1, 1, 4, 0, "lost"}};
+    b.on_snapshot(s2);
+
+    auto full = json::parse(b.full_json()).as_object();
+    auto& run = full["runs"].as_array().back().as_object();
+    auto& figs = run["agent_figures"].as_array();
+    REQUIRE(figs.size() == 2);
+    auto& a0 = figs[0].as_object();
+    CHECK(a0["id"].as_string() == "a0");
+    CHECK(a0["hits"].to_number<std::uint64_t>() == 4);  // the latest, whole run
+    CHECK(a0["errors"].to_number<std::uint64_t>() == 1);
+    CHECK(a0["failures"].to_number<std::uint64_t>() == 0);
+    CHECK(a0["users_busy"].to_number<std::uint64_t>() == 3);
+    auto& a1 = figs[1].as_object();
+    CHECK(a1["id"].as_string() == "a1");
+    CHECK(a1["hits"].to_number<std::uint64_t>() == 2);
+    CHECK(a1["failures"].to_number<std::uint64_t>() == 1);
+    CHECK(a1["state"].as_string() == "lost");
+
+    auto m = samples(b.metrics_text());
+    CHECK(m["loads_agent_hits_total{run=\"r1\",agent=\"a0\"}"] == 4);
+    CHECK(m["loads_agent_hits_total{run=\"r1\",agent=\"a1\"}"] == 2);
+    CHECK(m["loads_agent_errors_total{run=\"r1\",agent=\"a1\"}"] == 1);
+    CHECK(m["loads_agent_failures_total{run=\"r1\",agent=\"a1\"}"] == 1);
+
+    // A snapshot without the list (a local run) keeps what is known.
+    b.on_snapshot(snap(3, 1300ms, {100}));
+    full = json::parse(b.full_json()).as_object();
+    CHECK(full["runs"].as_array().back().as_object()["agent_figures"].as_array().size() == 2);
+}

@@ -132,6 +132,10 @@ std::vector<Message> every_message() {
     status.runs = {RunStatus{"r1-abcd", "running", "http://x/", 1}};
     Submit submit{sample_spec(), "libx.so:X.test", 5, true, 30s, lib};
     Snapshot snap{"r1-abcd", 3, 1, 2s, 600, 6000, std::nullopt, 2, sample_stats(4)};
+    snap.users = 30;
+    snap.users_busy = 12;
+    snap.agents = {SnapshotAgent{"a0", 400, 3, 1, 20, 8, "running"},
+                   SnapshotAgent{"a1", 200, 0, 7, 10, 4, "lost"}};
     Finished fin{"r1-abcd", 9, true, 1'790'000'000'000, 3s, {CycleInfo{0, 10, 1s, {}}}};
     Result res{"r1-abcd", 4, 1, 321, 1500ms, sample_stats(5)};
     return {
@@ -191,6 +195,38 @@ TEST_CASE("every message round-trips through its frames") {
         // Same message again means same bytes: every field came back.
         CHECK(encode(back).body == f.body);
     }
+}
+
+TEST_CASE("a snapshot's per-agent list comes back exactly, and is checked") {
+    Snapshot snap{"r1", 4, 0, 3s, 900, std::nullopt, 5s, 1, sample_stats(2)};
+    snap.agents = {SnapshotAgent{"a0", 600, 2, 1, 10, 3, "finished"},
+                   SnapshotAgent{std::string(255, 'x'), UINT64_MAX, 5, 6, UINT32_MAX, 0, "lost"}};
+    auto back = std::get<Snapshot>(decode_published(topic_of(snap), encode(snap).body));
+    CHECK(back.agents == snap.agents);
+    CHECK(back.hits_done == 900);
+    CHECK(back.duration_total == Duration(5s));
+
+    Snapshot none{"r2", 1, 0, 1s, 0, std::nullopt, std::nullopt, 0, Stats{}};
+    CHECK(std::get<Snapshot>(decode_published("run.r2.snapshot", encode(none).body)).agents.empty());
+
+    auto kind = [](const Snapshot& s) {
+        try {
+            decode_published(topic_of(s), encode(s).body);
+        } catch (const ProtoError& e) {
+            return e.kind;
+        }
+        FAIL("decoded without an error");
+        return Kind::empty;
+    };
+    Snapshot bad = snap;
+    bad.agents[1].id = std::string(256, 'x');
+    CHECK(kind(bad) == Kind::malformed);
+    bad = snap;
+    bad.agents[0].id.clear();
+    CHECK(kind(bad) == Kind::malformed);
+    bad = snap;
+    bad.agents[0].state = std::string(256, 's');
+    CHECK(kind(bad) == Kind::malformed);
 }
 
 TEST_CASE("round trips keep the figures exactly") {

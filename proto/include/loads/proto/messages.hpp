@@ -179,6 +179,16 @@ struct RunFinished {
 
 // ---------------------------------------------------------------- PUB
 
+struct SnapshotAgent {        // one agent of a run, in a Snapshot
+    std::string id;
+    std::uint64_t hits_done = 0;      // this agent, whole run so far
+    std::uint64_t errors = 0;         // this agent's RESULT stats, whole run so far
+    std::uint64_t failures = 0;
+    std::uint32_t users = 0;          // its latest gauges
+    std::uint32_t users_busy = 0;
+    std::string state;                // "running" | "finished" | "lost"
+    bool operator==(const SnapshotAgent&) const = default;
+};
 struct Snapshot {             // topic "run.<id>.snapshot"
     std::string run;
     std::uint64_t seq = 0;            // 1, 2, 3... per run
@@ -191,6 +201,7 @@ struct Snapshot {             // topic "run.<id>.snapshot"
     Stats delta;                      // merged over agents since the previous snapshot
     std::uint32_t users = 0;          // sum of the agents' latest `users` gauges
     std::uint32_t users_busy = 0;     // sum of the agents' latest `users_busy` gauges
+    std::vector<SnapshotAgent> agents;  // per agent, by id
 };
 struct RunEvent {             // topic "run.<id>.event"
     std::string run;
