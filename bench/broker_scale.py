@@ -11,6 +11,15 @@ batches). Reports the p50/p99 delay and whether every batch arrived.
 
     /usr/bin/python3 bench/broker_scale.py --agents 1000 --seconds 10
     /usr/bin/python3 bench/broker_scale.py --agents 250,500,1000,2000   # a ladder
+    /usr/bin/python3 bench/broker_scale.py --agents 1000 --subscribers 50 --slow-subscribers 5
+    /usr/bin/python3 bench/broker_scale.py --agents 1000 --compare-subscribers 50 --rounds 3
+
+--subscribers N attaches N more SUB sockets (dashboards) from one further
+process, each subscribed to "run." and "cluster"; --slow-subscribers M of them
+read one message every 100 ms instead of draining (ZeroMQ's PUB drops for a
+subscriber at its high-water mark, so they must not hold the broker back).
+--compare-subscribers N runs the same agents without and with N subscribers,
+interleaved over --rounds rounds, and prints the ratio of the p99 delays.
 
 Needs Debian's python3-zmq and python3-msgpack. Loopback only, bounded.
 """
@@ -114,13 +123,85 @@ def subscriber(endpoint):
     print(json.dumps(seen), flush=True)
 
 
-def run(n, seconds, build):
+def crowd(endpoint, count, slow):
+    """Child process: `count` SUB sockets, like dashboards. The first
+    count - slow drain every message; the last `slow` read one message every
+    100 ms. Prints "connected", then after the run's finished event (or
+    SIGTERM) one JSON object with the messages each socket received."""
+    import signal
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+    ctx = zmq.Context()
+    ctx.set(zmq.MAX_SOCKETS, count + 100)
+    socks = []
+    for _ in range(count):
+        sub = ctx.socket(zmq.SUB)
+        sub.setsockopt(zmq.SUBSCRIBE, b"run.")
+        sub.setsockopt(zmq.SUBSCRIBE, b"cluster")
+        sub.setsockopt(zmq.LINGER, 0)
+        sub.connect(endpoint)
+        socks.append(sub)
+    fast, slow_socks = socks[:count - slow], socks[count - slow:]
+    poller = zmq.Poller()
+    for s in fast:
+        poller.register(s, zmq.POLLIN)
+    got = {id(s): 0 for s in socks}
+    finished = set()
+    print("connected", flush=True)
+    deadline = time.monotonic() + 600
+    next_slow = time.monotonic() + 0.1
+    while not stop and time.monotonic() < deadline and (not fast or len(finished) < len(fast)):
+        try:
+            ready = poller.poll(max(0, int((next_slow - time.monotonic()) * 1000)) if slow_socks else 1000)
+        except zmq.ZMQError:
+            break  # EINTR from SIGTERM
+        for s, _ in ready:
+            while True:
+                try:
+                    topic, body = s.recv_multipart(zmq.NOBLOCK)
+                except zmq.Again:
+                    break
+                got[id(s)] += 1
+                if topic.endswith(b".event") and msgpack.unpackb(body, strict_map_key=False)["event"] == "finished":
+                    finished.add(id(s))
+        if slow_socks and time.monotonic() >= next_slow:
+            next_slow += 0.1
+            for s in slow_socks:
+                try:
+                    s.recv_multipart(zmq.NOBLOCK)
+                    got[id(s)] += 1
+                except zmq.Again:
+                    pass
+    print(json.dumps({"fast": [got[id(s)] for s in fast], "fast_saw_finished": len(finished),
+                      "slow": [got[id(s)] for s in slow_socks]}), flush=True)
+    ctx.destroy(linger=0)
+
+
+def proc_cpu(pid):
+    """User + system seconds of a process (0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_cpu():
+    """(busy, total) seconds over all cores from /proc/stat."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    idle = v[3] + v[4]
+    return (sum(v[:8]) - idle) / os.sysconf("SC_CLK_TCK"), sum(v[:8]) / os.sysconf("SC_CLK_TCK")
+
+
+def run(n, seconds, build, subscribers=0, slow=0):
     ports = [free_port() for _ in range(3)]
     fe, be, pub = (f"tcp://127.0.0.1:{p}" for p in ports)
     broker = subprocess.Popen([str(build / "broker" / "loads-broker"), "--frontend", fe, "--backend", be,
                                "--publisher", pub, "--log-level", "warn", "--liveness", "10s"],
                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    watcher = None
+    watcher = crowd_proc = None
     ctx = zmq.Context()
     ctx.set(zmq.MAX_SOCKETS, n + 100)  # a context option, not a socket default
     agents = []
@@ -129,6 +210,10 @@ def run(n, seconds, build):
             assert broker.poll() is None, "the broker did not start"
         watcher = subprocess.Popen([sys.executable, __file__, "--subscriber", pub], stdout=subprocess.PIPE)
         assert watcher.stdout.readline().strip() == b"connected"
+        if subscribers:
+            crowd_proc = subprocess.Popen([sys.executable, __file__, "--crowd", f"{pub},{subscribers},{slow}"],
+                                          stdout=subprocess.PIPE)
+            assert crowd_proc.stdout.readline().strip() == b"connected"
         poller = zmq.Poller()
         for i in range(n):
             s = ctx.socket(zmq.DEALER)
@@ -172,6 +257,8 @@ def run(n, seconds, build):
         # Every agent sends a batch a second, phases spread over the second.
         # Only the changing fields are packed per batch.
         stats = msgpack.packb(one_hit_stats(), use_bin_type=True)
+        ours = [os.getpid(), broker.pid, watcher.pid] + ([crowd_proc.pid] if crowd_proc else [])
+        ours0, machine0 = sum(proc_cpu(p) for p in ours), machine_cpu()
         t0 = time.monotonic()
         due = [(t0 + random.random(), i) for i in range(n)]
         heapq.heapify(due)
@@ -196,15 +283,25 @@ def run(n, seconds, build):
             agents[i].send_multipart([b"RESULT", body])
             lag.append(sent[-1] - t)
             heapq.heappush(due, (t + 1.0, i))
+        ours1, machine1 = sum(proc_cpu(p) for p in ours), machine_cpu()
+        crowd_cpu = proc_cpu(crowd_proc.pid) if crowd_proc else 0.0
+        total = machine1[1] - machine0[1]
+        others = max(0.0, (machine1[0] - machine0[0]) - (ours1 - ours0)) / total if total else float("nan")
         for i in range(n):
             send(agents[i], "FINISHED", {"run": run_id, "last_seq": seq[i], "stopped": False,
                                          "started_ms": int(time.time() * 1000), "elapsed_ns": int(seconds * 1e9),
                                          "cycles": []})
-        with open(f"/proc/{broker.pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        broker_cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        broker_cpu = proc_cpu(broker.pid)
         out, _ = watcher.communicate(timeout=60)
         seen = json.loads(out.splitlines()[-1])
+        crowd_got = None
+        if crowd_proc:
+            try:
+                cout, _ = crowd_proc.communicate(timeout=10)
+            except subprocess.TimeoutExpired:
+                crowd_proc.terminate()
+                cout, _ = crowd_proc.communicate(timeout=10)
+            crowd_got = json.loads(cout.splitlines()[-1])
         # Batches are merged in arrival order: a snapshot of k hits holds the next k batches.
         delays, pos = [], 0
         for got, k in seen:
@@ -216,16 +313,67 @@ def run(n, seconds, build):
         q = lambda xs, p: xs[min(len(xs) - 1, int(p * len(xs)))] * 1000 if xs else float("nan")
         return {"agents": n, "batches_sent": len(sent), "batches_merged": sum(k for _, k in seen),
                 "p50_ms": q(delays, 0.5), "p99_ms": q(delays, 0.99), "max_ms": q(delays, 1.0),
-                "send_lag_p99_ms": q(lag, 0.99), "broker_cpu_s": broker_cpu, "seconds": seconds}
+                "send_lag_p99_ms": q(lag, 0.99), "broker_cpu_s": broker_cpu, "seconds": seconds,
+                "subscribers": subscribers, "slow": slow, "crowd_cpu_s": crowd_cpu, "others_cpu": others,
+                "crowd": crowd_got, "snapshots": len(seen)}
     finally:
         for s in agents:
             s.close()
         ctx.destroy(linger=0)
         broker.terminate()
         broker.wait(10)
-        if watcher and watcher.poll() is None:
-            watcher.kill()
-            watcher.wait()
+        for p in (watcher, crowd_proc):
+            if p and p.poll() is None:
+                p.kill()
+                p.wait()
+
+
+HEADER = ("| agents | subscribers (slow) | batches sent | merged | delay p50 | delay p99 | max | sender lag p99 "
+          "| broker CPU | subscribers' CPU | others on the cores | subscribers' messages |\n"
+          "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+
+
+def row(r):
+    c = r["crowd"]
+    if c is None:
+        msgs = "-"
+    else:
+        fast = c["fast"]
+        msgs = (f"drainers {min(fast)}–{max(fast)} msgs (timer saw {r['snapshots']} snapshots), "
+                f"{c['fast_saw_finished']}/{len(fast)} saw finished" if fast else "no drainers")
+        if c["slow"]:
+            msgs += f"; slow readers {min(c['slow'])}–{max(c['slow'])} msgs"
+    return (f"| {r['agents']} | {r['subscribers']} ({r['slow']}) | {r['batches_sent']} | {r['batches_merged']} | "
+            f"{r['p50_ms']:.1f} ms | {r['p99_ms']:.1f} ms | {r['max_ms']:.1f} ms | {r['send_lag_p99_ms']:.1f} ms | "
+            f"{r['broker_cpu_s'] / r['seconds'] * 100:.0f}% | {r['crowd_cpu_s'] / r['seconds'] * 100:.0f}% | "
+            f"{r['others_cpu'] * 100:.0f}% | {msgs} |")
+
+
+def compare(n, seconds, build, subscribers, slow, rounds):
+    """Same agents without and with `subscribers`, alternating which goes
+    first, over `rounds` rounds; the p99 ratio per round and its median."""
+    print(HEADER, flush=True)
+    by = {0: [], subscribers: []}
+    for k in range(rounds):
+        order = [0, subscribers] if k % 2 == 0 else [subscribers, 0]
+        for m in order:
+            r = run(n, seconds, build, m, slow if m else 0)
+            by[m].append(r)
+            print(row(r), flush=True)
+    med = lambda xs: sorted(xs)[len(xs) // 2] if len(xs) % 2 else sum(sorted(xs)[len(xs) // 2 - 1:len(xs) // 2 + 1]) / 2
+    ratios = [w["p99_ms"] / o["p99_ms"] for o, w in zip(by[0], by[subscribers])]
+    print()
+    print("| subscribers | p50 median [min–max] | p99 median [min–max] | max median [min–max] | broker CPU median | others on the cores |")
+    print("| ---: | ---: | ---: | ---: | ---: | --- |")
+    for m, rs in by.items():
+        others = ", ".join("%.0f%%" % (r["others_cpu"] * 100) for r in rs)
+        f = lambda key: f"{med([r[key] for r in rs]):.1f} ms [{min(r[key] for r in rs):.1f}–{max(r[key] for r in rs):.1f}]"
+        print(f"| {m} | {f('p50_ms')} | {f('p99_ms')} | {f('max_ms')} | "
+              f"{med([r['broker_cpu_s'] / r['seconds'] for r in rs]) * 100:.0f}% | {others} |")
+    print()
+    per_round = ", ".join("%.3f" % x for x in ratios)
+    print(f"p99 with {subscribers} / without, per round: {per_round}; "
+          f"median {med(ratios):.3f} -> {'within' if med(ratios) <= 1.10 else 'NOT within'} 10%", flush=True)
 
 
 def main():
@@ -233,18 +381,30 @@ def main():
     ap.add_argument("--agents", default="1000", help="a count or a comma-separated ladder")
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--build", default=str(ROOT / "build"))
+    ap.add_argument("--subscribers", type=int, default=0, help="extra SUB sockets (dashboards), in their own process")
+    ap.add_argument("--slow-subscribers", type=int, default=0,
+                    help="how many of the extra subscribers read one message every 100 ms instead of draining")
+    ap.add_argument("--compare-subscribers", type=int, default=0, metavar="N",
+                    help="run each agent count without and with N subscribers, interleaved over --rounds")
+    ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--subscriber", help=argparse.SUPPRESS)
+    ap.add_argument("--crowd", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.subscriber:
         return subscriber(args.subscriber)
+    if args.crowd:
+        endpoint, count, slow = args.crowd.rsplit(",", 2)
+        return crowd(endpoint, int(count), int(slow))
     raise_nofile()
-    print("| agents | batches sent | merged | delay p50 | delay p99 | max | sender lag p99 | broker CPU |")
-    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    if args.compare_subscribers:
+        assert args.slow_subscribers <= args.compare_subscribers
+        for n in [int(x) for x in args.agents.split(",")]:
+            compare(n, args.seconds, Path(args.build), args.compare_subscribers, args.slow_subscribers, args.rounds)
+        return
+    assert args.slow_subscribers <= args.subscribers
+    print(HEADER, flush=True)
     for n in [int(x) for x in args.agents.split(",")]:
-        r = run(n, args.seconds, Path(args.build))
-        print(f"| {r['agents']} | {r['batches_sent']} | {r['batches_merged']} | {r['p50_ms']:.1f} ms | "
-              f"{r['p99_ms']:.1f} ms | {r['max_ms']:.1f} ms | {r['send_lag_p99_ms']:.1f} ms | {r['broker_cpu_s'] / r['seconds'] * 100:.0f}% |",
-              flush=True)
+        print(row(run(n, args.seconds, Path(args.build), args.subscribers, args.slow_subscribers)), flush=True)
 
 
 if __name__ == "__main__":
