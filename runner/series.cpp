@@ -19,6 +19,19 @@ void SeriesBuilder::close(double end_s) {
 void SeriesBuilder::add(Duration elapsed, std::uint32_t cycle, const Stats& d, std::uint32_t users,
                         std::uint32_t users_busy) {
     const double t = secs(elapsed);
+    if (gauge_cycle_ != cycle) {
+        gauge_cycle_ = cycle;
+        cycle_users_ = cycle_busy_ = 0;
+    }
+    if (users > 0) {
+        cycle_users_ = users;
+        cycle_busy_ = users_busy;
+    } else if (d.hits > 0 || d.requests > 0) {
+        // Hits ended in this span, so users were alive in it: the gauge of
+        // the span is the last one the cycle's users showed.
+        users = cycle_users_;
+        users_busy = std::max(users_busy, cycle_busy_);
+    }
     if (!current_) {
         if (!rows_.empty() && rows_.back().cycle == cycle && t - last_end_ < 0.25 * secs(interval_)) {
             // A short tail (a cycle's last delta): it goes into the row before,

@@ -39,6 +39,11 @@ private:
     std::optional<SeriesRow> current_;
     double last_end_ = 0;
     bool dirty_ = false;
+    // The latest non-zero users gauge of the current cycle: a cycle's final
+    // delta is taken after its users have ended, so its own gauge reads 0
+    // although users made its hits.
+    std::uint32_t cycle_users_ = 0, cycle_busy_ = 0;
+    std::optional<std::uint32_t> gauge_cycle_;
 };
 
 }  // namespace loads::runner
