@@ -25,7 +25,8 @@ namespace loads {
 class VirtualUser;
 
 // The start of one hit: when it was due. Closed-model hits are due when the
-// user gets to them (from_schedule false); open-model hits at their arrival.
+// user gets to them (from_schedule false, `scheduled` unset and unused);
+// open-model hits at their arrival.
 struct HitTicket {
     Clock::time_point scheduled;
     bool from_schedule = false;
