@@ -80,11 +80,16 @@ std::string sha256_hex(const std::string& bytes) {
     return out;
 }
 
-proto::Library read_library(const std::string& path) {
+std::string read_file(const std::string& path, const std::string& what) {
     std::ifstream f(path, std::ios::binary);
-    if (!f) throw UsageError("cannot read the test library " + path);
+    if (!f) throw UsageError("cannot read " + what + " " + path);
     std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-    if (f.bad()) throw UsageError("cannot read the test library " + path);
+    if (f.bad()) throw UsageError("cannot read " + what + " " + path);
+    return bytes;
+}
+
+proto::Library read_library(const std::string& path) {
+    std::string bytes = read_file(path, "the test library");
     if (bytes.size() > proto::kMaxBodySize - (1u << 20))
         throw UsageError("the test library " + path + " is too large to send to agents");
     proto::Library lib;
@@ -92,6 +97,26 @@ proto::Library read_library(const std::string& path) {
     lib.sha256 = sha256_hex(bytes);
     lib.bytes = std::move(bytes);
     return lib;
+}
+
+// The --data files, to ship with the run. They ride in one message with the
+// library: together they must fit in a body (the runner checked each file).
+std::vector<proto::DataFile> read_data_files(const std::vector<DataSource>& sources, std::size_t library_bytes) {
+    std::vector<proto::DataFile> out;
+    std::size_t total = library_bytes;
+    for (const auto& s : sources) {
+        proto::DataFile f;
+        f.name = s.name;
+        f.file = std::filesystem::path(s.path).filename().string();
+        f.bytes = read_file(s.path, "the data file");
+        f.sha256 = sha256_hex(f.bytes);
+        total += f.bytes.size();
+        if (total > proto::kMaxBodySize - (1u << 20))
+            throw UsageError("--data: the library and data files come to more than " +
+                             std::to_string((proto::kMaxBodySize >> 20) - 1) + " MiB, too much to send to agents");
+        out.push_back(std::move(f));
+    }
+    return out;
 }
 
 // One decoded message from the DEALER, or nothing (no message, or one we
@@ -191,9 +216,11 @@ Report run_cluster(const Options& options, Interrupts& interrupts) {
     submit.test = options.test_argument;
     submit.agents = options.agents;
     submit.wait = options.wait_for_agents;
+    submit.data = read_data_files(options.spec.data, library ? library->bytes.size() : 0);
     submit.library = std::move(library);
     if (!proto::send(dealer, submit)) throw std::runtime_error("cannot send the run to the broker at " + options.broker);
     submit.library.reset();  // the bytes are queued; free ours
+    submit.data.clear();
 
     const Duration liveness = std::max(kMinLiveness, broker_timeout(options));
     auto last_heard = Clock::now();

@@ -45,6 +45,11 @@ int main(int argc, char** argv) {
         std::cerr << "loads-runner: " << err << "\n";
         return 2;
     }
+    // So is a bad data file: missing, unparsable, ragged, too large.
+    if (auto err = Engine::check_data(o.spec.data); !err.empty()) {
+        std::cerr << "loads-runner: " << err << "\n";
+        return 2;
+    }
     // URL mode knows its request names in advance: a threshold naming
     // another one could never be measured.
     if (o.spec.test.kind == TestSpec::Kind::url) {

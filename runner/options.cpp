@@ -57,6 +57,8 @@ ParseResult parse(int argc, char** argv) {
     std::string output = "text";
     std::string broker_timeout;
     std::vector<std::string> thresholds;
+    std::vector<std::string> data;
+    std::string data_exhausted = "wrap";
 
     app.add_option("test", test_arg,
                    "What each hit runs: a URL (http, https, ws, wss, tcp://host:port) or "
@@ -113,6 +115,16 @@ ParseResult parse(int argc, char** argv) {
         ->group(g)->check(checked(parse_duration, "DURATION"));
     app.add_flag("--follow-redirects", o.spec.client.follow_redirects, "URL mode: follow 3xx redirects")->group(g);
     app.add_flag("-k,--insecure", o.spec.client.insecure, "Do not verify TLS certificates")->group(g);
+
+    g = "Test data";
+    app.add_option("--data", data,
+                   "A data file for the test, repeatable: NAME=FILE, a .csv with a header row or a .jsonl "
+                   "(one JSON object per line); read in a test as data(\"NAME\") and user_row(\"NAME\"), "
+                   "shipped to agents")
+        ->group(g)->allow_extra_args(false);
+    app.add_option("--data-exhausted", data_exhausted,
+                   "user_row() past the last row: wrap (row user_id % rows, the default) or stop (the user stops)")
+        ->group(g)->check(CLI::IsMember({"wrap", "stop"}));
 
     g = "Output";
     app.add_flag("-q,--quiet", o.quiet, "No progress bar")->group(g);
@@ -214,6 +226,15 @@ ParseResult parse(int argc, char** argv) {
         o.thresholds.push_back(std::move(t.value));
     }
     if (o.abort_on_fail && o.thresholds.empty()) return usage("--abort-on-fail goes with --threshold");
+    for (const auto& d : data) {
+        auto eq = d.find('=');
+        if (eq == std::string::npos || eq == 0 || eq + 1 == d.size())
+            return usage("--data \"" + d + "\": expected NAME=FILE (e.g. users=users.csv)");
+        o.spec.data.push_back({d.substr(0, eq), d.substr(eq + 1)});
+    }
+    if (!o.spec.data.empty() && o.spec.test.kind != TestSpec::Kind::library)
+        return usage("--data goes with a test library (LIBRARY.so:Class.method): a URL test reads no data");
+    o.spec.data_exhausted = data_exhausted == "stop" ? DataExhaustion::stop : DataExhaustion::wrap;
     return {std::move(o), 0};
 }
 

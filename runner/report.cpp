@@ -76,6 +76,9 @@ void print_summary(std::ostream& out, const Report& r) {
     out << "Dropped: " << s.dropped << "\n";
     out << "Late: " << s.late << "\n";
     out << "Interrupted: " << s.interrupted << "\n";
+    if (s.users_out_of_data)
+        out << "Out of data: " << s.users_out_of_data << " users (no row left for them in a data set; "
+            << "--data-exhausted stop)\n";
 
     const Plan& plan = r.spec.plan;
     if (plan.open()) {
@@ -91,6 +94,13 @@ void print_summary(std::ostream& out, const Report& r) {
             out << "The pool reached --max-users " << plan.max_users << ": hits started late (" << s.late
                 << ") or were dropped (" << s.dropped << ") for want of a free user; the latencies from schedule "
                 << "count that wait. Raise --max-users if the target should see the full rate.\n";
+    }
+    if (!r.spec.data.empty()) {
+        out << "\nData:";
+        for (std::size_t i = 0; i < r.spec.data.size(); ++i)
+            out << (i ? ", " : " ") << r.spec.data[i].name << " (" << r.spec.data[i].path << ")";
+        out << "; user_row() past the last row: "
+            << (r.spec.data_exhausted == DataExhaustion::stop ? "stop" : "wrap") << "\n";
     }
     if (r.agents) out << "\nAgents: " << r.agents << "\n";
     if (r.result.stopped) out << "\nInterrupted: the plan did not run to its end.\n";
@@ -260,6 +270,7 @@ json::object stats_json(const Stats& s) {
     o["scheduled"] = s.scheduled;
     o["dropped"] = s.dropped;
     o["late"] = s.late;
+    o["users_out_of_data"] = s.users_out_of_data;
     o["requests"] = s.requests;
     o["request_errors"] = s.request_errors;
     o["bytes_sent"] = s.bytes_sent;
@@ -326,6 +337,10 @@ json::object plan_json(const Report& r) {
     o["interval_s"] = seconds(spec.interval);
     o["threads"] = r.threads;
     o["agents"] = r.agents;
+    json::object data;
+    for (const auto& d : spec.data) data[d.name] = d.path;
+    o["data"] = std::move(data);
+    o["data_exhausted"] = spec.data_exhausted == DataExhaustion::stop ? "stop" : "wrap";
     return o;
 }
 

@@ -189,7 +189,10 @@ void Agent::on_prepare(const proto::Prepare& p) {
             if (!p.library) throw std::runtime_error("a library test came without its library");
             spec.test.library_path = cache_.store(*p.library);
         }
+        spec.data.clear();
+        for (const auto& d : p.data) spec.data.push_back({d.name, cache_.store(d)});
         error = Engine::check(spec.test);
+        if (error.empty()) error = Engine::check_data(spec.data);
     } catch (const std::exception& e) {
         error = e.what();
     }

@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -43,27 +44,43 @@ bool file_has(const fs::path& p, const std::string& sha) {
 }  // namespace
 
 std::string LibraryCache::store(const proto::Library& lib) {
-    if (lib.sha256.size() != 64 || lib.sha256.find_first_not_of("0123456789abcdef") != std::string::npos)
-        throw std::runtime_error("library " + lib.name + ": sha256 is not 64 lower-case hex digits");
-    const std::string actual = sha256_hex(lib.bytes);
-    if (actual != lib.sha256)
-        throw std::runtime_error("library " + lib.name + ": bytes hash to " + actual + ", expected " + lib.sha256);
+    return store_bytes("library " + lib.name, lib.sha256, lib.bytes, ".so", true);
+}
+
+std::string LibraryCache::store(const proto::DataFile& data) {
+    const std::string what = "data file " + data.name + " (" + data.file + ")";
+    auto dot = data.file.rfind('.');
+    std::string ext = dot == std::string::npos ? "" : data.file.substr(dot + 1);
+    for (auto& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (ext != "csv" && ext != "jsonl" && ext != "ndjson")
+        throw std::runtime_error(what + ": not a .csv, .jsonl or .ndjson file");
+    return store_bytes(what, data.sha256, data.bytes, "." + ext, false);
+}
+
+std::string LibraryCache::store_bytes(const std::string& what, const std::string& sha256, const std::string& bytes,
+                                      const std::string& suffix, bool executable) {
+    if (sha256.size() != 64 || sha256.find_first_not_of("0123456789abcdef") != std::string::npos)
+        throw std::runtime_error(what + ": sha256 is not 64 lower-case hex digits");
+    const std::string actual = sha256_hex(bytes);
+    if (actual != sha256) throw std::runtime_error(what + ": bytes hash to " + actual + ", expected " + sha256);
 
     std::error_code ec;
     fs::create_directories(dir_, ec);
     if (ec) throw std::runtime_error("cache directory " + dir_ + ": " + ec.message());
-    const fs::path path = fs::path(dir_) / (lib.sha256 + ".so");
-    if (fs::exists(path) && file_has(path, lib.sha256)) return path.string();
+    const fs::path path = fs::path(dir_) / (sha256 + suffix);
+    if (fs::exists(path) && file_has(path, sha256)) return path.string();
 
-    // Write beside it and rename: a library is never seen half written, and
+    // Write beside it and rename: a file is never seen half written, and
     // a file another agent wrote concurrently has the same bytes.
-    const fs::path tmp = fs::path(dir_) / (lib.sha256 + ".so.tmp" + std::to_string(::getpid()));
+    const fs::path tmp = fs::path(dir_) / (sha256 + suffix + ".tmp" + std::to_string(::getpid()));
     {
         std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-        out.write(lib.bytes.data(), static_cast<std::streamsize>(lib.bytes.size()));
+        out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
         if (!out) throw std::runtime_error("cannot write " + tmp.string());
     }
-    fs::permissions(tmp, fs::perms::owner_read | fs::perms::owner_write | fs::perms::owner_exec, ec);
+    auto perms = fs::perms::owner_read | fs::perms::owner_write;
+    if (executable) perms |= fs::perms::owner_exec;
+    fs::permissions(tmp, perms, ec);
     fs::rename(tmp, path, ec);
     if (ec) {
         fs::remove(tmp, ec);

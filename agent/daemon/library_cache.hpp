@@ -1,5 +1,5 @@
-// Test libraries shipped by the broker, kept on disk by their SHA-256 so an
-// agent host needs no copy of its own and loads each version once.
+// Test libraries and data files shipped by the broker, kept on disk by their
+// SHA-256 so an agent host needs no copy of its own and writes each version once.
 #pragma once
 
 #include "loads/proto/messages.hpp"
@@ -18,8 +18,15 @@ public:
     // std::runtime_error with a message for the broker when the bytes do not
     // match their hash or the file cannot be written.
     std::string store(const proto::Library& lib);
+    // The same for a data file: <dir>/<sha256>.<ext>, ext from its file name
+    // (csv, jsonl or ndjson; anything else is refused).
+    std::string store(const proto::DataFile& data);
 
 private:
+    // Checks the hash and writes `bytes` as <dir>/<sha256><suffix>.
+    std::string store_bytes(const std::string& what, const std::string& sha256, const std::string& bytes,
+                            const std::string& suffix, bool executable);
+
     std::string dir_;
 };
 

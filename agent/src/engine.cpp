@@ -1,6 +1,7 @@
 // The run loop: cycles, interval collection, duration deadlines and stops.
 #include "loads/engine.hpp"
 
+#include "data_file.hpp"
 #include "load_model.hpp"
 #include "run_state.hpp"
 #include "shared_space.hpp"
@@ -75,6 +76,8 @@ std::string Engine::check(const TestSpec& test) {
     auto state = prepare_run(spec);
     return state ? std::string() : state.error;
 }
+
+std::string Engine::check_data(const std::vector<DataSource>& data) { return check_data_sources(data); }
 
 Parsed<std::vector<std::string>> Engine::list_tests(const std::string& library_path) {
     auto lib = TestLibrary::open(library_path);

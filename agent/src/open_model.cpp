@@ -7,7 +7,8 @@
 // frees up: a late start, its latency still counted from the schedule. An
 // arrival that has waited longer than the request timeout is dropped, as is
 // everything still waiting when the cycle is cancelled. So each arrival is
-// counted once: a hit, a dropped arrival, or an interrupted hit.
+// counted once: a hit, a dropped arrival, or an interrupted hit. A user that
+// runs out of data rows (--data-exhausted stop) caps the pool where it is.
 #include "load_model.hpp"
 #include "virtual_user.hpp"
 
@@ -64,6 +65,9 @@ public:
         auto it = std::find(idle_.begin(), idle_.end(), &user);
         if (it != idle_.end()) idle_.erase(it);
         --users_;
+        // A user out of data (--data-exhausted stop) means later users, with
+        // higher ids, would be too: the pool stops growing here.
+        if (user.out_of_data()) cap_ = std::min(cap_, users_);
         // A user that failed to start leaves room for another.
         if (!stopping()) dispatch(Clock::now());
     }

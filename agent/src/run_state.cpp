@@ -1,5 +1,7 @@
 #include "run_state.hpp"
 
+#include "data_file.hpp"
+
 namespace loads {
 
 Parsed<std::shared_ptr<RunState>> prepare_run(const RunSpec& spec) {
@@ -13,6 +15,12 @@ Parsed<std::shared_ptr<RunState>> prepare_run(const RunSpec& spec) {
         state->base_url = std::move(base.value);
     }
     if (spec.plan.cycles.empty()) return fail("the plan has no cycles");
+    if (auto err = check_data_names(spec.data); !err.empty()) return fail(err);
+    for (const auto& source : spec.data) {
+        auto set = load_data_file(source);
+        if (!set) return fail(set.error);
+        state->data.push_back(std::move(set.value));
+    }
 
     const TestSpec& t = spec.test;
     if (t.kind == TestSpec::Kind::library) {

@@ -3,6 +3,7 @@
 // once for every hit.
 #pragma once
 
+#include "loads/data.hpp"
 #include "loads/engine.hpp"
 #include "test_library.hpp"
 #include "url.hpp"
@@ -34,6 +35,15 @@ struct RunState {
     bool head = false;
 
     SharedSpaceImpl* shared = nullptr;  // the run's shared space (thread-safe)
+
+    // --data: every data set, parsed once, read by every user.
+    std::vector<DataSet> data;
+    // The data set called `name`, or nullptr.
+    const DataSet* data_set(std::string_view name) const {
+        for (const auto& d : data)
+            if (d.name() == name) return &d;
+        return nullptr;
+    }
 };
 
 // What a worker needs to know of the running cycle.
@@ -46,7 +56,7 @@ struct CycleState {
 };
 
 // Builds the run state: parses URLs, opens the library, finds the test,
-// serialises the URL-mode request. Returns an error sentence on bad input.
+// serialises the URL-mode request, loads the data files. Returns an error sentence on bad input.
 Parsed<std::shared_ptr<RunState>> prepare_run(const RunSpec& spec);
 
 }  // namespace loads

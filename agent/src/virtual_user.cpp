@@ -73,6 +73,34 @@ void VirtualUser::record(std::string_view name, std::chrono::nanoseconds elapsed
     s.latency.record(ns);
 }
 
+const DataSet& VirtualUser::data(std::string_view name) const {
+    if (const DataSet* d = run_.data_set(name)) return *d;
+    std::string known;
+    for (const auto& d : run_.data) known += (known.empty() ? "" : ", ") + d.name();
+    throw std::invalid_argument("no data set \"" + std::string(name) + "\" in this run (give it with --data " +
+                                std::string(name) + "=FILE" + (known.empty() ? ")" : "; the run has: " + known + ")"));
+}
+
+DataRow VirtualUser::user_row(std::string_view name) const {
+    const DataSet& d = data(name);
+    if (id_ < d.size()) return d.row(id_);
+    if (run_.spec.data_exhausted == DataExhaustion::wrap) return d.row(id_ % d.size());
+    throw DataExhausted("data set \"" + d.name() + "\" has " + std::to_string(d.size()) + " rows: none left for user " +
+                        std::to_string(id_) + " (--data-exhausted stop)");
+}
+
+void VirtualUser::stop_for_data(const DataExhausted& e) {
+    // Not the target's doing: no hit, no error; the user just goes. The
+    // message is one per data set (user ids left out), so it counts users.
+    out_of_data_ = true;
+    if (io_.stopping()) return;
+    Stats& stats = io_.stats();
+    ++stats.users_out_of_data;
+    std::string what = e.what();
+    if (auto cut = what.find(": none left"); cut != std::string::npos) what.resize(cut);
+    stats.note("out of data: " + what + " (--data-exhausted stop)");
+}
+
 std::optional<Clock::time_point> VirtualUser::park() {
     parked_due_.reset();
     timer_.timer_.expires_at(Clock::time_point::max());
@@ -112,6 +140,9 @@ void VirtualUser::run(asio::yield_context yield) {
     runner_ = make_hit_runner(run_, *this);
     try {
         runner_->start();
+    } catch (const DataExhausted& e) {
+        stop_for_data(e);
+        return;
     } catch (const Failure& e) {
         count_failed_start(e.what(), true, ErrorKind::other);
         return;
@@ -127,6 +158,7 @@ void VirtualUser::run(asio::yield_context yield) {
     }
     while (auto ticket = load_.next_hit(*this)) {
         run_one_hit(*ticket);
+        if (out_of_data_) break;
         ++hit_;
     }
     try {
@@ -155,6 +187,13 @@ void VirtualUser::run_one_hit(const HitTicket& ticket) {
             kind = ErrorKind::status;
             message = "HTTP 5xx response not checked by the test";
         }
+    } catch (const DataExhausted& e) {
+        io_.worker().user_busy(-1);
+        stop_for_data(e);
+        // The arrival this user took will never be served.
+        if (io_.stopping()) ++stats.interrupted;
+        else if (ticket.from_schedule) ++stats.dropped;
+        return;
     } catch (const Failure& f) {
         outcome = Outcome::failure;
         message = f.what();

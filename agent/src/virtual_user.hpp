@@ -53,6 +53,11 @@ public:
     std::uint32_t user_id() const override { return id_; }
     std::uint64_t hit_index() const override { return hit_; }
     std::uint32_t cycle() const override { return cycle_.index; }
+    const DataSet& data(std::string_view name) const override;
+    DataRow user_row(std::string_view name) const override;
+
+    // True once the user stopped for want of a data row (DataExhausted).
+    bool out_of_data() const { return out_of_data_; }
 
     UserIo& io() { return io_; }
     HttpSession& http() { return static_cast<HttpSession&>(session()); }
@@ -69,6 +74,7 @@ private:
 
     void run_one_hit(const HitTicket& ticket);
     void count_failed_start(std::string_view what, bool failure, ErrorKind kind);
+    void stop_for_data(const DataExhausted& e);
     void wait(Clock::duration d);
     bool should_continue() const;
 
@@ -87,6 +93,7 @@ private:
     Registration timer_registration_;
     std::optional<Clock::time_point> parked_due_;
     bool asked_ = false;
+    bool out_of_data_ = false;
 };
 
 }  // namespace loads

@@ -51,6 +51,7 @@ std::vector<std::pair<std::string, proto::Prepare>> Run::assign(const std::vecto
         p.spec.agent_index = k++;
         p.spec.agent_count = n;
         p.library = submit_.library;
+        p.data = submit_.data;
         out.emplace_back(a, std::move(p));
     }
     return out;

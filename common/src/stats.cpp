@@ -27,6 +27,7 @@ void Stats::merge(const Stats& o) {
     scheduled += o.scheduled;
     dropped += o.dropped;
     late += o.late;
+    users_out_of_data += o.users_out_of_data;
 
     requests += o.requests;
     request_errors += o.request_errors;
@@ -62,6 +63,7 @@ void Stats::reset() {
     hits = successes = failures = errors = 0;
     errors_by_kind.fill(0);
     interrupted = scheduled = dropped = late = 0;
+    users_out_of_data = 0;
     requests = request_errors = bytes_sent = bytes_received = 0;
     status_codes.fill(0);
     ws_opened = ws_closed = ws_messages_sent = ws_messages_received = ws_bytes_sent = ws_bytes_received = 0;

@@ -12,12 +12,15 @@
 // HTTP:  /  /echo  /status/NNN  /delay?ms=N  /bytes/N  /redirect/N
 //        /cookies/set?k=v  /cookies  /headers  GET /dist?...
 //        GET /stats  GET /stats/dist  POST /stats/reset
+// Shop:  POST /login  POST /logout  GET /products[/SKU]  POST /cart
+//        POST /checkout  GET /stats/shop   (a JSON API: shop.hpp)
 // WS:    /ws (and /echo) echo   /ws?close=N closes after N echoes
 //        /room: every message goes to every member, on every relayed node
 // TCP:   questions end with '?', answers end with '.'
 //
 // GET /stats is what the target itself saw; the tests compare it with what
-// loads reports. /stats, /stats/dist and /stats/reset are not counted.
+// loads reports. /stats, /stats/dist, /stats/shop and /stats/reset are not
+// counted.
 //
 // GET /dist draws a delay from a stated distribution, waits it on a timer
 // (the thread serves others meanwhile), then answers 200 with the drawn delay:
@@ -38,6 +41,8 @@
 // response. GET /stats/dist returns the records as a JSON array, in the order
 // they were made; POST /stats/reset clears them with the counts. A /dist
 // request counts in /stats like any other request.
+#include "shop.hpp"
+
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -426,7 +431,7 @@ void serve_websocket(beast::tcp_stream stream, http::request<http::string_body> 
 http::message_generator handle(http::request<http::string_body>& req, bool& counted) {
     const std::string_view target = req.target();
     const std::string_view path = path_of(target);
-    counted = !(path == "/stats" || path == "/stats/reset" || path == "/stats/dist");
+    counted = !(path == "/stats" || path == "/stats/reset" || path == "/stats/dist" || path == "/stats/shop");
     http::response<http::string_body> res{http::status::ok, req.version()};
     res.set(http::field::server, "loads-demo-target");
     res.set(http::field::content_type, "text/plain");
@@ -452,7 +457,21 @@ http::message_generator handle(http::request<http::string_body>& req, bool& coun
     if (path == "/stats/reset" && req.method() == http::verb::post) {
         g_stats.reset();
         g_dist.reset();
+        demo::shop_reset();
         return finish(http::status::ok, "reset\n");
+    }
+    if (path == "/stats/shop" && req.method() == http::verb::get) {
+        res.set(http::field::content_type, "application/json");
+        return finish(http::status::ok, demo::shop_stats_json());
+    }
+    if (auto shop = demo::shop_handle(std::string_view(req.method_string()), path,
+                                      std::string_view(req[http::field::cookie]), req.body())) {
+        res.set(http::field::content_type, "application/json");
+        if (!shop->set_cookie.empty()) res.set(http::field::set_cookie, shop->set_cookie);
+        res.result(shop->status);
+        res.body() = std::move(shop->body);
+        res.prepare_payload();
+        return res;
     }
     if (path.starts_with("/status/")) {
         unsigned code = 0;

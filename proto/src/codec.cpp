@@ -75,6 +75,12 @@ constexpr std::array<Counter, 22> kCounters{{
     {"tcp_bytes_received", &Stats::tcp_bytes_received},
 }};
 
+// Counters added after the first v2 release: always written, optional to
+// read (absent is 0), so older writers stay readable.
+constexpr std::array<Counter, 1> kLaterCounters{{
+    {"users_out_of_data", &Stats::users_out_of_data},
+}};
+
 void write_histogram(Writer& w, const Histogram& h) {
     auto sparse = h.to_sparse();
     w.map(5);
@@ -91,8 +97,9 @@ void write_histogram(Writer& w, const Histogram& h) {
 }
 
 void write_stats(Writer& w, const Stats& s) {
-    w.map(kCounters.size() + 6);
+    w.map(kCounters.size() + kLaterCounters.size() + 6);
     for (const auto& c : kCounters) w.ku64(c.name, s.*c.field);
+    for (const auto& c : kLaterCounters) w.ku64(c.name, s.*c.field);
 
     std::size_t kinds = 0;
     for (auto n : s.errors_by_kind) kinds += n != 0;
@@ -156,8 +163,20 @@ void write_library(Writer& w, const std::optional<Library>& lib) {
     w.bin(lib->bytes);
 }
 
+void write_data_files(Writer& w, const std::vector<DataFile>& files) {
+    w.array(files.size());
+    for (const auto& f : files) {
+        w.map(4);
+        w.kstr("name", f.name);
+        w.kstr("file", f.file);
+        w.kstr("sha256", f.sha256);
+        w.str("bytes");
+        w.bin(f.bytes);
+    }
+}
+
 void write_spec(Writer& w, const RunSpec& s) {
-    w.map(7);
+    w.map(8);
     w.str("test");
     const TestSpec& t = s.test;
     w.map(8);
@@ -211,6 +230,7 @@ void write_spec(Writer& w, const RunSpec& s) {
     w.kdur("interval_ns", s.interval);
     w.ku64("agent_index", s.agent_index);
     w.ku64("agent_count", s.agent_count);
+    w.kstr("data_exhausted", s.data_exhausted == DataExhaustion::stop ? "stop" : "wrap");
 }
 
 void write_cycles(Writer& w, const std::vector<CycleInfo>& cycles, bool with_stats) {
@@ -306,12 +326,14 @@ struct BodyWriter {
         w.ku64("liveness_ms", m.liveness_ms);
     }
     void operator()(const Prepare& m) {
-        begin(w, 3);
+        begin(w, 4);
         w.kstr("run", m.run);
         w.str("spec");
         write_spec(w, m.spec);
         w.str("library");
         write_library(w, m.library);
+        w.str("data");
+        write_data_files(w, m.data);
     }
     void operator()(const Start& m) {
         begin(w, 1);
@@ -356,7 +378,7 @@ struct BodyWriter {
         }
     }
     void operator()(const Submit& m) {
-        begin(w, 6);
+        begin(w, 7);
         w.str("spec");
         write_spec(w, m.spec);
         w.kstr("test", m.test);
@@ -365,6 +387,8 @@ struct BodyWriter {
         w.kdur("wait_timeout_ns", m.wait_timeout);
         w.str("library");
         write_library(w, m.library);
+        w.str("data");
+        write_data_files(w, m.data);
     }
     void operator()(const Submitted& m) {
         begin(w, 2);
@@ -546,6 +570,8 @@ Histogram read_histogram(const Value& v) {
 Stats read_stats(const Value& v) {
     Stats s;
     for (const auto& c : kCounters) s.*c.field = v(c.name).u64();
+    for (const auto& c : kLaterCounters)
+        if (auto f = v.find(c.name)) s.*c.field = f->u64();
     v("errors_by_kind").each([&](const Value& k, const Value& n) {
         auto kind = error_kind_from_string(k.str());
         // A newer peer's unknown kind still counts, as "other".
@@ -594,6 +620,24 @@ std::optional<Library> read_library(const Value& v) {
     l.sha256 = v("sha256").str();
     l.bytes = v("bytes").bytes();
     return l;
+}
+
+// Optional since it came after the first v2 release: absent is no files.
+std::vector<DataFile> read_data_files(const std::optional<Value>& v) {
+    std::vector<DataFile> out;
+    if (!v || v->is_nil()) return out;
+    if (v->size() > kMaxDataFiles) bad(v->path() + ": more than " + std::to_string(kMaxDataFiles) + " data files");
+    for (std::size_t i = 0; i < v->size(); ++i) {
+        Value f = (*v)[i];
+        DataFile d;
+        d.name = f("name").str();
+        if (d.name.empty() || d.name.size() > 64) bad(f.path() + ".name: must be 1 to 64 bytes");
+        d.file = f("file").str();
+        d.sha256 = f("sha256").str();
+        d.bytes = f("bytes").bytes();
+        out.push_back(std::move(d));
+    }
+    return out;
 }
 
 RunSpec read_spec(const Value& v) {
@@ -664,6 +708,11 @@ RunSpec read_spec(const Value& v) {
         bad(v.path() + ": agent_index must be below agent_count (at least 1)");
     if (s.plan.open() && s.plan.max_users < s.agent_count)
         bad(v.path() + ".plan.max_users: below agent_count");
+    if (auto d = v.find("data_exhausted")) {  // optional: absent is "wrap"
+        auto text = d->str();
+        if (text == "stop") s.data_exhausted = DataExhaustion::stop;
+        else if (text != "wrap") bad(d->path() + ": expected \"wrap\" or \"stop\"");
+    }
     return s;
 }
 
@@ -784,7 +833,8 @@ Message read_body(std::string_view command, const Value& v) {
         return f;
     }
     if (command == "WELCOME") return Welcome{v("heartbeat_ms").u32(), v("liveness_ms").u32()};
-    if (command == "PREPARE") return Prepare{v("run").str(), read_spec(v("spec")), read_library(v("library"))};
+    if (command == "PREPARE")
+        return Prepare{v("run").str(), read_spec(v("spec")), read_library(v("library")), read_data_files(v.find("data"))};
     if (command == "START") return Start{v("run").str()};
     if (command == "STOP") return Stop{v("run").str()};
     if (command == "ERROR") return Error{v("code").str(), v("message").str()};
@@ -826,6 +876,7 @@ Message read_body(std::string_view command, const Value& v) {
         s.wait = v("wait").boolean();
         s.wait_timeout = v("wait_timeout_ns").dur();
         s.library = read_library(v("library"));
+        s.data = read_data_files(v.find("data"));
         if (s.agents == 0 || s.agents > 100'000) bad(v.path() + ".agents: out of range");
         return s;
     }

@@ -52,7 +52,55 @@ public:
     void test_get() { session().get("/"); }
 };
 
+// --data users=FILE (columns user, password): each user logs in to the demo
+// target's shop once with its own row; each hit views the products. With
+// --data items=FILE (a column sku), each hit views one of them in turn.
+class DataUsers : public loads::TestCase {
+public:
+    void on_start() override {
+        auto row = user_row("users");
+        loads::RequestOptions o;
+        o.headers = {{"Content-Type", "application/json"}};
+        auto r = session().post("/login", "{\"user\": \"" + row["user"] + "\", \"password\": \"" + row["password"] + "\"}",
+                                o);
+        check_equal(r.status(), 200, "login of " + row["user"]);
+    }
+    void test_browse() {
+        auto r = session().get("/products");
+        check_equal(r.status(), 200, "products");
+    }
+    void test_items() {
+        const auto& items = data("items");
+        auto sku = items.row(hit_index() % items.size())["sku"];
+        auto r = session().get("/products/" + sku);
+        check_equal(r.status(), 200, "product " + sku);
+    }
+    void test_no_such_set() { data("nope"); }
+};
+
+// No login: asks for its row in every hit (the policy applies there too),
+// and names its request after the row.
+class DataPerHit : public loads::TestCase {
+public:
+    void test_row() {
+        auto row = user_row("users");
+        auto r = session().get("/products/A1", {{}, {}, "row " + row["user"]});
+        check_equal(r.status(), 200, "product");
+    }
+    // The same on a 30 ms answer (so an open model's pool must grow).
+    void test_row_slow() {
+        auto row = user_row("users");
+        auto r = session().get("/delay?ms=30", {{}, {}, "row " + row["user"]});
+        check_equal(r.status(), 200, "delay");
+    }
+};
+
 LOADS_TEST(UserIds, test_get)
+LOADS_TEST(DataUsers, test_browse)
+LOADS_TEST(DataUsers, test_items)
+LOADS_TEST(DataPerHit, test_row)
+LOADS_TEST(DataPerHit, test_row_slow)
+LOADS_TEST(DataUsers, test_no_such_set)
 LOADS_TEST(Cases, test_failing_check)
 LOADS_TEST(Cases, test_unchecked_500)
 LOADS_TEST(Cases, test_checked_500)

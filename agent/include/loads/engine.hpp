@@ -49,6 +49,18 @@ struct ClientOptions {
     std::uint64_t max_body = 64ull << 20;         // bigger responses are a protocol error
 };
 
+// A data file of --data NAME=FILE (agent/src/data_file.hpp has the formats).
+struct DataSource {
+    std::string name;  // what a test calls it: data("users")
+    std::string path;  // .csv (a header row) or .jsonl; on the wire the file rides along
+};
+
+// What user_row() does for a user whose id is past the last row.
+enum class DataExhaustion {
+    wrap,  // row id % rows: rows are reused, in order
+    stop,  // throws DataExhausted: the user stops (counted as out of data)
+};
+
 struct RunSpec {
     TestSpec test;
     Plan plan;
@@ -60,6 +72,9 @@ struct RunSpec {
     // open model this agent's share of the rate and of --max-users.
     std::uint32_t agent_index = 0;
     std::uint32_t agent_count = 1;
+    // Test data, read by tests with data(name) and user_row(name).
+    std::vector<DataSource> data;
+    DataExhaustion data_exhausted = DataExhaustion::wrap;
 };
 
 struct CycleResult {
@@ -117,6 +132,10 @@ public:
     // Checks a test before a run: the URL parses, the library loads and has
     // the test. Returns an error message, or empty when the test can run.
     static std::string check(const TestSpec& test);
+    // Checks data files before a run: names, formats, sizes, every row
+    // parses. Returns an error message ("--data users=u.csv: line 3: ..."),
+    // or empty.
+    static std::string check_data(const std::vector<DataSource>& data);
     // The names of the tests a library holds ("Class.method"), or an error.
     static Parsed<std::vector<std::string>> list_tests(const std::string& library_path);
     // The names a URL-mode test records its requests under, known before it

@@ -19,6 +19,7 @@
 // nothing but this header.
 #pragma once
 
+#include "loads/data.hpp"
 #include "loads/error_kind.hpp"
 
 #include <chrono>
@@ -220,6 +221,16 @@ public:
     virtual std::uint32_t user_id() const = 0;      // unique in the run
     virtual std::uint64_t hit_index() const = 0;    // 0-based, for this user
     virtual std::uint32_t cycle() const = 0;        // 0-based cycle index
+
+    // --data NAME=FILE: the data set `name` (every row, shared by all users).
+    // Throws std::invalid_argument when the run has no data set of that name.
+    virtual const DataSet& data(std::string_view name) const = 0;
+    // This user's own row of data set `name`: row user_id(). User ids are
+    // unique over the run (every cycle, agent and load model), so each row
+    // goes to one user only while the rows last. Past the last row:
+    // --data-exhausted wrap (the default) gives row user_id() % size();
+    // stop throws DataExhausted, which ends this user.
+    virtual DataRow user_row(std::string_view name) const = 0;
 };
 
 // --- the base class of tests ---------------------------------------------------
@@ -244,6 +255,8 @@ protected:
     const std::string& server_url() const { return ctx_->server_url(); }
     std::uint32_t user_id() const { return ctx_->user_id(); }
     std::uint64_t hit_index() const { return ctx_->hit_index(); }
+    const DataSet& data(std::string_view name) const { return ctx_->data(name); }
+    DataRow user_row(std::string_view name) const { return ctx_->user_row(name); }
 
     std::unique_ptr<WebSocket> create_ws(std::string_view url, WsOptions o = {}) {
         return ctx_->create_ws(url, std::move(o));
@@ -307,7 +320,7 @@ struct TestEntry {
 };
 
 struct Registry {
-    static constexpr unsigned kAbiVersion = 1;  // bump when this header changes incompatibly
+    static constexpr unsigned kAbiVersion = 2;  // bump when this header changes incompatibly
     unsigned abi_version = kAbiVersion;
     std::vector<TestEntry> tests;
 };

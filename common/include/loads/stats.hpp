@@ -22,6 +22,9 @@
 //            schedule).
 //   interrupted  a hit in flight when a deadline or a stop cut it short
 //            (not finished within --graceful-stop); not part of `hits`.
+//   out of data  a user that asked user_row() of a data set with no row left
+//            for it under --data-exhausted stop: it stopped there (its hit in
+//            progress is not a hit; in the open model that arrival is dropped).
 #pragma once
 
 #include "loads/error_kind.hpp"
@@ -64,6 +67,9 @@ struct Stats {
     std::uint64_t dropped = 0;    // arrivals that never started
     std::uint64_t late = 0;       // hits started > kLateAfter after their schedule
     static constexpr std::chrono::nanoseconds kLateAfter{1'000'000};
+
+    // --- test data
+    std::uint64_t users_out_of_data = 0;  // users stopped by DataExhausted (--data-exhausted stop)
 
     // --- HTTP
     std::uint64_t requests = 0;        // HTTP responses received (any status)

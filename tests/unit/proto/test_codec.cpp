@@ -38,6 +38,7 @@ Stats sample_stats(std::uint64_t seed) {
     s.scheduled = 20 + seed;
     s.dropped = 5;
     s.late = 4;
+    s.users_out_of_data = 2 + seed;
     s.latency_from_schedule.record(2'000'000 + seed);
     s.errors_by_kind[static_cast<std::size_t>(loads::ErrorKind::timeout)] = 1;
     s.errors_by_kind[static_cast<std::size_t>(loads::ErrorKind::status)] = seed;
@@ -131,6 +132,10 @@ std::vector<Message> every_message() {
     status.agents = {AgentStatus{sample_agent(), "busy", "r1-abcd", 12}};
     status.runs = {RunStatus{"r1-abcd", "running", "http://x/", 1}};
     Submit submit{sample_spec(), "libx.so:X.test", 5, true, 30s, lib};
+    submit.data = {DataFile{"users", "users.csv", std::string(64, 'c'), "user\nalice\n"},
+                   DataFile{"items", "items.jsonl", std::string(64, 'd'), std::string("{}\0", 3)}};
+    Prepare with_data{"r4-data", sample_spec(), lib, submit.data};
+    with_data.spec.data_exhausted = DataExhaustion::stop;
     Snapshot snap{"r1-abcd", 3, 1, 2s, 600, 6000, std::nullopt, 2, sample_stats(4)};
     snap.users = 30;
     snap.users_busy = 12;
@@ -149,6 +154,7 @@ std::vector<Message> every_message() {
         Prepare{"r1-abcd", sample_spec(), lib},
         Prepare{"r2-wxyz", one_hit_spec(), std::nullopt},
         Prepare{"r3-open", open_spec(), std::nullopt},
+        with_data,
         Start{"r1-abcd"},
         Stop{"r1-abcd"},
         Error{"no-agents", "need 5 idle agents, have 2"},
@@ -260,6 +266,46 @@ TEST_CASE("round trips keep the figures exactly") {
     REQUIRE(s.library);
     CHECK(s.library->bytes == std::string("\0\0\xff", 3));
     CHECK(s.agents == 5);
+}
+
+TEST_CASE("data files and --data-exhausted ride in SUBMIT and PREPARE") {
+    RunSpec spec = sample_spec();
+    spec.data_exhausted = DataExhaustion::stop;
+    std::vector<DataFile> files{DataFile{"users", "users.csv", std::string(64, 'a'), std::string("a\n\0\xff", 4)}};
+    auto p = std::get<Prepare>(decode("PREPARE", encode(Prepare{"r", spec, std::nullopt, files}).body));
+    CHECK(p.data == files);
+    CHECK(p.spec.data_exhausted == DataExhaustion::stop);
+    CHECK(p.spec.data.empty());  // paths are the agent's business
+    Submit sub{spec, "t", 1, false, 0s, std::nullopt};
+    sub.data = files;
+    CHECK(std::get<Submit>(decode("SUBMIT", encode(sub).body)).data == files);
+
+    // A writer from before data files (no "data" key: the last one written)
+    // is still read, as no files.
+    std::string body = encode(Prepare{"r", sample_spec(), std::nullopt, {}}).body;
+    const std::string tail("\xa4" "data" "\x90", 6);
+    REQUIRE(body.size() > tail.size());
+    REQUIRE(body.substr(body.size() - tail.size()) == tail);
+    REQUIRE(static_cast<unsigned char>(body[0]) == 0x85);
+    body = char(0x84) + body.substr(1, body.size() - 1 - tail.size());
+    auto old = std::get<Prepare>(decode("PREPARE", body));
+    CHECK(old.data.empty());
+    CHECK(old.run == "r");
+
+    // Checked: too many files, an empty name, a bad policy.
+    auto kind = [](const Message& m) {
+        try {
+            decode(command_of(m), encode(m).body);
+        } catch (const ProtoError& e) {
+            return e.kind;
+        }
+        return Kind::empty;
+    };
+    Prepare many{"r", sample_spec(), std::nullopt, std::vector<DataFile>(kMaxDataFiles + 1, files[0])};
+    CHECK(kind(many) == Kind::malformed);
+    Prepare unnamed{"r", sample_spec(), std::nullopt, files};
+    unnamed.data[0].name.clear();
+    CHECK(kind(unnamed) == Kind::malformed);
 }
 
 TEST_CASE("STATUS is a request without fields and a reply with them") {

@@ -44,8 +44,20 @@ struct Library {
     friend bool operator==(const Library&, const Library&) = default;
 };
 
+// A data file of --data NAME=FILE shipped to agents, like the library: its
+// bytes and their SHA-256. The agent keeps it as <cache>/<sha256>.<ext>.
+struct DataFile {
+    std::string name;    // the data set's name ("users")
+    std::string file;    // file name, for its format (.csv, .jsonl, .ndjson) and logs
+    std::string sha256;  // lower-case hex of the bytes
+    std::string bytes;
+    friend bool operator==(const DataFile&, const DataFile&) = default;
+};
+inline constexpr std::size_t kMaxDataFiles = 32;
+
 // What to run: the engine's RunSpec (test, plan, clients, interval, user ids).
-// A library test's library_path is meaningless on the wire: the library rides along.
+// A library test's library_path is meaningless on the wire: the library rides along;
+// so do the data files (spec.data is filled in by the agent from `data`).
 
 struct CycleInfo {
     std::uint32_t index = 0;
@@ -100,6 +112,7 @@ struct Prepare {
     std::string run;
     RunSpec spec;
     std::optional<Library> library;  // present for library tests
+    std::vector<DataFile> data;      // --data files
 };
 struct Start {
     std::string run;
@@ -149,6 +162,7 @@ struct Submit {
     bool wait = false;       // wait for enough idle agents instead of failing
     Duration wait_timeout{0};  // 0: forever (until the runner stops it)
     std::optional<Library> library;
+    std::vector<DataFile> data;  // --data files
 };
 struct Submitted {
     std::string run;
