@@ -27,6 +27,22 @@ Parsed<TestSpec> parse_test_argument(const std::string& text) {
                     "LIBRARY.so:Class.method"};
 }
 
+std::string parse_params(const std::vector<std::string>& texts, Params& out) {
+    if (texts.size() > kMaxParams)
+        return "--param: " + std::to_string(texts.size()) + " given, at most " + std::to_string(kMaxParams);
+    for (const auto& text : texts) {
+        auto eq = text.find('=');
+        if (eq == std::string::npos) return "--param \"" + text + "\": expected KEY=VALUE";
+        std::string key = text.substr(0, eq);
+        if (auto why = check_param_key(key); !why.empty()) return "--param \"" + text + "\": " + why;
+        std::string value = text.substr(eq + 1);
+        if (value.size() > kMaxParamValue)
+            return "--param " + key + ": the value is longer than " + std::to_string(kMaxParamValue) + " bytes";
+        if (!out.emplace(key, std::move(value)).second) return "--param " + key + " is given twice";
+    }
+    return {};
+}
+
 namespace {
 
 // CLI11 validator wrapping one of our parsers, so the error names the option.
@@ -59,6 +75,7 @@ ParseResult parse(int argc, char** argv) {
     std::vector<std::string> thresholds;
     std::vector<std::string> data;
     std::string data_exhausted = "wrap";
+    std::vector<std::string> params;
 
     app.add_option("test", test_arg,
                    "What each hit runs: a URL (http, https, ws, wss, tcp://host:port) or "
@@ -103,6 +120,9 @@ ParseResult parse(int argc, char** argv) {
 
     g = "Target";
     app.add_option("--server-url", o.spec.server_url, "Base URL for the relative paths of a test library")->group(g);
+    app.add_option("--param", params,
+                   "KEY=VALUE a test library reads with param(\"KEY\"), repeatable; reaches every agent")
+        ->group(g)->allow_extra_args(false);
     app.add_option("-m,--method", o.spec.test.method, "URL mode: HTTP method")->group(g);
     app.add_option("-H,--header", headers, "URL mode: extra header 'Name: value' (repeatable)")->group(g);
     app.add_option("--body", o.spec.test.body, "URL mode: request body (ws/tcp: the message sent each hit)")->group(g);
@@ -204,6 +224,9 @@ ParseResult parse(int argc, char** argv) {
                      ":Class.method (--list shows its tests)");
     if (o.spec.test.kind == TestSpec::Kind::url && o.list_tests)
         return usage("--list takes a test library, not a URL");
+    if (auto err = parse_params(params, o.spec.params); !err.empty()) return usage(err);
+    if (!o.spec.params.empty() && o.spec.test.kind == TestSpec::Kind::url)
+        return usage("--param is read by test libraries (param(\"KEY\") in a test); a URL test has no use for it");
 
     if (!o.dashboard.empty() && o.agents)
         return usage("--dashboard serves a local run; for a cluster run loads-dashboard --broker-pub on the broker's publisher");

@@ -47,6 +47,10 @@ struct ParseResult {
 
 ParseResult parse(int argc, char** argv);
 
+// Adds each "KEY=VALUE" of --param to `out`. Returns why one is bad (no '=',
+// a bad or repeated key, too long, too many), or "".
+std::string parse_params(const std::vector<std::string>& texts, Params& out);
+
 // Splits the TEST argument into a TestSpec: a URL, or LIBRARY.so:Class.method.
 Parsed<TestSpec> parse_test_argument(const std::string& text);
 

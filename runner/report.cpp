@@ -79,6 +79,7 @@ void print_summary(std::ostream& out, const Report& r) {
     if (s.users_out_of_data)
         out << "Out of data: " << s.users_out_of_data << " users (no row left for them in a data set; "
             << "--data-exhausted stop)\n";
+    out << "Skipped: " << s.skipped << "\n";
 
     const Plan& plan = r.spec.plan;
     if (plan.open()) {
@@ -101,6 +102,11 @@ void print_summary(std::ostream& out, const Report& r) {
             out << (i ? ", " : " ") << r.spec.data[i].name << " (" << r.spec.data[i].path << ")";
         out << "; user_row() past the last row: "
             << (r.spec.data_exhausted == DataExhaustion::stop ? "stop" : "wrap") << "\n";
+    }
+    if (s.start_failures) {
+        out << "\nUsers that could not start: " << s.start_failures
+            << " (on_start or the test's constructor threw; each counts one hit"
+            << (s.skipped ? " and skips the rest of its cycle" : "") << ", on_stop still runs after a failed on_start)\n";
     }
     if (r.agents) out << "\nAgents: " << r.agents << "\n";
     if (r.result.stopped) out << "\nInterrupted: the plan did not run to its end.\n";
@@ -267,6 +273,8 @@ json::object stats_json(const Stats& s) {
         kinds[to_string(static_cast<ErrorKind>(k))] = s.errors_by_kind[k];
     o["errors_by_kind"] = std::move(kinds);
     o["interrupted"] = s.interrupted;
+    o["skipped"] = s.skipped;
+    o["start_failures"] = s.start_failures;
     o["scheduled"] = s.scheduled;
     o["dropped"] = s.dropped;
     o["late"] = s.late;

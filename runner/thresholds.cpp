@@ -42,12 +42,12 @@ std::string_view trim(std::string_view s) {
 
 bool is_count_metric(std::string_view m) {
     return m == "hits" || m == "requests" || m == "errors" || m == "failures" || m == "dropped" || m == "late" ||
-           m == "interrupted";
+           m == "interrupted" || m == "skipped";
 }
 
 constexpr const char* kKnown =
     "known metrics: p50 p90 p95 p99 p99.9 (any pN), max, min, mean, service_p95 and the like, "
-    "hits, requests, errors, failures, dropped, late, interrupted, rps; per name (NAME:metric) "
+    "hits, requests, errors, failures, dropped, late, interrupted, skipped, rps; per name (NAME:metric) "
     "the latency metrics, errors and count";
 
 // Leading number of `s` (no sign), and what follows it.
@@ -116,6 +116,7 @@ Measure measure(const Threshold& t, const Stats& s, Duration elapsed, bool open_
                       : t.metric == "dropped"     ? s.dropped
                       : t.metric == "late"        ? s.late
                       : t.metric == "interrupted" ? s.interrupted
+                      : t.metric == "skipped"     ? s.skipped
                                                   : 0;
     if (t.unit == ThresholdUnit::percent) {
         if (s.hits == 0) return {std::nullopt, "no hits"};

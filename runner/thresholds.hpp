@@ -8,7 +8,7 @@
 //   METRIC  latency: p50 p90 p95 p99 p99.9 (any pN, 0 < N <= 100), max, min,
 //           mean (k6's avg, med and p(95) are accepted too); service_p95 and
 //           the like for the service-time histogram;
-//           counts: hits requests errors failures dropped late interrupted;
+//           counts: hits requests errors failures dropped late interrupted skipped;
 //           rps (hits per second over the run);
 //           per name: the latency metrics, errors, count
 //   OP      <  <=  >  >=  ==

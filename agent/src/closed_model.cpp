@@ -47,6 +47,12 @@ public:
         return HitTicket{};  // due now: nothing is measured from it
     }
 
+    std::uint64_t hits_left(const VirtualUser& user, std::uint64_t taken) const override {
+        if (cycle_.timed) return 0;
+        const auto done = user.hit_index() + taken;
+        return cycle_.hits > done ? cycle_.hits - done : 0;
+    }
+
     bool finished() const override { return begun_; }
 
 private:

@@ -57,6 +57,10 @@ public:
     // Suspends `user` (think time, waiting for an arrival) until its next hit
     // is due; nullopt when the user has no more hits.
     virtual std::optional<HitTicket> next_hit(VirtualUser& user) = 0;
+    // How many more hits `user` would have been handed after `taken` more
+    // (a user whose on_start failed skips them): the closed model in count
+    // mode knows; a timed cycle or the open model does not skip hits (0).
+    virtual std::uint64_t hits_left(const VirtualUser& /*user*/, std::uint64_t /*taken*/) const { return 0; }
     // The user has ended (after its on_stop, or a failed on_start).
     virtual void user_ended(VirtualUser& /*user*/) {}
     // No more users will be spawned nor hits handed out.

@@ -1,5 +1,6 @@
 #include "virtual_user.hpp"
 
+#include "hit_outcome.hpp"
 #include "socket_clients.hpp"
 
 #include "loads/log.hpp"
@@ -114,17 +115,19 @@ void VirtualUser::unpark(std::optional<Clock::time_point> due) {
     timer_.timer_.cancel();
 }
 
-void VirtualUser::count_failed_start(std::string_view what, bool failure, ErrorKind kind) {
-    // A user that cannot start counts one errored hit (taking the hit it
-    // would have made first) and goes no further.
+void VirtualUser::count_failed_start(const HitOutcome& why) {
+    // A user that cannot start counts one hit (the one it was about to make)
+    // ended as `why`; the rest of its hits in this cycle are skipped.
     if (io_.stopping()) return;
+    Stats& stats = io_.stats();
+    ++stats.start_failures;
+    stats.note("on_start: " + why.note());
     auto ticket = load_.next_hit(*this);
     if (!ticket) return;
-    Stats& stats = io_.stats();
     ++stats.hits;
-    if (failure) ++stats.failures;
-    else stats.count_error(kind);
-    stats.note(std::string("on_start: ") + std::string(what));
+    if (why.failure) ++stats.failures;
+    else stats.count_error(why.kind);
+    stats.skipped += load_.hits_left(*this, 1);
     if (ticket->from_schedule) {
         auto now = Clock::now();
         stats.latency_from_schedule.record(
@@ -133,41 +136,40 @@ void VirtualUser::count_failed_start(std::string_view what, bool failure, ErrorK
     io_.worker().hit_done();
 }
 
+void VirtualUser::stop_runner() {
+    try {
+        runner_->stop();
+    } catch (...) {
+        if (!io_.stopping()) io_.stats().note("on_stop: " + describe_current_exception().note());
+    }
+}
+
 void VirtualUser::run(asio::yield_context yield) {
     io_.set_yield(&yield);
     wait(start_delay_);
     if (!load_.may_start(*this)) return;
-    runner_ = make_hit_runner(run_, *this);
+    // The lifecycle (loads.hpp, TestCase): on_start once; if it throws, one
+    // errored hit and the rest skipped; on_stop once for every user whose
+    // on_start was called, whatever happened.
+    bool started = false, ready = false;
     try {
+        runner_ = make_hit_runner(run_, *this);  // the test's constructor may throw too
+        started = true;
         runner_->start();
+        ready = true;
     } catch (const DataExhausted& e) {
         stop_for_data(e);
-        return;
-    } catch (const Failure& e) {
-        count_failed_start(e.what(), true, ErrorKind::other);
-        return;
-    } catch (const RequestError& e) {
-        count_failed_start(e.what(), false, e.kind);
-        return;
-    } catch (const std::exception& e) {
-        count_failed_start(e.what(), false, ErrorKind::exception);
-        return;
     } catch (...) {
-        count_failed_start("unknown exception", false, ErrorKind::exception);
-        return;
+        count_failed_start(describe_current_exception());
     }
-    while (auto ticket = load_.next_hit(*this)) {
-        run_one_hit(*ticket);
-        if (out_of_data_) break;
-        ++hit_;
+    if (ready) {
+        while (auto ticket = load_.next_hit(*this)) {
+            run_one_hit(*ticket);
+            if (out_of_data_) break;
+            ++hit_;
+        }
     }
-    try {
-        runner_->stop();
-    } catch (const std::exception& e) {
-        if (!io_.stopping()) io_.stats().note(std::string("on_stop: ") + e.what());
-    } catch (...) {
-        if (!io_.stopping()) io_.stats().note("on_stop: unknown exception");
-    }
+    if (started) stop_runner();
     runner_.reset();
     if (session_) session_->close();
 }
@@ -178,14 +180,13 @@ void VirtualUser::run_one_hit(const HitTicket& ticket) {
     io_.worker().user_busy(+1);
     if (session_) session_->unchecked_5xx = 0;
     enum class Outcome { success, failure, error } outcome = Outcome::success;
-    ErrorKind kind = ErrorKind::other;
-    std::string message;
+    HitOutcome why;
     try {
         runner_->run_hit();
         if (session_ && session_->unchecked_5xx > 0) {
             outcome = Outcome::error;
-            kind = ErrorKind::status;
-            message = "HTTP 5xx response not checked by the test";
+            why.kind = ErrorKind::status;
+            why.message = "HTTP 5xx response not checked by the test";
         }
     } catch (const DataExhausted& e) {
         io_.worker().user_busy(-1);
@@ -194,21 +195,9 @@ void VirtualUser::run_one_hit(const HitTicket& ticket) {
         if (io_.stopping()) ++stats.interrupted;
         else if (ticket.from_schedule) ++stats.dropped;
         return;
-    } catch (const Failure& f) {
-        outcome = Outcome::failure;
-        message = f.what();
-    } catch (const RequestError& e) {
-        outcome = Outcome::error;
-        kind = e.kind;
-        message = e.what();
-    } catch (const std::exception& e) {
-        outcome = Outcome::error;
-        kind = ErrorKind::exception;
-        message = e.what();
     } catch (...) {
-        outcome = Outcome::error;
-        kind = ErrorKind::exception;
-        message = "unknown exception";
+        why = describe_current_exception();
+        outcome = why.failure ? Outcome::failure : Outcome::error;
     }
     io_.worker().user_busy(-1);
     // A hit cut short by a stop neither succeeded nor failed: it is counted
@@ -228,11 +217,11 @@ void VirtualUser::run_one_hit(const HitTicket& ticket) {
         case Outcome::success: ++stats.successes; break;
         case Outcome::failure:
             ++stats.failures;
-            stats.note("failure: " + message);
+            stats.note(why.note());
             break;
         case Outcome::error:
-            stats.count_error(kind);
-            stats.note(std::string(to_string(kind)) + ": " + message);
+            stats.count_error(why.kind);
+            stats.note(why.note());
             break;
     }
     io_.worker().hit_done();

@@ -2,6 +2,7 @@
 // the test hit after hit, and the UserContext a test sees.
 #pragma once
 
+#include "hit_outcome.hpp"
 #include "hit_runner.hpp"
 #include "http_session.hpp"
 #include "load_model.hpp"
@@ -55,6 +56,10 @@ public:
     std::uint32_t cycle() const override { return cycle_.index; }
     const DataSet& data(std::string_view name) const override;
     DataRow user_row(std::string_view name) const override;
+    const std::string* find_param(std::string_view key) const override {
+        auto it = run_.spec.params.find(key);
+        return it == run_.spec.params.end() ? nullptr : &it->second;
+    }
 
     // True once the user stopped for want of a data row (DataExhausted).
     bool out_of_data() const { return out_of_data_; }
@@ -73,8 +78,9 @@ private:
     };
 
     void run_one_hit(const HitTicket& ticket);
-    void count_failed_start(std::string_view what, bool failure, ErrorKind kind);
     void stop_for_data(const DataExhausted& e);
+    void count_failed_start(const HitOutcome& why);
+    void stop_runner();
     void wait(Clock::duration d);
     bool should_continue() const;
 

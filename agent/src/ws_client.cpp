@@ -4,6 +4,7 @@
 // Every socket has a reader coroutine of its own, so that messages the
 // server pushes are read as they arrive (and counted, or handed to the
 // test's callback) whether or not the test is waiting in receive().
+#include "hit_outcome.hpp"
 #include "io_error.hpp"
 #include "socket_clients.hpp"
 
@@ -94,8 +95,8 @@ struct WsState final : Cancellable, std::enable_shared_from_this<WsState> {
             } else {
                 try {
                     options.on_message(m.data, m.binary);
-                } catch (const std::exception& e) {
-                    s.note(std::string("exception in WebSocket callback: ") + e.what());
+                } catch (...) {
+                    s.note("WebSocket on_message: " + describe_current_exception().note());
                 }
             }
         }

@@ -24,6 +24,8 @@ void Stats::merge(const Stats& o) {
     errors += o.errors;
     for (std::size_t i = 0; i < errors_by_kind.size(); ++i) errors_by_kind[i] += o.errors_by_kind[i];
     interrupted += o.interrupted;
+    start_failures += o.start_failures;
+    skipped += o.skipped;
     scheduled += o.scheduled;
     dropped += o.dropped;
     late += o.late;
@@ -64,6 +66,7 @@ void Stats::reset() {
     errors_by_kind.fill(0);
     interrupted = scheduled = dropped = late = 0;
     users_out_of_data = 0;
+    start_failures = skipped = 0;
     requests = request_errors = bytes_sent = bytes_received = 0;
     status_codes.fill(0);
     ws_opened = ws_closed = ws_messages_sent = ws_messages_received = ws_bytes_sent = ws_bytes_received = 0;

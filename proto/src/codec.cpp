@@ -77,8 +77,10 @@ constexpr std::array<Counter, 22> kCounters{{
 
 // Counters added after the first v2 release: always written, optional to
 // read (absent is 0), so older writers stay readable.
-constexpr std::array<Counter, 1> kLaterCounters{{
+constexpr std::array<Counter, 3> kLaterCounters{{
     {"users_out_of_data", &Stats::users_out_of_data},
+    {"start_failures", &Stats::start_failures},
+    {"skipped", &Stats::skipped},
 }};
 
 void write_histogram(Writer& w, const Histogram& h) {
@@ -176,7 +178,7 @@ void write_data_files(Writer& w, const std::vector<DataFile>& files) {
 }
 
 void write_spec(Writer& w, const RunSpec& s) {
-    w.map(8);
+    w.map(9);
     w.str("test");
     const TestSpec& t = s.test;
     w.map(8);
@@ -231,6 +233,9 @@ void write_spec(Writer& w, const RunSpec& s) {
     w.ku64("agent_index", s.agent_index);
     w.ku64("agent_count", s.agent_count);
     w.kstr("data_exhausted", s.data_exhausted == DataExhaustion::stop ? "stop" : "wrap");
+    w.str("params");
+    w.map(s.params.size());
+    for (const auto& [k, v] : s.params) w.kstr(k, v);
 }
 
 void write_cycles(Writer& w, const std::vector<CycleInfo>& cycles, bool with_stats) {
@@ -712,6 +717,17 @@ RunSpec read_spec(const Value& v) {
         auto text = d->str();
         if (text == "stop") s.data_exhausted = DataExhaustion::stop;
         else if (text != "wrap") bad(d->path() + ": expected \"wrap\" or \"stop\"");
+    }
+    // Optional (added after the first v2 release): absent is none.
+    if (auto params = v.find("params"); params && !params->is_nil()) {
+        if (params->map().size > kMaxParams) bad(params->path() + ": more than " + std::to_string(kMaxParams) + " params");
+        params->each([&](const Value& k, const Value& val) {
+            auto key = k.str();
+            if (auto why = check_param_key(key); !why.empty()) bad(params->path() + ": \"" + key.substr(0, 64) + "\": " + why);
+            auto text = val.str();
+            if (text.size() > kMaxParamValue) bad(params->path() + "." + key + ": value above " + std::to_string(kMaxParamValue) + " bytes");
+            if (!s.params.emplace(std::move(key), std::move(text)).second) bad(params->path() + ": key given twice");
+        });
     }
     return s;
 }

@@ -95,6 +95,80 @@ public:
     }
 };
 
+// The lifecycle (loads.hpp, TestCase): on_start logs in (a GET named
+// "login"), on_stop logs out (a GET named "logout"), and each subclass makes
+// on_start or its hits end in one way, so the tests can count logins,
+// logouts, hits and skipped hits against what the target saw.
+enum class Throw { none, runtime_error, int_value, text, check, first_cycle };
+
+template <Throw OnStart, Throw InHit = Throw::none>
+class Lifecycle : public loads::TestCase {
+public:
+    void on_start() override {
+        loads::RequestOptions o;
+        o.name = "login";
+        session().get("/", o);
+        raise(OnStart);
+    }
+    void on_stop() override {
+        loads::RequestOptions o;
+        o.name = "logout";
+        session().get("/", o);
+    }
+    void test_get() {
+        session().get("/");
+        raise(InHit);
+    }
+
+private:
+    void raise(Throw how) {
+        switch (how) {
+            case Throw::none: return;
+            case Throw::runtime_error: throw std::runtime_error("login refused");
+            case Throw::int_value: throw 42;
+            case Throw::text: throw "no login today";
+            case Throw::check: check(false, "login page says no"); return;
+            case Throw::first_cycle:
+                if (context().cycle() == 0) throw std::runtime_error("not in the first cycle");
+                return;
+        }
+    }
+};
+
+class StartThrows : public Lifecycle<Throw::runtime_error> {};
+class StartThrowsInt : public Lifecycle<Throw::int_value> {};
+class StartThrowsText : public Lifecycle<Throw::text> {};
+class StartFailsCheck : public Lifecycle<Throw::check> {};
+class StartFailsFirstCycle : public Lifecycle<Throw::first_cycle> {};
+class HitThrowsInt : public Lifecycle<Throw::none, Throw::int_value> {};
+// The test's constructor throws: no on_start, no on_stop, one errored hit.
+class CtorThrows : public loads::TestCase {
+public:
+    CtorThrows() { throw std::logic_error("bad fixture"); }
+    void test_get() { session().get("/"); }
+};
+
+// --param: each hit posts param("payload") to /echo and checks the echo,
+// under the name "echo <param("label", "default")>", so the per-name table
+// shows which values reached the users (on every agent).
+class Params : public loads::TestCase {
+public:
+    void test_echo() {
+        loads::RequestOptions o;
+        o.name = "echo " + param("label", "default");
+        auto r = session().post("/echo", param("payload"), o);
+        check_equal(r.text(), param("payload"), "echoed payload");
+    }
+};
+
+LOADS_TEST(Params, test_echo)
+LOADS_TEST(StartThrows, test_get)
+LOADS_TEST(StartThrowsInt, test_get)
+LOADS_TEST(StartThrowsText, test_get)
+LOADS_TEST(StartFailsCheck, test_get)
+LOADS_TEST(StartFailsFirstCycle, test_get)
+LOADS_TEST(HitThrowsInt, test_get)
+LOADS_TEST(CtorThrows, test_get)
 LOADS_TEST(UserIds, test_get)
 LOADS_TEST(DataUsers, test_browse)
 LOADS_TEST(DataUsers, test_items)

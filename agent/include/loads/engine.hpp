@@ -11,11 +11,14 @@
 #include "loads/plan.hpp"
 #include "loads/stats.hpp"
 
+#include <cctype>
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -60,6 +63,22 @@ enum class DataExhaustion {
     wrap,  // row id % rows: rows are reused, in order
     stop,  // throws DataExhausted: the user stops (counted as out of data)
 };
+// --param KEY=VALUE: strings the run hands to its test (param("KEY")).
+inline constexpr std::size_t kMaxParams = 256;
+inline constexpr std::size_t kMaxParamKey = 128;          // bytes
+inline constexpr std::size_t kMaxParamValue = 64 * 1024;  // bytes
+using Params = std::map<std::string, std::string, std::less<>>;
+
+// Why `key` cannot name a parameter ("" when it can): 1 to kMaxParamKey
+// characters of A-Z a-z 0-9 _ . -
+inline std::string check_param_key(std::string_view key) {
+    if (key.empty()) return "the key is empty";
+    if (key.size() > kMaxParamKey) return "the key is longer than " + std::to_string(kMaxParamKey) + " bytes";
+    for (char c : key)
+        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-'))
+            return "the key may hold only letters, digits, '_', '.' and '-'";
+    return {};
+}
 
 struct RunSpec {
     TestSpec test;
@@ -75,6 +94,7 @@ struct RunSpec {
     // Test data, read by tests with data(name) and user_row(name).
     std::vector<DataSource> data;
     DataExhaustion data_exhausted = DataExhaustion::wrap;
+    Params params;  // --param: read by tests with param("KEY"), on every agent alike
 };
 
 struct CycleResult {

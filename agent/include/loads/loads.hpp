@@ -231,17 +231,39 @@ public:
     // --data-exhausted wrap (the default) gives row user_id() % size();
     // stop throws DataExhausted, which ends this user.
     virtual DataRow user_row(std::string_view name) const = 0;
+
+    // The value of --param KEY=VALUE, or null when the run has no such key.
+    virtual const std::string* find_param(std::string_view key) const = 0;
 };
 
 // --- the base class of tests ---------------------------------------------------
 
+// The life of a virtual user, the same locally and on agents:
+//
+//   constructor, on_start()                         once per user
+//   setUp(), the test method, tearDown()            once per hit
+//   on_stop()                                       once per user whose on_start ran
+//
+// A hit ends as a success, a failure (a check did not hold: Failure) or an
+// error (RequestError: its kind; anything else, std::exception or not, even
+// `throw 42`: kind `exception`, the message naming what was thrown). A
+// failed hit does not end the user: its next hit runs. tearDown() runs after
+// a test method that threw too.
+//
+// If on_start() (or the constructor) throws, the user counts one hit ended by
+// that exception ("on_start: ..." in the summary), makes no other hit in
+// its cycle (with -c, they are counted as skipped: the summary's Skipped
+// line), and on_stop() still runs, so a half-done login can be undone. The
+// next cycle starts fresh users, with their own on_start. In the open
+// model (--rate) the pool replaces such a user for the next arrival.
 class TestCase {
 public:
     virtual ~TestCase() = default;
     // Called before and after each hit (each run of the test method).
     virtual void setUp() {}
     virtual void tearDown() {}
-    // Called once per virtual user, before its first hit and after its last.
+    // Called once per virtual user, before its first hit and after its last
+    // (on_stop also after a failed on_start, and at a stop).
     virtual void on_start() {}
     virtual void on_stop() {}
 
@@ -257,6 +279,19 @@ protected:
     std::uint64_t hit_index() const { return ctx_->hit_index(); }
     const DataSet& data(std::string_view name) const { return ctx_->data(name); }
     DataRow user_row(std::string_view name) const { return ctx_->user_row(name); }
+
+    // The run's --param KEY=VALUE (given to loads-runner, or in --config;
+    // the same on every agent). A key the run was not given throws
+    // std::invalid_argument naming it: the hit (or on_start) ends as an error
+    // of kind `exception`. The second form returns `fallback` instead.
+    const std::string& param(std::string_view key) const {
+        if (const std::string* v = ctx_->find_param(key)) return *v;
+        throw std::invalid_argument("this run has no --param " + std::string(key) + "=VALUE");
+    }
+    std::string param(std::string_view key, std::string_view fallback) const {
+        const std::string* v = ctx_->find_param(key);
+        return v ? *v : std::string(fallback);
+    }
 
     std::unique_ptr<WebSocket> create_ws(std::string_view url, WsOptions o = {}) {
         return ctx_->create_ws(url, std::move(o));

@@ -25,6 +25,10 @@
 //   out of data  a user that asked user_row() of a data set with no row left
 //            for it under --data-exhausted stop: it stopped there (its hit in
 //            progress is not a hit; in the open model that arrival is dropped).
+//   skipped  a hit a user did not make because its on_start failed: such a
+//            user counts one hit (an error or failure "on_start: ...") and,
+//            in a closed cycle with -c, skips the rest; not part of `hits`,
+//            so hits + skipped is what the plan asked for.
 #pragma once
 
 #include "loads/error_kind.hpp"
@@ -61,6 +65,10 @@ struct Stats {
     std::uint64_t errors = 0;     // hits that ended in an error
     std::array<std::uint64_t, kErrorKindCount> errors_by_kind{};  // sums to `errors`
     std::uint64_t interrupted = 0;  // hits cut short by a deadline or a stop (not in `hits`)
+
+    // --- lifecycle
+    std::uint64_t start_failures = 0;  // users whose test could not start (constructor or on_start threw)
+    std::uint64_t skipped = 0;         // hits those users did not make (closed model, count mode)
 
     // --- open model (--rate); all zero in the closed model
     std::uint64_t scheduled = 0;  // arrivals due

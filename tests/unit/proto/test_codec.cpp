@@ -39,6 +39,8 @@ Stats sample_stats(std::uint64_t seed) {
     s.dropped = 5;
     s.late = 4;
     s.users_out_of_data = 2 + seed;
+    s.start_failures = 2;
+    s.skipped = 6 + seed;
     s.latency_from_schedule.record(2'000'000 + seed);
     s.errors_by_kind[static_cast<std::size_t>(loads::ErrorKind::timeout)] = 1;
     s.errors_by_kind[static_cast<std::size_t>(loads::ErrorKind::status)] = seed;
@@ -81,6 +83,7 @@ RunSpec sample_spec() {
     s.interval = 250ms;
     s.agent_index = 1;
     s.agent_count = 3;
+    s.params = {{"user", "alice"}, {"payload", "a=b c\xc3\xa9"}, {"empty", ""}};
     return s;
 }
 
@@ -252,6 +255,7 @@ TEST_CASE("round trips keep the figures exactly") {
     CHECK(p.spec.test.headers == sample_spec().test.headers);
     CHECK(p.spec.agent_index == 1);
     CHECK(p.spec.agent_count == 3);
+    CHECK(p.spec.params == sample_spec().params);
     auto o = std::get<Prepare>(decode("PREPARE", encode(Prepare{"r9", open_spec(), std::nullopt}).body));
     CHECK(o.spec.plan.open());
     CHECK(o.spec.plan.cycles == open_spec().plan.cycles);
@@ -306,6 +310,27 @@ TEST_CASE("data files and --data-exhausted ride in SUBMIT and PREPARE") {
     Prepare unnamed{"r", sample_spec(), std::nullopt, files};
     unnamed.data[0].name.clear();
     CHECK(kind(unnamed) == Kind::malformed);
+}
+
+TEST_CASE("params are checked like --param checks them") {
+    auto refused = [](Params params) {
+        RunSpec spec = sample_spec();
+        spec.params = std::move(params);
+        return kind_of("PREPARE", encode(Prepare{"r9", spec, std::nullopt}).body);
+    };
+    CHECK(refused({{"", "x"}}) == Kind::malformed);
+    CHECK(refused({{"a b", "x"}}) == Kind::malformed);
+    CHECK(refused({{std::string(kMaxParamKey + 1, 'k'), "x"}}) == Kind::malformed);
+    CHECK(refused({{"big", std::string(kMaxParamValue + 1, 'v')}}) == Kind::malformed);
+    Params many;
+    for (std::size_t i = 0; i <= kMaxParams; ++i) many.emplace("k" + std::to_string(i), "v");
+    CHECK(refused(many) == Kind::malformed);
+    Params most;
+    for (std::size_t i = 0; i < kMaxParams; ++i) most.emplace("k" + std::to_string(i), std::string(kMaxParamValue, 'v'));
+    RunSpec spec = sample_spec();
+    spec.params = most;
+    auto back = std::get<Prepare>(decode("PREPARE", encode(Prepare{"r9", spec, std::nullopt}).body));
+    CHECK(back.spec.params == most);
 }
 
 TEST_CASE("STATUS is a request without fields and a reply with them") {
