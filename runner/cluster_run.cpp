@@ -80,6 +80,14 @@ std::string sha256_hex(const std::string& bytes) {
     return out;
 }
 
+std::string too_large_for_a_message(std::size_t bytes, std::size_t body) {
+    auto mib = [](std::size_t n) { return std::to_string((n + (1u << 20) - 1) >> 20) + " MiB"; };
+    std::string why = "this run is " + mib(bytes) + " on the wire, more than the " + mib(proto::kMaxBodySize) +
+                      " a message to the broker may carry";
+    if (body > (1u << 20)) why += " (--body alone is " + mib(body) + ")";
+    return why;
+}
+
 std::string read_file(const std::string& path, const std::string& what) {
     std::ifstream f(path, std::ios::binary);
     if (!f) throw UsageError("cannot read " + what + " " + path);
@@ -182,6 +190,25 @@ void warn_line(const ProgressBar& bar, const std::string& text) {
 
 Report run_cluster(const Options& options, Interrupts& interrupts) {
     zmq::context_t ctx(1);
+    // The run as it goes to the broker, made before anything else: one too
+    // large for a message would be refused by the broker's size limit and look
+    // like a lost broker.
+    proto::Frames submit_frames;
+    {
+        proto::Submit submit;
+        submit.spec = options.spec;
+        submit.test = options.test_argument;
+        submit.agents = options.agents;
+        submit.wait = options.wait_for_agents;
+        // A library test ships its library.
+        if (options.spec.test.kind == TestSpec::Kind::library)
+            submit.library = read_library(options.spec.test.library_path);
+        submit.data = read_data_files(options.spec.data, submit.library ? submit.library->bytes.size() : 0);
+        submit_frames = proto::encode(submit);
+        if (submit_frames.body.size() > proto::kMaxBodySize)
+            throw UsageError(too_large_for_a_message(submit_frames.body.size(), options.spec.test.body.size()));
+    }
+
     zmq::socket_t dealer = proto::make_dealer(ctx, "");
     // Every send is followed by waiting for its answer: nothing to flush at exit.
     dealer.set(zmq::sockopt::linger, 0);
@@ -192,9 +219,6 @@ Report run_cluster(const Options& options, Interrupts& interrupts) {
     if (!status) throw UsageError("no broker answering at " + options.broker + " (is loads-broker running?)");
     const std::string publisher = proto::endpoint_for_peer(status->publisher, host_of(options.broker));
 
-    // 2. A library test ships its library.
-    std::optional<proto::Library> library;
-    if (options.spec.test.kind == TestSpec::Kind::library) library = read_library(options.spec.test.library_path);
 
     // 3. Connect the SUB now so it is up by the time the run starts; subscribe
     // once the run has an id.
@@ -211,16 +235,9 @@ Report run_cluster(const Options& options, Interrupts& interrupts) {
         ~Unhook() { i.on_interrupt(nullptr); }
     } unhook{interrupts};
 
-    proto::Submit submit;
-    submit.spec = options.spec;
-    submit.test = options.test_argument;
-    submit.agents = options.agents;
-    submit.wait = options.wait_for_agents;
-    submit.data = read_data_files(options.spec.data, library ? library->bytes.size() : 0);
-    submit.library = std::move(library);
-    if (!proto::send(dealer, submit)) throw std::runtime_error("cannot send the run to the broker at " + options.broker);
-    submit.library.reset();  // the bytes are queued; free ours
-    submit.data.clear();
+    if (!proto::send(dealer, submit_frames))
+        throw std::runtime_error("cannot send the run to the broker at " + options.broker);
+    submit_frames = {};  // the bytes are queued; free ours
 
     const Duration liveness = std::max(kMinLiveness, broker_timeout(options));
     auto last_heard = Clock::now();

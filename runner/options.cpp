@@ -1,10 +1,17 @@
 #include "options.hpp"
 
+#include "loads/proto/wire.hpp"
+
 #include <CLI/CLI.hpp>
 
-#include <algorithm>
+#include <unistd.h>
 
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <optional>
+#include <string_view>
 
 namespace loads::runner {
 
@@ -56,6 +63,87 @@ CLI::Validator checked(F parse, std::string what) {
         what);
 }
 
+// "" when `path` can be written once the run is over (so a run is not made
+// only to find that its report has nowhere to go), else why not.
+std::string why_not_writable(const std::string& option, const std::string& path) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    const fs::path p(path);
+    if (fs::is_directory(p, ec)) return option + " " + path + ": is a directory";
+    if (fs::exists(p, ec)) {
+        return ::access(path.c_str(), W_OK) == 0 ? "" : option + " " + path + ": cannot write this file";
+    }
+    const fs::path dir = p.parent_path().empty() ? fs::path(".") : p.parent_path();
+    if (!fs::is_directory(dir, ec)) return option + " " + path + ": no directory " + dir.string();
+    if (::access(dir.c_str(), W_OK) != 0) return option + " " + path + ": cannot create files in " + dir.string();
+    return "";
+}
+
+bool is_text(std::string_view line) {
+    for (std::size_t i = 0; i < line.size();) {
+        const auto c = static_cast<unsigned char>(line[i]);
+        if (c < 0x80) {
+            if (c < 0x20 && c != '\t') return false;
+            ++i;
+            continue;
+        }
+        const std::size_t n = c >= 0xf0 && c < 0xf5 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 && c < 0xe0 ? 2 : 0;
+        if (n == 0 || c >= 0xf5 || i + n > line.size()) return false;
+        for (std::size_t k = 1; k < n; ++k)
+            if ((static_cast<unsigned char>(line[i + k]) & 0xc0) != 0x80) return false;
+        i += n;
+    }
+    return true;
+}
+
+// CLI11 reads an INI/TOML file leniently (a line it cannot parse becomes a
+// flag of that name; a file of random bytes was once read as nothing at all)
+// and words its errors for its own developers. Checked here first: "" when
+// every line is blank, a comment, [default] or `name = value` for an option
+// this program has, else why not, with the line.
+std::string why_not_config(const CLI::App& app, const std::string& path) {
+    std::ifstream f(path, std::ios::binary);
+    if (!f) return "--config " + path + ": cannot read it";
+    std::string line;
+    for (int n = 1; std::getline(f, line); ++n) {
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        const auto bad = [&](const std::string& why) {
+            return "--config " + path + " line " + std::to_string(n) + ": " + why;
+        };
+        if (!is_text(line)) return bad("not text (a control character or bytes that are not UTF-8)");
+        const auto first = line.find_first_not_of(" \t");
+        if (first == std::string::npos || line[first] == '#' || line[first] == ';') continue;
+        const auto last = line.find_last_not_of(" \t");
+        if (line[first] == '[') {
+            if (line.substr(first, last + 1 - first) == "[default]") continue;
+            return bad("options go at the top of the file or under [default], not under " +
+                       line.substr(first, 60));
+        }
+        const auto eq = line.find('=');
+        std::string name = line.substr(first, eq == std::string::npos ? std::string::npos : eq - first);
+        name.erase(name.find_last_not_of(" \t") + 1);
+        const bool name_ok = !name.empty() && name.find_first_not_of("abcdefghijklmnopqrstuvwxyz"
+                                                                     "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") ==
+                                                  std::string::npos;
+        if (eq == std::string::npos || !name_ok)
+            return bad("expected 'name = value', got \"" + line.substr(first, 60) + "\"");
+        if (name == "config" || !app.get_option_no_throw("--" + name))
+            return bad("no option --" + name + " (loads-runner --help lists them)");
+    }
+    return "";
+}
+
+// The value of --config on the command line, if given.
+std::optional<std::string> config_argument(int argc, char** argv) {
+    for (int i = 1; i < argc; ++i) {
+        std::string_view a = argv[i];
+        if (a == "--") break;
+        if (a == "--config" && i + 1 < argc) return std::string(argv[i + 1]);
+        if (a.rfind("--config=", 0) == 0) return std::string(a.substr(9));
+    }
+    return std::nullopt;
+}
+
 }  // namespace
 
 ParseResult parse(int argc, char** argv) {
@@ -81,6 +169,7 @@ ParseResult parse(int argc, char** argv) {
                    "What each hit runs: a URL (http, https, ws, wss, tcp://host:port) or "
                    "LIBRARY.so:Class.method");
     app.set_config("--config", "", "Read options from an INI or TOML file; command-line flags win");
+    app.allow_config_extras(CLI::config_extras_mode::error);  // a misspelt name is an error, not ignored
 
     auto* g = "Load plan";
     auto* users_opt = app.add_option("-u,--users", plan.users, "Concurrent users per cycle, e.g. 10 or 10:20:30 (closed model, the default)")
@@ -185,6 +274,11 @@ ParseResult parse(int argc, char** argv) {
     app.add_option("--interval", interval, "How often results are reported (100ms to 10s)")
         ->group(g)->check(checked(parse_duration, "DURATION"));
 
+    if (auto path = config_argument(argc, argv))
+        if (auto why = why_not_config(app, *path); !why.empty()) {
+            std::cerr << "loads-runner: " << why << "\nRun with --help for more information.\n";
+            return {std::nullopt, 2};
+        }
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -198,7 +292,11 @@ ParseResult parse(int argc, char** argv) {
     };
 
     o.output = output == "json" ? OutputFormat::json : OutputFormat::text;
-    if (!broker_timeout.empty()) o.broker_timeout = parse_duration(broker_timeout).value;
+    if (auto why = proto::check_connect_endpoint(o.broker); !why.empty()) return usage("--broker " + why);
+    if (!broker_timeout.empty()) {
+        o.broker_timeout = parse_duration(broker_timeout).value;
+        if (*o.broker_timeout <= Duration::zero()) return usage("--broker-timeout must be more than 0");
+    }
     if (o.ping_broker || o.check_cluster) return {std::move(o), 0};
 
     if (test_arg.empty()) return usage("a TEST is required (a URL or LIBRARY.so:Class.method)");
@@ -258,6 +356,9 @@ ParseResult parse(int argc, char** argv) {
     if (!o.spec.data.empty() && o.spec.test.kind != TestSpec::Kind::library)
         return usage("--data goes with a test library (LIBRARY.so:Class.method): a URL test reads no data");
     o.spec.data_exhausted = data_exhausted == "stop" ? DataExhaustion::stop : DataExhaustion::wrap;
+    for (auto [option, path] : {std::pair{"--output-file", &o.output_file}, std::pair{"--report", &o.report_file}})
+        if (!path->empty())
+            if (auto why = why_not_writable(option, *path); !why.empty()) return usage(why);
     return {std::move(o), 0};
 }
 

@@ -2,8 +2,9 @@
 
 namespace loads::proto {
 
-bool send(zmq::socket_t& dealer, const Message& m) {
-    Frames f = encode(m);
+bool send(zmq::socket_t& dealer, const Message& m) { return send(dealer, encode(m)); }
+
+bool send(zmq::socket_t& dealer, const Frames& f) {
     try {
         if (!dealer.send(zmq::buffer(f.head), zmq::send_flags::sndmore | zmq::send_flags::dontwait))
             return false;
@@ -103,6 +104,20 @@ std::string endpoint_for_peer(const std::string& bound, const std::string& host)
     std::string h = bound.substr(prefix.size(), colon - prefix.size());
     if (h != "*" && h != "0.0.0.0" && h != "[::]" && h != "::") return bound;
     return prefix + host + bound.substr(colon);
+}
+
+std::string check_connect_endpoint(const std::string& endpoint) {
+    const std::string expected = "\"" + endpoint + "\" is not an endpoint: expected tcp://HOST:PORT or ipc://PATH";
+    if (endpoint.rfind("ipc://", 0) == 0) return endpoint.size() > 6 ? "" : expected;
+    if (endpoint.rfind("tcp://", 0) != 0) return expected;
+    const auto colon = endpoint.rfind(':');
+    if (colon == std::string::npos || colon <= 6) return expected;
+    const std::string host = endpoint.substr(6, colon - 6), port = endpoint.substr(colon + 1);
+    if (host.empty() || host == "*" || host.find_first_of(" /") != std::string::npos) return expected;
+    if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
+        std::stoul(port) == 0 || std::stoul(port) > 65535)
+        return "\"" + endpoint + "\": the port must be a number from 1 to 65535";
+    return "";
 }
 
 }  // namespace loads::proto

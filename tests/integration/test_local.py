@@ -156,6 +156,39 @@ def test_bad_values_are_usage_errors(target):
     assert run_runner("not-a-test").rc == 2
 
 
+def test_bad_input_is_refused_before_anything_runs(target, tmp_path):
+    """Issue 12's runner cases: each is a clear message and exit 2, and the
+    target never sees a request (the output file's directory used to be
+    found missing only after the whole load)."""
+    (tmp_path / "random.ini").write_bytes(bytes(range(256)) * 8)
+    (tmp_path / "prose.ini").write_text("users = 2\nthis is not an option line\n")
+    (tmp_path / "typo.ini").write_text("usrs = 2\n")
+    (tmp_path / "section.ini").write_text("[loads]\nusers = 2\n")
+    # A body too large for one message to the broker, from a config file (the
+    # command line cannot carry it). No broker runs: it is refused first.
+    big = tmp_path / "big.ini"
+    with open(big, "w") as f:
+        f.write('body = "' + "a" * (129 << 20) + '"\n')
+    cases = [
+        (["--config", tmp_path / "random.ini"], "random.ini line 1: not text"),
+        (["--config", tmp_path / "prose.ini"], "prose.ini line 2: expected 'name = value'"),
+        (["--config", tmp_path / "typo.ini"], "typo.ini line 1: no option --usrs"),
+        (["--config", tmp_path / "section.ini"], "not under [loads]"),
+        (["--output-file", "/nonexistent-dir/x.json"], "--output-file /nonexistent-dir/x.json: no directory"),
+        (["--report", tmp_path], "is a directory"),
+        (["--agents", "1", "--broker", "garbage"], 'not an endpoint: expected tcp://HOST:PORT or ipc://PATH'),
+        (["--agents", "1", "--broker", "tcp://127.0.0.1:70000"], "port must be a number from 1 to 65535"),
+        (["--agents", "1", "--broker-timeout", "0"], "--broker-timeout must be more than 0"),
+        (["--agents", "1", "--config", big], "more than the 128 MiB a message to the broker may carry"),
+    ]
+    for args, words in cases:
+        r = run_runner(target.url + "/", "-c", "2", *args)
+        assert r.rc == 2, (args, r.stdout, r.stderr)
+        assert words in r.stderr, (args, r.stderr)
+        assert "Hits:" not in r.stdout, args
+    assert target.stats()["http_requests"] == 0
+
+
 def test_config_file_and_flags_win(target, tmp_path):
     cfg = tmp_path / "bench.ini"
     cfg.write_text(f"users = 2:3\nhits = 4\nserver-url = {target.url}\n")

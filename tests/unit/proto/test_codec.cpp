@@ -450,3 +450,21 @@ TEST_CASE("random garbage never escapes as anything but a ProtoError") {
     }
     SUCCEED("2000 corrupted bodies decoded or refused");
 }
+
+TEST_CASE("connect endpoints are checked before any socket is made", "[wire]") {
+    for (const char* ok : {"tcp://127.0.0.1:7780", "tcp://broker.example:1", "tcp://[::1]:65535",
+                           "ipc:///run/loads/broker.sock"}) {
+        INFO(ok);
+        CHECK(check_connect_endpoint(ok).empty());
+    }
+    for (const char* bad : {"garbage", "", "tcp://", "tcp://:7780", "tcp://*:7780", "tcp://host",
+                            "udp://127.0.0.1:7780", "ipc://"}) {
+        INFO(bad);
+        CHECK_THAT(check_connect_endpoint(bad), Catch::Contains("expected tcp://HOST:PORT or ipc://PATH"));
+    }
+    for (const char* bad_port : {"tcp://127.0.0.1:0", "tcp://127.0.0.1:65536", "tcp://127.0.0.1:80x",
+                                 "tcp://127.0.0.1:", "tcp://127.0.0.1:9999999999999"}) {
+        INFO(bad_port);
+        CHECK_FALSE(check_connect_endpoint(bad_port).empty());
+    }
+}
