@@ -184,6 +184,9 @@ RunResult Engine::run(const RunSpec& spec, RunObserver& observer) {
                 done = im.workers_busy == 0;
             }
             auto now = Clock::now();
+            const bool failed = std::any_of(im.workers.begin(), im.workers.end(),
+                                            [](const auto& w) { return w->failed(); });
+            if (failed) im.stop_requested = true;  // no further cycle; the result says stopped
             if (!cancelled && (im.stop_requested || now >= cancel_at)) {
                 for (auto& w : im.workers) w->cancel();
                 cancelled = true;

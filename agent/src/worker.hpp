@@ -13,6 +13,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <thread>
@@ -49,6 +50,9 @@ public:
     std::uint32_t users_busy() const { return io_state_.users_busy(); }
     std::uint32_t users_alive() const { return io_state_.users_alive(); }
     std::uint32_t users_peak() const { return io_state_.users_peak(); }
+    // The worker could not go on with its run (an exception out of a
+    // handler): the engine stops the run. Any thread.
+    bool failed() const { return failed_.load(); }
 
 private:
     // LoadHost
@@ -58,6 +62,9 @@ private:
 
     void tick();
     void run_blocking(std::function<void()> fn);
+    // On the worker thread: stops this worker's run, saying why in its stats.
+    void fail(const char* what, const char* detail = "") noexcept;
+    static void log_quietly(const char* what, const char* detail) noexcept;
 
     unsigned index_;
     std::size_t stack_size_;
@@ -72,6 +79,8 @@ private:
     std::vector<std::unique_ptr<VirtualUser>> users_;
     std::size_t active_ = 0;
     bool done_signalled_ = true;
+    bool load_failed_ = false;  // the cycle ends once its users have, whatever the load model says
+    std::atomic<bool> failed_{false};
     std::function<void()> on_done_;
     std::thread thread_;
 };

@@ -189,6 +189,30 @@ def test_bad_input_is_refused_before_anything_runs(target, tmp_path):
     assert target.stats()["http_requests"] == 0
 
 
+def test_out_of_memory_starting_users_stops_the_run_with_its_reason():
+    """Issue 12: an exception out of the engine's own handlers (here bad_alloc
+    while making 300,000 users' stacks under a 2 GB address-space limit)
+    used to end the worker thread, and the run then crashed (SIGSEGV) or
+    waited forever. Now the run stops, says why, and exits 1 promptly.
+    The users' connects are refused (a bound port that does not listen), so
+    none is waiting on the network when memory runs out: the point is the
+    engine's handling, not every path of a user under exhausted memory."""
+    import resource
+    import socket
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        url = "http://127.0.0.1:%d/" % closed.getsockname()[1]
+        p = subprocess.run([str(RUNNER), url, "-u", "300000", "-c", "1", "--threads", "1", "-q"],
+                           capture_output=True, text=True, timeout=60, preexec_fn=limit)
+    assert p.returncode == 1, (p.returncode, p.stdout[-2000:], p.stderr[-2000:])
+    assert "engine: worker 0 stopped by an exception: std::bad_alloc" in p.stdout
+    assert "Interrupted: the plan did not run to its end." in p.stdout
+
+
 def test_config_file_and_flags_win(target, tmp_path):
     cfg = tmp_path / "bench.ini"
     cfg.write_text(f"users = 2:3\nhits = 4\nserver-url = {target.url}\n")
