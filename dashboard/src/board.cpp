@@ -22,13 +22,31 @@ std::int64_t unix_ms_now() {
 double secs(Duration d) { return std::chrono::duration<double>(d).count(); }
 
 // One point of a run's time series: a second of elapsed time (or what was
-// seen of it), its rates, and the percentiles of the merged histogram of the
-// deltas that fell in it.
+// seen of it), its counts, and the percentiles of the merged histogram of the
+// deltas that fell in it. A long run's older points cover more seconds each
+// (Board::kMaxPoints): counts add up exactly, the percentiles are then the
+// highest of the per-second ones (percentiles never merge; see compact()).
 struct Point {
-    double t = 0;  // end of the span, seconds since the run started
-    double requests_per_s = 0, hits_per_s = 0, errors_per_s = 0;
+    std::int64_t window = 0;    // which span of `Run::span` seconds it covers
+    double start = 0, t = 0;    // the span it covers: (start, t], seconds since the run started
+    std::uint64_t hits = 0, requests = 0, errors = 0;
     std::uint64_t p50 = 0, p95 = 0, p99 = 0;  // ns
-    std::uint32_t users = 0, users_busy = 0;
+    bool timed = false;                       // any latency at all (else the percentiles are null)
+    std::uint32_t users = 0, users_busy = 0;  // gauges at its end
+
+    // Takes in the next point of the same window.
+    void absorb(const Point& later) {
+        t = later.t;
+        timed = timed || later.timed;
+        hits += later.hits;
+        requests += later.requests;
+        errors += later.errors;
+        p50 = std::max(p50, later.p50);
+        p95 = std::max(p95, later.p95);
+        p99 = std::max(p99, later.p99);
+        users = later.users;
+        users_busy = later.users_busy;
+    }
 };
 
 // The open second of a run: deltas are merged here until one arrives for a
@@ -42,14 +60,16 @@ struct Bin {
 
     Point point() const {
         Point p;
+        p.window = index;
+        p.start = start;
         p.t = end;
-        const double span = std::max(end - start, 1e-3);
-        p.requests_per_s = double(requests) / span;
-        p.hits_per_s = double(hits) / span;
-        p.errors_per_s = double(errors) / span;
+        p.hits = hits;
+        p.requests = requests;
+        p.errors = errors;
         p.p50 = latency.value_at_quantile(0.50);
         p.p95 = latency.value_at_quantile(0.95);
         p.p99 = latency.value_at_quantile(0.99);
+        p.timed = !latency.empty();
         p.users = users;
         p.users_busy = users_busy;
         return p;
@@ -74,7 +94,8 @@ struct Run {
     bool incomplete = false, stopped = false;
     std::string error;
 
-    std::vector<Point> points;  // closed seconds
+    std::vector<Point> points;  // closed seconds (or spans of `span` seconds), at most Board::kMaxPoints
+    std::int64_t span = 1;      // seconds a point covers: 1, doubled each time the series outgrows the cap
     Bin bin;
     double prev_elapsed = -1;  // elapsed of the previous snapshot, -1 before the first
 
@@ -134,8 +155,47 @@ json::array histogram_bars(const Histogram& h) {
 
 json::array point_json(const Point& p) {
     auto r = [](double v) { return std::round(v * 1000.0) / 1000.0; };
-    return json::array{r(p.t), r(p.requests_per_s), r(p.hits_per_s), r(p.errors_per_s),
-                       p.p50, p.p95, p.p99, p.users, p.users_busy};
+    const double span = std::max(p.t - p.start, 1e-3);
+    auto ns = [&](std::uint64_t v) { return p.timed ? json::value(v) : json::value(nullptr); };
+    return json::array{r(p.t), r(double(p.requests) / span), r(double(p.hits) / span), r(double(p.errors) / span),
+                       ns(p.p50), ns(p.p95), ns(p.p99), p.users, p.users_busy};
+}
+
+// A run's series outgrew the cap: every point now covers twice the seconds.
+// Counts add up exactly; a percentile of two spans cannot be had from
+// theirs, so the higher one stands for both (an upper bound of the merged
+// span's, never an average).
+void compact(Run& r) {
+    r.span *= 2;
+    std::vector<Point> out;
+    out.reserve(r.points.size() / 2 + 1);
+    for (const auto& p : r.points) {
+        const std::int64_t w = p.window / 2;
+        if (!out.empty() && out.back().window == w) {
+            out.back().absorb(p);
+        } else {
+            out.push_back(p);
+            out.back().window = w;
+        }
+    }
+    r.points = std::move(out);
+    r.sent_points = 0;  // every point changed: the next update carries them all
+}
+
+// The open second is over: it becomes a point, or joins the last one when
+// points cover more than a second.
+void close_bin(Run& r) {
+    if (r.bin.index < 0) return;
+    Point p = r.bin.point();
+    p.window = r.bin.index / r.span;
+    r.bin = Bin{};
+    if (!r.points.empty() && r.points.back().window == p.window) {
+        r.points.back().absorb(p);
+        r.sent_points = std::min(r.sent_points, r.points.size() - 1);  // it changed: send it again
+    } else {
+        r.points.push_back(p);
+    }
+    if (r.points.size() > Board::kMaxPoints) compact(r);
 }
 
 // "started on a0, a1" -> {a0, a1}
@@ -276,10 +336,29 @@ struct Board::Impl {
         return *runs.back();
     }
     AgentRow& agent(const std::string& id) {
-        auto& a = agents[id];
+        auto [it, added] = agents.try_emplace(id);
+        auto& a = it->second;
         if (a.info.id.empty()) a.info.id = id;
         ++cluster_version;
+        if (added && agents.size() > kMaxAgents) forget_an_agent(id);
         return a;
+    }
+    // Bounded memory whatever the churn of agent ids: forgets the agent lost
+    // longest ago (or, with none lost, the one heard of longest ago).
+    void forget_an_agent(const std::string& keep) {
+        auto victim = agents.end();
+        for (auto it = agents.begin(); it != agents.end(); ++it) {
+            if (it->first == keep) continue;
+            if (victim == agents.end()) {
+                victim = it;
+                continue;
+            }
+            const bool lost = it->second.state == "lost", victim_lost = victim->second.state == "lost";
+            if ((lost && !victim_lost) ||
+                (lost == victim_lost && it->second.last_seen_ms < victim->second.last_seen_ms))
+                victim = it;
+        }
+        if (victim != agents.end()) agents.erase(victim);
     }
 
     void snapshot(const proto::Snapshot& s) {
@@ -324,10 +403,7 @@ struct Board::Impl {
         const double prev = std::max(r.prev_elapsed, 0.0);
         r.prev_elapsed = e;
         const auto idx = static_cast<std::int64_t>(std::floor(e));
-        if (r.bin.index >= 0 && idx > r.bin.index) {
-            r.points.push_back(r.bin.point());
-            r.bin = Bin{};
-        }
+        if (r.bin.index >= 0 && idx > r.bin.index) close_bin(r);
         if (r.bin.index < 0) {
             r.bin.index = idx;
             r.bin.start = prev;
@@ -365,10 +441,7 @@ struct Board::Impl {
         } else if (e.event == "gap") {
             r.incomplete = true;
         } else if (e.event == "finished") {
-            if (r.bin.index >= 0) {
-                r.points.push_back(r.bin.point());
-                r.bin = Bin{};
-            }
+            close_bin(r);
             r.finished = true;
             r.users = r.users_busy = r.agents_running = 0;
             if (e.summary) {
@@ -513,6 +586,7 @@ struct Board::Impl {
         o["stopped"] = r.stopped;
         o["error"] = r.error;
         o["points_from"] = points_from;
+        o["point_span_s"] = r.span;
         json::array pts;
         for (std::size_t i = points_from; i < r.points.size(); ++i) pts.push_back(point_json(r.points[i]));
         if (r.bin.index >= 0) pts.push_back(point_json(r.bin.point()));

@@ -7,20 +7,15 @@
 //         {"event":"final",...} after the command {"final":HITS} (HITS shown and
 //         the summary visible, or a timeout), then it exits.
 "use strict";
-const { chromium } = require("playwright-core");
+const path = require("path");
+const { openPage } = require(path.join(__dirname, "../support/chromium_page.cjs"));
 const readline = require("readline");
 
 const out = (o) => process.stdout.write(JSON.stringify(o) + "\n");
 
 (async () => {
   const [url, shot, docsShot] = process.argv.slice(2);
-  const args = process.getuid && process.getuid() === 0 ? ["--no-sandbox"] : [];
-  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || "/usr/bin/chromium", headless: true, args });
-  const page = await browser.newPage({ viewport: { width: 1280, height: 900 }, deviceScaleFactor: 1 });
-  const errors = [];
-  page.on("console", (m) => { if (m.type() === "error") errors.push(m.text()); });
-  page.on("pageerror", (e) => errors.push(String(e)));
-  page.on("requestfailed", (r) => errors.push("request failed: " + r.url() + " " + (r.failure() || {}).errorText));
+  const { browser, page, errors } = await openPage();
   await page.goto(url, { timeout: 15000 });
   await page.waitForSelector("#conn.up", { timeout: 15000 });
   out({ event: "ready", uplot: await page.evaluate(() => typeof window.uPlot === "function") });

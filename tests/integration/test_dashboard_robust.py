@@ -10,9 +10,9 @@ import time
 import urllib.request
 
 import msgpack
-import zmq
 
-from loads_procs import DASHBOARD, Proc, free_port
+import lcp
+from loads_procs import DashboardProc
 
 
 def get(url, timeout=5):
@@ -20,49 +20,21 @@ def get(url, timeout=5):
         return r.read().decode()
 
 
-def hist(values_ns):
-    # the wire's flat pairs; values < 256 ns have a bucket each (docs/protocol.md 7)
-    counts = {}
-    for v in values_ns:
-        counts[v] = counts.get(v, 0) + 1
-    flat = []
-    for k in sorted(counts):
-        flat += [k, counts[k]]
-    return {"buckets": flat, "min": min(values_ns), "max": max(values_ns), "sum": sum(values_ns), "clamped": 0}
-
-
-def stats(hits):
-    s = {k: 0 for k in ["hits", "successes", "failures", "errors", "interrupted", "scheduled", "dropped",
-                        "late", "requests", "request_errors", "bytes_sent", "bytes_received", "ws_opened",
-                        "ws_closed", "ws_messages_sent", "ws_messages_received", "ws_bytes_sent",
-                        "ws_bytes_received", "tcp_opened", "tcp_closed", "tcp_bytes_sent", "tcp_bytes_received"]}
-    s.update(hits=hits, successes=hits, requests=hits, errors_by_kind={}, status_codes={200: hits}, messages={},
-             latency=hist([100] * hits), latency_from_schedule=hist([1]) | {"buckets": [], "min": 0, "max": 0, "sum": 0},
-             labels={})
-    return s
-
-
 def snapshot(run, seq, hits, labels=0):
-    delta = stats(hits)
-    delta["labels"] = {f"GET /page/{i:04d}": {"count": 1, "errors": 0, "latency": hist([100 + i % 100])}
-                       for i in range(labels)}
-    return msgpack.packb({"v": 2, "run": run, "seq": seq, "cycle": 0, "elapsed_ns": seq * 50_000_000,
-                          "hits_done": seq * hits, "hits_total": None, "duration_total_ns": None,
-                          "agents_running": 1, "users": 3, "users_busy": 1, "delta": delta,
-                          "agents": [{"id": "a0", "hits_done": seq * hits, "errors": 0, "failures": 0,
-                                      "users": 3, "users_busy": 1, "state": "running"}]})
+    names = {f"GET /page/{i:04d}": [100 + i % 100] for i in range(labels)}
+    delta = lcp.stats([100] * hits)
+    delta["labels"] = lcp.stats([], labels=names)["labels"]
+    agents = [{"id": "a0", "hits_done": seq * hits, "errors": 0, "failures": 0, "users": 3, "users_busy": 1,
+               "state": "running"}]
+    return lcp.frames(lcp.snapshot(run, seq, seq * 50_000_000, delta, seq * hits, agents, users=3, users_busy=1))[1]
 
 
 def test_garbage_and_a_client_that_never_reads(tmp_path):
-    ctx = zmq.Context.instance()
-    pub = ctx.socket(zmq.PUB)
-    pub.setsockopt(zmq.LINGER, 0)
-    port = pub.bind_to_random_port("tcp://127.0.0.1")
-    dash = Proc([DASHBOARD, "--broker-pub", f"tcp://127.0.0.1:{port}", "--listen", "127.0.0.1:0"])
+    pub = lcp.Publisher()
+    dash = DashboardProc(pub, frontend=False)
     stuck = None
     try:
-        addr = dash.wait_for(lambda l: l.startswith("listening http ")).split()[2]
-        dash.wait_for(lambda l: l.startswith("subscribed "))
+        addr = dash.address
         host, hport = addr.rsplit(":", 1)
 
         # A WebSocket client that completes the handshake and never reads.
@@ -81,7 +53,7 @@ def test_garbage_and_a_client_that_never_reads(tmp_path):
                [b"run.x.event", msgpack.packb([1, 2, 3])], [b"cluster", msgpack.packb({"v": 2})],
                [b"run.x.whatever", msgpack.packb({"v": 2})]]
         for frames in bad:
-            pub.send_multipart(frames)
+            pub.send_frames(frames)
         # Garbage on the HTTP port.
         for junk in [b"\x16\x03\x01\x02\x00" + os.urandom(300), b"GET / HTTP/9.9\r\n\r\n", b"G" * 70000]:
             with socket.create_connection((host, int(hport)), timeout=5) as s:
@@ -105,7 +77,7 @@ def test_garbage_and_a_client_that_never_reads(tmp_path):
             assert time.monotonic() < deadline, "the stuck client's queue was never dropped"
             for _ in range(10):
                 n += 1
-                pub.send_multipart([b"run.r1.snapshot", snapshot("r1", n, 5, labels=800)])
+                pub.send_frames([b"run.r1.snapshot", snapshot("r1", n, 5, labels=800)])
             time.sleep(0.05)  # paces the publisher (PUB drops what its queue cannot hold)
         deadline = time.monotonic() + 20
         state = None

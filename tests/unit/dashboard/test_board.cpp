@@ -7,6 +7,7 @@
 
 #include <map>
 #include <regex>
+#include <set>
 #include <sstream>
 
 using namespace std::chrono_literals;
@@ -214,4 +215,67 @@ TEST_CASE("each agent's hits, errors and failures come from the snapshots' per-a
     b.on_snapshot(snap(3, 1300ms, {100}));
     full = json::parse(b.full_json()).as_object();
     CHECK(full["runs"].as_array().back().as_object()["agent_figures"].as_array().size() == 2);
+}
+
+TEST_CASE("a long run keeps a bounded series that still covers all of it, with exact counts") {
+    dashboard::Board b;
+    // Three hours at two snapshots a second, 3 hits each; second 5000 is slow.
+    const int seconds = 3 * 3600;
+    std::uint64_t seq = 0;
+    for (int sec = 0; sec < seconds; ++sec) {
+        for (int half = 0; half < 2; ++half) {
+            auto s = snap(++seq, std::chrono::milliseconds(sec * 1000 + half * 500 + 400),
+                          {1000, 1000, sec == 5000 ? 90'000u : 1000u});
+            b.on_snapshot(s);
+        }
+        if (sec == 3600) {
+            // At one hour nothing is compacted yet: a point a second.
+            auto run = json::parse(b.full_json()).as_object()["runs"].as_array()[0].as_object();
+            CHECK(run["point_span_s"].as_int64() == 1);
+            CHECK(run["points"].as_array().size() == 3601);  // seconds 0..3600, the open one last
+        }
+        if (sec == 7000) (void)b.take_update();  // a page has everything so far
+    }
+    // The compaction (at 7200 s) changed every point: the next update carries them all.
+    auto u = json::parse(*b.take_update()).as_object()["runs"].as_array()[0].as_object();
+    CHECK(u["points_from"].as_int64() == 0);
+    auto run = json::parse(b.full_json()).as_object()["runs"].as_array()[0].as_object();
+    auto& pts = run["points"].as_array();
+    CHECK(run["point_span_s"].as_int64() == 2);
+    CHECK(pts.size() <= dashboard::Board::kMaxPoints + 1);
+    CHECK(pts.size() >= seconds / 2);
+    // The whole run: from its first second to its last.
+    CHECK(pts.front().as_array()[0].to_number<double>() < 2.0);
+    CHECK(pts.back().as_array()[0].to_number<double>() > seconds - 1);
+    // Counts stay exact: 6 hits a second in every closed point, whatever it covers.
+    double hits = 0;
+    bool slow_seen = false;
+    for (std::size_t i = 0; i + 1 < pts.size(); ++i) {
+        auto& p = pts[i].as_array();
+        const double t = p[0].to_number<double>();
+        const double prev_t = i ? pts[i - 1].as_array()[0].to_number<double>() : 0.0;
+        hits += p[2].to_number<double>() * (t - (i ? prev_t : 0.0));
+        // The slow second's p99 survives the merge (the highest, not an average).
+        if (prev_t < 5000.5 && t >= 5000.5) slow_seen = p[6].to_number<std::uint64_t>() >= 90'000'000;
+    }
+    CHECK(slow_seen);
+    CHECK(hits == Approx(6.0 * (pts[pts.size() - 2].as_array()[0].to_number<double>())).epsilon(0.001));
+    CHECK(u["points"].as_array().size() == pts.size());
+}
+
+TEST_CASE("agent churn is bounded: the ones lost longest ago are forgotten") {
+    dashboard::Board b;
+    for (std::size_t i = 0; i < dashboard::Board::kMaxAgents + 50; ++i) {
+        proto::AgentInfo a{"agent-" + std::to_string(i), "h", 1, 1, "0.1.0"};
+        b.on_cluster_event(proto::ClusterEvent{"agent-registered", a, std::int64_t(i)});
+        if (i < 100) b.on_cluster_event(proto::ClusterEvent{"agent-lost", a, std::int64_t(i)});
+    }
+    auto agents = json::parse(b.full_json()).as_object()["cluster"].as_object()["agents"].as_array();
+    CHECK(agents.size() == dashboard::Board::kMaxAgents);
+    std::set<std::string> ids;
+    for (auto& a : agents) ids.insert(std::string(a.as_object().at("id").as_string()));
+    CHECK(ids.count("agent-0") == 0);   // lost first, forgotten first
+    CHECK(ids.count("agent-49") == 0);
+    CHECK(ids.count("agent-50") == 1);  // lost too, but more recently
+    CHECK(ids.count("agent-10049") == 1);
 }

@@ -31,6 +31,13 @@ public:
     // Runs kept (the current one and the last ones): older runs are forgotten,
     // in the page and in /metrics.
     static constexpr std::size_t kMaxRuns = 10;
+    // Points kept of a run's time series: a point a second for two hours;
+    // beyond, every point covers twice the time (counts exact, percentiles
+    // the highest of the seconds it covers), so a run of any length keeps
+    // between kMaxPoints / 2 and kMaxPoints points.
+    static constexpr std::size_t kMaxPoints = 7200;
+    // Agents kept: beyond, the ones lost longest ago are forgotten.
+    static constexpr std::size_t kMaxAgents = 10000;
 
     Board();
     ~Board();
