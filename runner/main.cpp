@@ -45,6 +45,20 @@ int main(int argc, char** argv) {
         std::cerr << "loads-runner: " << err << "\n";
         return 2;
     }
+    // Weighted tasks: their think times replace --sleep, which the open
+    // model has no use for.
+    std::vector<TaskInfo> tasks;
+    if (o.spec.test.kind == TestSpec::Kind::library) {
+        auto t = Engine::tasks(o.spec.test);
+        if (t) tasks = std::move(t.value);
+        for (const auto& task : tasks)
+            if (task.think && o.spec.plan.open()) {
+                std::cerr << "loads-runner: task \"" << task.name
+                          << "\": a think time (@...) goes with the closed model (-u), as --sleep does; "
+                             "with --rate the schedule sets the pace\n";
+                return 2;
+            }
+    }
     // So is a bad data file: missing, unparsable, ragged, too large.
     if (auto err = Engine::check_data(o.spec.data); !err.empty()) {
         std::cerr << "loads-runner: " << err << "\n";
@@ -84,6 +98,7 @@ int main(int argc, char** argv) {
     report.threads = o.threads;
     report.agents = o.agents;
     report.thresholds = o.thresholds;
+    report.tasks = std::move(tasks);
 
     bool json = o.output == OutputFormat::json;
     if (!o.output_file.empty()) {

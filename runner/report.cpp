@@ -108,6 +108,17 @@ void print_summary(std::ostream& out, const Report& r) {
             << " (on_start or the test's constructor threw; each counts one hit"
             << (s.skipped ? " and skips the rest of its cycle" : "") << ", on_stop still runs after a failed on_start)\n";
     }
+    if (r.tasks.size() > 1) {
+        out << "\nTasks:";
+        for (std::size_t i = 0; i < r.tasks.size(); ++i) {
+            const TaskInfo& t = r.tasks[i];
+            out << (i ? ", " : " ") << t.name << " x" << t.weight;
+            if (t.think)
+                out << " @" << format_duration(t.think->min)
+                    << (t.think->max > t.think->min ? ":" + format_duration(t.think->max) : "");
+        }
+        out << " (each hit picks one by weight)\n";
+    }
     if (r.agents) out << "\nAgents: " << r.agents << "\n";
     if (r.result.stopped) out << "\nInterrupted: the plan did not run to its end.\n";
     if (r.aborted && r.aborted->index < r.thresholds.size())
@@ -185,6 +196,32 @@ void print_summary(std::ostream& out, const Report& r) {
                 << lpad(ms(l.latency.value_at_quantile(0.99)), 10) << "  " << lpad(ms(l.latency.max()), 10)
                 << "\n";
         }
+    }
+    if (!s.tasks.empty()) {
+        std::uint32_t weights = 0;
+        for (const auto& t : r.tasks) weights += t.weight;
+        std::size_t w = 4;
+        for (auto& [name, t] : s.tasks) w = std::max(w, std::min<std::size_t>(name.size(), 40));
+        out << "\nPer task:\n  " << pad("Task", w) << "  " << lpad("Hits", 9) << "  " << lpad("Share", 6) << "  "
+            << lpad("Asked", 6) << "  " << lpad("Failures", 8) << "  " << lpad("Errors", 7) << "  "
+            << lpad("p50", 10) << "  " << lpad("p95", 10) << "  " << lpad("max", 10) << "\n";
+        std::uint64_t hits = 0;
+        for (auto& [name, t] : s.tasks) hits += t.count;
+        for (auto& [name, t] : s.tasks) {
+            if (!t.count) continue;
+            std::string weight = "-";
+            for (const auto& info : r.tasks)
+                if (info.name == name && weights)
+                    weight = fixed(100.0 * info.weight / weights, 1) + "%";
+            out << "  " << pad(name.size() > 40 ? name.substr(0, 37) + "..." : name, w) << "  "
+                << lpad(std::to_string(t.count), 9) << "  "
+                << lpad(fixed(hits ? 100.0 * double(t.count) / double(hits) : 0, 1) + "%", 6) << "  "
+                << lpad(weight, 6) << "  " << lpad(std::to_string(t.failures), 8) << "  "
+                << lpad(std::to_string(t.errors), 7) << "  " << lpad(ms(t.duration.value_at_quantile(0.5)), 10)
+                << "  " << lpad(ms(t.duration.value_at_quantile(0.95)), 10) << "  " << lpad(ms(t.duration.max()), 10)
+                << "\n";
+        }
+        out << "  (a task's time is its whole hit, setUp to tearDown; Asked is its weight's share)\n";
     }
     if (!r.result.cycles.empty()) {
         out << "\nCycles:\n  " << lpad("Cycle", 5) << "  " << lpad(plan.open() ? "Rate" : "Users", 7) << "  "
@@ -305,6 +342,15 @@ json::object stats_json(const Stats& s) {
         labels[name] = json::object{{"count", l.count}, {"errors", l.errors}, {"latency", histogram_json(l.latency)}};
     }
     o["names"] = std::move(labels);
+    json::object tasks;
+    for (auto& [name, t] : s.tasks) {
+        if (!t.count) continue;
+        tasks[name] = json::object{{"count", t.count},
+                                   {"failures", t.failures},
+                                   {"errors", t.errors},
+                                   {"duration", histogram_json(t.duration)}};
+    }
+    o["tasks"] = std::move(tasks);
     json::object messages;
     for (auto& [m, n] : s.messages) messages[m] = n;
     o["messages"] = std::move(messages);
@@ -349,6 +395,14 @@ json::object plan_json(const Report& r) {
     for (const auto& d : spec.data) data[d.name] = d.path;
     o["data"] = std::move(data);
     o["data_exhausted"] = spec.data_exhausted == DataExhaustion::stop ? "stop" : "wrap";
+    json::array tasks;
+    for (const auto& t : r.tasks) {
+        json::object to{{"name", t.name}, {"weight", t.weight}};
+        to["think_min_s"] = t.think ? json::value(seconds(t.think->min)) : json::value(nullptr);
+        to["think_max_s"] = t.think ? json::value(seconds(t.think->max)) : json::value(nullptr);
+        tasks.push_back(std::move(to));
+    }
+    o["tasks"] = std::move(tasks);
     return o;
 }
 

@@ -26,6 +26,7 @@ struct Report {
     std::vector<Threshold> thresholds;      // --threshold, judged on `result.total`
     std::optional<ThresholdAbort> aborted;  // --abort-on-fail stopped the run
     std::vector<std::string> agent_ids;  // cluster: the agents that ran it
+    std::vector<TaskInfo> tasks;         // a library test's tasks (one for Class.method)
 };
 
 // Each threshold judged on the report's merged figures.

@@ -33,10 +33,13 @@ public:
     bool may_start(VirtualUser& user) override { return should_continue(user); }
 
     std::optional<HitTicket> next_hit(VirtualUser& user) override {
-        if (user.hit_index() > 0 && sleep_.max > Duration::zero() && should_continue(user)) {
-            auto d = sleep_.min;
-            if (sleep_.max > sleep_.min) {
-                std::uniform_int_distribution<std::int64_t> dist(sleep_.min.count(), sleep_.max.count());
+        // Think time: the last task's own (weighted tasks, "@1s"), else --sleep.
+        const auto think = user.task_think();
+        const SleepRange& sleep = think ? *think : sleep_;
+        if (user.hit_index() > 0 && sleep.max > Duration::zero() && should_continue(user)) {
+            auto d = sleep.min;
+            if (sleep.max > sleep.min) {
+                std::uniform_int_distribution<std::int64_t> dist(sleep.min.count(), sleep.max.count());
                 d = Duration(dist(host_->worker_io().rng()));
             }
             auto pause = std::chrono::duration_cast<Clock::duration>(d);

@@ -3,6 +3,7 @@
 
 #include "data_file.hpp"
 #include "load_model.hpp"
+#include "tasks.hpp"
 #include "run_state.hpp"
 #include "shared_space.hpp"
 #include "worker.hpp"
@@ -82,7 +83,19 @@ std::string Engine::check_data(const std::vector<DataSource>& data) { return che
 Parsed<std::vector<std::string>> Engine::list_tests(const std::string& library_path) {
     auto lib = TestLibrary::open(library_path);
     if (!lib) return {{}, lib.error};
-    return {lib.value->names(), {}};
+    std::vector<std::string> names;
+    for (const auto& e : lib.value->entries())
+        names.push_back(e.weight ? std::string(e.name) + ":" + std::to_string(e.weight) : std::string(e.name));
+    return {names, {}};
+}
+
+Parsed<std::vector<TaskInfo>> Engine::tasks(const TestSpec& test) {
+    if (test.kind != TestSpec::Kind::library) return {{}, "a URL test has no tasks"};
+    auto lib = TestLibrary::open(test.library_path);
+    if (!lib) return {{}, lib.error};
+    auto plan = resolve_tasks(test.test_name, *lib.value);
+    if (!plan) return {{}, plan.error};
+    return {describe(plan.value), {}};
 }
 
 std::vector<std::string> Engine::request_names(const TestSpec& test) {

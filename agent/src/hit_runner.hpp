@@ -8,6 +8,7 @@ namespace loads {
 
 class VirtualUser;
 struct RunState;
+struct Task;
 
 class HitRunner {
 public:
@@ -20,6 +21,8 @@ public:
     // failure, loads::RequestError for an error of a kind, anything else for
     // an error of kind `exception`.
     virtual void run_hit() = 0;
+    // The task the last run_hit() ran (library tests), or nullptr.
+    virtual const Task* last_task() const { return nullptr; }
 };
 
 // The runner for the run's test (library or URL), for this user.

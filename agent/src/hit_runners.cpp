@@ -4,36 +4,70 @@
 #include "run_state.hpp"
 #include "virtual_user.hpp"
 
+#include <algorithm>
+#include <exception>
+
 namespace loads {
 namespace {
 
-// A test from a library: a fresh TestCase per user, setUp/test/tearDown per hit.
+// A test from a library: per user, a fresh instance of each class the run's
+// tasks come from; per hit, one task (tasks.hpp) with setUp and tearDown.
 class LibraryHit final : public HitRunner {
 public:
-    LibraryHit(const detail::TestEntry& entry, VirtualUser& user)
-        : entry_(entry), test_(entry.create()) {
-        test_->bind(&user);
+    LibraryHit(const TaskPlan& plan, VirtualUser& user) : plan_(plan), user_(user) {
+        for (const auto& cls : plan.classes) {
+            auto t = std::find_if(plan.tasks.begin(), plan.tasks.end(),
+                                  [&](const Task& task) { return task.class_name == cls; });
+            tests_.emplace_back(t->entry->create());
+            tests_.back()->bind(&user);
+        }
     }
-    void start() override { test_->on_start(); }
-    void stop() override { test_->on_stop(); }
+    void start() override {
+        for (auto& t : tests_) {
+            ++started_;
+            t->on_start();
+        }
+    }
+    // on_stop of every instance whose on_start was called (even one that
+    // threw, as loads.hpp's lifecycle says); the first exception is passed
+    // on once all have run.
+    void stop() override {
+        std::exception_ptr first;
+        for (std::size_t i = 0; i < started_; ++i) {
+            try {
+                tests_[i]->on_stop();
+            } catch (...) {
+                if (!first) first = std::current_exception();
+            }
+        }
+        started_ = 0;
+        if (first) std::rethrow_exception(first);
+    }
     void run_hit() override {
-        test_->setUp();
+        const Task& task = plan_.tasks.size() == 1 ? plan_.tasks.front() : plan_.pick(user_.user_id(), user_.hit_index());
+        last_ = &task;
+        TestCase& test = *tests_[task.instance];
+        test.setUp();
         try {
-            entry_.run(*test_);
+            task.entry->run(test);
         } catch (...) {
             try {
-                test_->tearDown();
+                test.tearDown();
             } catch (...) {
                 // the test's own outcome is the one that counts
             }
             throw;
         }
-        test_->tearDown();
+        test.tearDown();
     }
+    const Task* last_task() const override { return last_; }
 
 private:
-    const detail::TestEntry& entry_;
-    std::unique_ptr<TestCase> test_;
+    const TaskPlan& plan_;
+    VirtualUser& user_;
+    std::vector<std::unique_ptr<TestCase>> tests_;  // one per class, as plan_.classes
+    std::size_t started_ = 0;
+    const Task* last_ = nullptr;
 };
 
 // URL mode over HTTP: the request serialised once for the run; nothing of
@@ -72,7 +106,7 @@ std::unique_ptr<HitRunner> make_tcp_url_hit(const RunState& run, VirtualUser& us
 
 std::unique_ptr<HitRunner> make_hit_runner(const RunState& run, VirtualUser& user) {
     if (run.spec.test.kind == TestSpec::Kind::library)
-        return std::make_unique<LibraryHit>(*run.entry, user);
+        return std::make_unique<LibraryHit>(run.tasks, user);
     const auto& scheme = run.target.scheme;
     if (scheme == "http" || scheme == "https") return std::make_unique<UrlHttpHit>(run, user);
     if (scheme == "ws" || scheme == "wss") return make_ws_url_hit(run, user);

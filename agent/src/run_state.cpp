@@ -26,10 +26,10 @@ Parsed<std::shared_ptr<RunState>> prepare_run(const RunSpec& spec) {
     if (t.kind == TestSpec::Kind::library) {
         auto lib = TestLibrary::open(t.library_path);
         if (!lib) return fail(lib.error);
-        auto entry = lib.value->find(t.test_name);
-        if (!entry) return fail(entry.error);
+        auto tasks = resolve_tasks(t.test_name, *lib.value);
+        if (!tasks) return fail(tasks.error);
         state->library = std::move(lib.value);
-        state->entry = entry.value;
+        state->tasks = std::move(tasks.value);
         return {std::move(state), {}};
     }
 

@@ -5,6 +5,7 @@
 
 #include "loads/data.hpp"
 #include "loads/engine.hpp"
+#include "tasks.hpp"
 #include "test_library.hpp"
 #include "url.hpp"
 
@@ -23,7 +24,7 @@ struct RunState {
 
     // Kind::library
     std::shared_ptr<TestLibrary> library;
-    const detail::TestEntry* entry = nullptr;
+    TaskPlan tasks;  // one task for "Class.method"; several for weighted tasks
 
     // --server-url, parsed (absent when not given).
     std::optional<Url> base_url;

@@ -25,6 +25,8 @@ public:
     std::vector<std::string> names() const;
     // The test called `name`, or an error listing the tests there are.
     Parsed<const detail::TestEntry*> find(std::string_view name) const;
+    // Every registered test, in registration order.
+    const std::vector<detail::TestEntry>& entries() const { return registry_->tests; }
 
 private:
     TestLibrary(std::string path, void* handle, const detail::Registry* registry)

@@ -90,6 +90,11 @@ DataRow VirtualUser::user_row(std::string_view name) const {
                         std::to_string(id_) + " (--data-exhausted stop)");
 }
 
+std::optional<SleepRange> VirtualUser::task_think() const {
+    const Task* t = runner_ ? runner_->last_task() : nullptr;
+    return t ? t->think : std::nullopt;
+}
+
 void VirtualUser::stop_for_data(const DataExhausted& e) {
     // Not the target's doing: no hit, no error; the user just goes. The
     // message is one per data set (user ids left out), so it counts users.
@@ -97,6 +102,9 @@ void VirtualUser::stop_for_data(const DataExhausted& e) {
     if (io_.stopping()) return;
     Stats& stats = io_.stats();
     ++stats.users_out_of_data;
+    // Closed model with -c: the hits it will not make (the one in progress
+    // included) are skipped, so hits + skipped + interrupted stays the plan's.
+    stats.skipped += load_.hits_left(*this, 0);
     std::string what = e.what();
     if (auto cut = what.find(": none left"); cut != std::string::npos) what.resize(cut);
     stats.note("out of data: " + what + " (--data-exhausted stop)");
@@ -212,6 +220,15 @@ void VirtualUser::run_one_hit(const HitTicket& ticket) {
         stats.latency_from_schedule.record(static_cast<std::uint64_t>(
             std::chrono::duration_cast<std::chrono::nanoseconds>(now - ticket.scheduled).count()));
         if (started - ticket.scheduled > Stats::kLateAfter) ++stats.late;
+    }
+    // A weighted-task run: the task's own row.
+    if (const Task* task = runner_->last_task(); task && run_.tasks.tasks.size() > 1) {
+        TaskStats& ts = stats.task(task->name);
+        ++ts.count;
+        ts.failures += outcome == Outcome::failure;
+        ts.errors += outcome == Outcome::error;
+        ts.duration.record(static_cast<std::uint64_t>(
+            std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - started).count()));
     }
     switch (outcome) {
         case Outcome::success: ++stats.successes; break;

@@ -63,6 +63,8 @@ public:
 
     // True once the user stopped for want of a data row (DataExhausted).
     bool out_of_data() const { return out_of_data_; }
+    // The think time of the task the last hit ran, when it has its own.
+    std::optional<SleepRange> task_think() const;
 
     UserIo& io() { return io_; }
     HttpSession& http() { return static_cast<HttpSession&>(session()); }

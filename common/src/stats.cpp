@@ -8,6 +8,19 @@ void LabelStats::merge(const LabelStats& o) {
     latency.merge(o.latency);
 }
 
+void TaskStats::merge(const TaskStats& o) {
+    count += o.count;
+    failures += o.failures;
+    errors += o.errors;
+    duration.merge(o.duration);
+}
+
+TaskStats& Stats::task(std::string_view name) {
+    if (auto it = tasks.find(name); it != tasks.end()) return it->second;
+    if (tasks.size() >= kMaxTasks) return tasks["(other)"];
+    return tasks.emplace(std::string(name), TaskStats{}).first->second;
+}
+
 LabelStats& Stats::label(std::string_view name) {
     if (auto it = labels.find(name); it != labels.end()) return it->second;
     if (labels.size() >= kMaxLabels) {
@@ -59,6 +72,7 @@ void Stats::merge(const Stats& o) {
     latency.merge(o.latency);
     latency_from_schedule.merge(o.latency_from_schedule);
     for (const auto& [name, row] : o.labels) label(name).merge(row);
+    for (const auto& [name, row] : o.tasks) task(name).merge(row);
 }
 
 void Stats::reset() {
@@ -79,6 +93,7 @@ void Stats::reset() {
         row.errors = 0;
         row.latency.reset();
     }
+    for (auto& [name, row] : tasks) row = TaskStats{};
 }
 
 }  // namespace loads

@@ -45,6 +45,7 @@ struct Shop {
     std::mutex mu;
     std::map<std::string, Session, std::less<>> sessions;  // by token
     std::map<std::string, std::uint64_t, std::less<>> logins;
+    std::map<std::string, std::uint64_t, std::less<>> views;  // GET /products/SKU by SKU
     std::uint64_t next_token = 1, next_order = 1;
     std::uint64_t login_failures = 0, logouts = 0, product_views = 0, cart_adds = 0, cart_items = 0, orders = 0,
                   order_items = 0;
@@ -114,6 +115,7 @@ std::optional<ShopReply> shop_handle(std::string_view method, std::string_view p
         if (!p) return error(404, "no such product");
         std::lock_guard lock(shop.mu);
         ++shop.product_views;
+        ++shop.views[p->sku];
         return reply(200, product_json(*p));
     }
     if (path == "/login" && post) {
@@ -177,7 +179,9 @@ std::string shop_stats_json() {
     std::lock_guard lock(shop.mu);
     json::object logins;
     for (const auto& [u, n] : shop.logins) logins[u] = n;
-    json::object o{{"logins", std::move(logins)},       {"login_failures", shop.login_failures},
+    json::object views;
+    for (const auto& [sku, n] : shop.views) views[sku] = n;
+    json::object o{{"logins", std::move(logins)},       {"views", std::move(views)},       {"login_failures", shop.login_failures},
                    {"logouts", shop.logouts},             {"product_views", shop.product_views},
                    {"cart_adds", shop.cart_adds},         {"cart_items", shop.cart_items},
                    {"orders", shop.orders},               {"order_items", shop.order_items}};
@@ -189,6 +193,7 @@ void shop_reset() {
     std::lock_guard lock(shop.mu);
     shop.sessions.clear();
     shop.logins.clear();
+    shop.views.clear();
     shop.login_failures = shop.logouts = shop.product_views = shop.cart_adds = shop.cart_items = shop.orders =
         shop.order_items = 0;
 }

@@ -11,7 +11,8 @@
 //   POST /cart        {"sku": S, "qty": N} (1..100) with a session ->
 //                     200 {"items": in this cart, "total": its price}
 //   POST /checkout    with a session and a non-empty cart -> 200 {"order", "items", "total"}
-//   GET  /stats/shop  {"logins": {user: count}, "login_failures", "logouts",
+//   GET  /stats/shop  {"logins": {user: count}, "views": {sku: count of
+//                     GET /products/SKU}, "login_failures", "logouts",
 //                     "product_views", "cart_adds", "cart_items", "orders",
 //                     "order_items"}
 // No session (or an unknown one) is 401; a bad body is 400 with the reason.

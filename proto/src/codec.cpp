@@ -99,7 +99,7 @@ void write_histogram(Writer& w, const Histogram& h) {
 }
 
 void write_stats(Writer& w, const Stats& s) {
-    w.map(kCounters.size() + kLaterCounters.size() + 6);
+    w.map(kCounters.size() + kLaterCounters.size() + 7);
     for (const auto& c : kCounters) w.ku64(c.name, s.*c.field);
     for (const auto& c : kLaterCounters) w.ku64(c.name, s.*c.field);
 
@@ -141,6 +141,21 @@ void write_stats(Writer& w, const Stats& s) {
         w.ku64("errors", row.errors);
         w.str("latency");
         write_histogram(w, row.latency);
+    }
+
+    w.str("tasks");
+    std::size_t ran = 0;
+    for (const auto& [name, row] : s.tasks) ran += row.count != 0;
+    w.map(ran);
+    for (const auto& [name, row] : s.tasks) {
+        if (row.count == 0) continue;
+        w.str(name);
+        w.map(4);
+        w.ku64("count", row.count);
+        w.ku64("failures", row.failures);
+        w.ku64("errors", row.errors);
+        w.str("duration");
+        write_histogram(w, row.duration);
     }
 }
 
@@ -604,6 +619,17 @@ Stats read_stats(const Value& v) {
         in.latency = read_histogram(row("latency"));
         l.merge(in);
     });
+    if (auto tasks = v.find("tasks")) {  // optional: a later v2 addition
+        if (tasks->map().size > Stats::kMaxTasks + 1) bad(tasks->path() + ": more than 100 tasks");
+        tasks->each([&](const Value& k, const Value& row) {
+            TaskStats in;
+            in.count = row("count").u64();
+            in.failures = row("failures").u64();
+            in.errors = row("errors").u64();
+            in.duration = read_histogram(row("duration"));
+            s.task(k.str()).merge(in);
+        });
+    }
     return s;
 }
 

@@ -70,6 +70,7 @@ def test_stop_leaves_users_without_a_row_out_on_a_cluster(target, tmp_path):
         assert shop(target)["logins"] == {f"u{i}": 1 for i in range(25)}
         assert j["total"]["users_out_of_data"] == 5
         assert j["total"]["hits"] == 50 and j["total"]["errors"] == 0 and j["total"]["failures"] == 0
+        assert j["total"]["skipped"] == 10  # 5 users x 2 hits: hits + skipped is the plan's 60
         assert "Out of data: 5 users" in r.stdout
         assert any("out of data" in m and "\"users\" has 25 rows" in m for m in j["total"]["messages"]), \
             j["total"]["messages"]
@@ -93,7 +94,7 @@ def test_stop_in_a_hit_and_in_the_open_model(target, tmp_path):
                    "--data", f"users={csv}", "--data-exhausted", "stop", "--output", "json")
     assert r.rc == 0, r.stderr
     t = r.json["total"]
-    assert t["hits"] == 12 and t["users_out_of_data"] == 2 and t["interrupted"] == 0
+    assert t["hits"] == 12 and t["users_out_of_data"] == 2 and t["interrupted"] == 0 and t["skipped"] == 8
     assert {n: v["count"] for n, v in t["names"].items()} == {"row u0": 4, "row u1": 4, "row u2": 4}
 
     # Open, on 30 ms answers at 200/s (about 6 users busy): the pool stops

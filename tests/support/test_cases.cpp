@@ -169,7 +169,32 @@ LOADS_TEST(StartFailsCheck, test_get)
 LOADS_TEST(StartFailsFirstCycle, test_get)
 LOADS_TEST(HitThrowsInt, test_get)
 LOADS_TEST(CtorThrows, test_get)
+// Weighted tasks: each task views its own product, so the target's views by
+// SKU count the tasks. Mix declares weights 3 and 1 (Locust's @task(3));
+// Other's on_start lists the products once per user.
+class Mix : public loads::TestCase {
+public:
+    void a() { view("A1"); }
+    void b() { view("B2"); }
+    void failing() { check(false, "Mix.failing fails on purpose"); }
+
+protected:
+    void view(const std::string& sku) {
+        auto r = session().get("/products/" + sku);
+        check_equal(r.status(), 200, "product " + sku);
+    }
+};
+class Other : public Mix {
+public:
+    void on_start() override { session().get("/products"); }
+    void c() { view("C3"); }
+};
+
 LOADS_TEST(UserIds, test_get)
+LOADS_TASK(Mix, a, 3)
+LOADS_TASK(Mix, b, 1)
+LOADS_TEST(Other, c)
+LOADS_TEST(Other, failing)
 LOADS_TEST(DataUsers, test_browse)
 LOADS_TEST(DataUsers, test_items)
 LOADS_TEST(DataPerHit, test_row)

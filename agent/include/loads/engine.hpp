@@ -37,9 +37,17 @@ struct TestSpec {
     std::string expect;  // ws/tcp: reply must equal this when non-empty; http: body must contain it
     std::string until = "\n";  // tcp: a reply ends with this delimiter
 
-    // Kind::library: a test library (.so) and "Class.method".
+    // Kind::library: a test library (.so) and what to run of it: "Class.method",
+    // or weighted tasks "Shop.browse:3,Shop.buy:1@1s" (agent/src/tasks.hpp).
     std::string library_path;
     std::string test_name;
+};
+
+// One task of a library test run: a test and its weight (tasks.hpp).
+struct TaskInfo {
+    std::string name;                 // "Class.method"
+    std::uint32_t weight = 1;
+    std::optional<SleepRange> think;  // its think time, in place of --sleep
 };
 
 // How the engine's clients behave.
@@ -156,8 +164,11 @@ public:
     // parses. Returns an error message ("--data users=u.csv: line 3: ..."),
     // or empty.
     static std::string check_data(const std::vector<DataSource>& data);
-    // The names of the tests a library holds ("Class.method"), or an error.
+    // The names of the tests a library holds ("Class.method", with ":WEIGHT"
+    // for those LOADS_TASK gave a weight), or an error.
     static Parsed<std::vector<std::string>> list_tests(const std::string& library_path);
+    // The tasks a library test runs (one for "Class.method"), or an error.
+    static Parsed<std::vector<TaskInfo>> tasks(const TestSpec& test);
     // The names a URL-mode test records its requests under, known before it
     // runs ("GET /path"; "ws /path" and "WS connect /path"; "tcp host:port");
     // empty for a test library (its names appear as it runs) or a bad URL.

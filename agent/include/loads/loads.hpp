@@ -352,6 +352,7 @@ struct TestEntry {
     const char* name;                          // "Class.method"
     TestCase* (*create)();                     // new instance of the class
     void (*run)(TestCase&);                    // calls the method on it
+    unsigned weight = 0;                       // LOADS_TASK's weight; 0 for LOADS_TEST (weight 1)
 };
 
 struct Registry {
@@ -382,8 +383,14 @@ loads_registry_v1() {
 #define LOADS_DETAIL_CAT(a, b) LOADS_DETAIL_CAT2(a, b)
 
 // Registers Class::method as the test "Class.method".
-#define LOADS_TEST(Class, Method)                                                        \
+#define LOADS_TEST(Class, Method) LOADS_TASK(Class, Method, 0)
+
+// Registers Class::method as a task of weight `Weight` (1 to 10000), like
+// Locust's @task(3): `loads-runner lib.so:Class` runs every test of Class,
+// each hit picking one by weight (LOADS_TEST ones weigh 1). A run can also
+// name tasks and weights itself: lib.so:Shop.browse:3,Shop.buy:1.
+#define LOADS_TASK(Class, Method, Weight)                                                \
     static ::loads::detail::Registrar LOADS_DETAIL_CAT(loads_registrar_, __COUNTER__){   \
         ::loads::detail::TestEntry{                                                      \
             #Class "." #Method, []() -> ::loads::TestCase* { return new Class(); },      \
-            [](::loads::TestCase& t) { static_cast<Class&>(t).Method(); }}};
+            [](::loads::TestCase& t) { static_cast<Class&>(t).Method(); }, (Weight)}};

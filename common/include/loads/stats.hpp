@@ -54,6 +54,18 @@ struct LabelStats {
     friend bool operator==(const LabelStats&, const LabelStats&) = default;
 };
 
+// Statistics of one task of a weighted-task run ("Shop.browse"): the hits
+// that ran it and how they ended.
+struct TaskStats {
+    std::uint64_t count = 0;     // hits that ran this task (any outcome)
+    std::uint64_t failures = 0;  // of which failures
+    std::uint64_t errors = 0;    // of which errors
+    Histogram duration;          // each such hit's time, setUp to tearDown
+
+    void merge(const TaskStats& o);
+    friend bool operator==(const TaskStats&, const TaskStats&) = default;
+};
+
 struct Stats {
     static constexpr std::size_t kStatusCodes = 600;  // codes 0..599; others go to 0
     static constexpr std::size_t kMaxLabels = 1000;   // beyond this, names fold into "(other)"
@@ -124,6 +136,11 @@ struct Stats {
 
     // Finds or creates the row for `name`, folding into "(other)" past kMaxLabels.
     LabelStats& label(std::string_view name);
+
+    // Per-task rows of a weighted-task run (empty for a run of one test).
+    static constexpr std::size_t kMaxTasks = 100;  // beyond this, "(other)"
+    std::map<std::string, TaskStats, std::less<>> tasks;
+    TaskStats& task(std::string_view name);
 
     void count_status(unsigned code) { ++status_codes[code < kStatusCodes ? code : 0]; }
     void count_error(ErrorKind k) {
