@@ -357,6 +357,24 @@ Report run_cluster(const Options& options, Interrupts& interrupts) {
             report.events.push_back(std::move(e));
     report.incomplete = summary->incomplete;
     report.agent_ids = summary->agents;
+    // Where each agent ran, from the broker's registry: asked again now for
+    // agents that joined after the start (--wait); an agent lost since is
+    // still in the first answer.
+    std::optional<proto::Status> now_status;
+    try {
+        now_status = ask_status(dealer, std::min<Duration>(broker_timeout(options), std::chrono::seconds(2)));
+    } catch (const std::exception&) {
+        // The first answer will do: the run's figures are what matter here.
+    }
+    for (const auto& id : report.agent_ids) {
+        Report::AgentHost h{id, "", "", 0, 0};
+        for (const proto::Status* st : {now_status ? &*now_status : nullptr, &*status}) {
+            if (!st || !h.host.empty()) continue;
+            for (const auto& a : st->agents)
+                if (a.agent.id == id) h = {id, a.agent.host, a.agent.version, a.agent.pid, a.agent.threads};
+        }
+        report.agent_hosts.push_back(std::move(h));
+    }
     report.agents = options.agents;
     report.series = series.finish(summary->elapsed);
     report.aborted = watch.fired();

@@ -463,6 +463,11 @@ std::string to_json(const Report& r) {
     json::array agent_ids;
     for (auto& a : r.agent_ids) agent_ids.push_back(json::string(a));
     o["agent_ids"] = std::move(agent_ids);
+    json::array agent_hosts;
+    for (auto& a : r.agent_hosts)
+        agent_hosts.push_back(json::object{
+            {"id", a.id}, {"host", a.host}, {"pid", a.pid}, {"threads", a.threads}, {"version", a.version}});
+    o["agent_hosts"] = std::move(agent_hosts);
     o["total"] = stats_json(r.result.total);
     json::array cycles;
     for (auto& c : r.result.cycles) {

@@ -26,6 +26,11 @@ struct Report {
     std::vector<Threshold> thresholds;      // --threshold, judged on `result.total`
     std::optional<ThresholdAbort> aborted;  // --abort-on-fail stopped the run
     std::vector<std::string> agent_ids;  // cluster: the agents that ran it
+    struct AgentHost {
+        std::string id, host, version;  // host "" when the broker no longer knew the agent
+        std::uint32_t pid = 0, threads = 0;
+    };
+    std::vector<AgentHost> agent_hosts;  // cluster: where each of agent_ids ran, in that order
     std::vector<TaskInfo> tasks;         // a library test's tasks (one for Class.method)
 };
 

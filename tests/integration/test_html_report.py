@@ -105,6 +105,7 @@ def test_local_run_report_shows_the_json(target, tmp_path):
     check_charts(page)
     assert page["metrics"]["exit_code"].startswith("exit 0")
     assert "Plan and environment" in page["sections"] and "Over time" in page["sections"]
+    assert page["kv"]["Agent hosts"] == "the runner host (local run)" and j["agent_hosts"] == []
     # The same page from the saved JSON.
     again = tmp_path / "again.html"
     r = run_runner("report", js, "-o", again)
@@ -141,6 +142,11 @@ def test_cluster_run_report(target, tmp_path):
     assert j["total"]["hits"] == 80 and sorted(j["agent_ids"]) == ["a0", "a1"]
     page = open_page(html, "cluster")
     check_totals(page, j)
+    # The environment says where each agent ran.
+    import socket
+    hosts = page["kv"]["Agent hosts"]
+    for a in j["agent_hosts"]:
+        assert f"{a['id']} on {socket.gethostname()} (pid {a['pid']}, " in hosts, hosts
     assert count(page["metrics"]["hits"]) == 80
 
 

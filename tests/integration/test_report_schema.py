@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from loads_procs import CASES_LIB, run_runner
+from loads_procs import CASES_LIB, Cluster, run_runner
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "report.md"
 
@@ -34,6 +34,7 @@ RUNS = {
 # and those only a library run can meet.
 SEEN = {}
 LIBRARY_ONLY = {"Task", "PlanTask"}
+CLUSTER_ONLY = {"AgentHost"}
 PRESENT_WORDS = {"always", "open", "closed", "count mode"}
 QUANTILES = [("p50", 0.50), ("p90", 0.90), ("p95", 0.95), ("p99", 0.99), ("p99.9", 0.999)]
 COUNTERS = ["hits", "successes", "failures", "errors", "interrupted", "scheduled", "dropped", "late",
@@ -372,14 +373,38 @@ def test_a_real_report_matches_the_doc(target, schema, kind):
     assert sum(row["latency_from_schedule_ns"]["count"] for row in rows) == t["latency_from_schedule"]["count"]
 
 
+def test_a_cluster_report_matches_the_doc(target, schema, tmp_path):
+    """A run on two agents: its keys and types are the doc's too, and the
+    environment says where each agent ran (host, pid, threads, version)."""
+    import socket
+    c = Cluster(2, tmp_path)
+    try:
+        r = run_runner(target.url + "/", "-u", "2", "-c", "5", "--agents", "2", "--broker", c.broker.frontend,
+                       *THRESHOLDS, "--output", "json")
+        pids = {f"a{i}": a.p.pid for i, a in enumerate(c.agents)}
+    finally:
+        c.kill()
+    assert r.rc == 0, r.stderr
+    j = r.json
+    w = Walk(schema, {"always", "closed", "count mode"})
+    w.obj(j, "Report", "$")
+    assert not w.undocumented and not w.missing and not w.bad, (w.undocumented, w.missing, w.bad)
+    SEEN["cluster"] = w.seen
+    assert j["agents"] == 2 and j["total"]["hits"] == 20
+    assert [a["id"] for a in j["agent_hosts"]] == j["agent_ids"] and sorted(j["agent_ids"]) == ["a0", "a1"]
+    for a in j["agent_hosts"]:
+        assert a["host"] == socket.gethostname() and a["pid"] == pids[a["id"]], a
+        assert a["threads"] >= 1 and a["version"], a
+
+
 def test_every_documented_object_was_met(schema):
     """After the runs: every object the doc describes was met by one of
     them, so none was checked vacuously."""
-    assert set(SEEN) == set(RUNS), "run the whole file: the runs fill SEEN"
+    assert set(SEEN) == set(RUNS) | {"cluster"}, "run the whole file: the runs fill SEEN"
     seen = set().union(*SEEN.values())
     assert seen == set(schema), set(schema) - seen
-    for kind in ("closed", "closed-duration", "open"):  # URL runs meet all but the library's objects
-        assert set(schema) - SEEN[kind] <= LIBRARY_ONLY, (kind, set(schema) - SEEN[kind])
+    for kind in ("closed", "closed-duration", "open"):  # local URL runs meet all but these
+        assert set(schema) - SEEN[kind] <= LIBRARY_ONLY | CLUSTER_ONLY, (kind, set(schema) - SEEN[kind])
 
 
 def test_the_doc_snippet_merges_two_reports(target):

@@ -326,6 +326,19 @@
     return table(['', ''], rows.map(function (r) { return h('tr', null, td(r[0]), td(r[1])); }), { class: 'kv' });
   }
 
+  // "a0 on web-3 (pid 412, 2 threads, loads 0.1.0)", one per agent; the
+  // local run's host is the runner's.
+  function agentHosts() {
+    if (!run.agents) return 'the runner host (local run)';
+    var hosts = run.agent_hosts || [];
+    if (!hosts.length) return 'unknown (older report)';
+    return hosts.map(function (a) {
+      if (!a.host) return a.id + ' (no longer registered when the run ended)';
+      return a.id + ' on ' + a.host + ' (pid ' + a.pid + ', ' + a.threads + ' thread' + (a.threads === 1 ? '' : 's') +
+        (a.version ? ', loads ' + a.version : '') + ')';
+    }).join('; ');
+  }
+
   function planAndEnvironment() {
     var sec = section('Plan and environment', 'plan');
     var grid = h('div', { class: 'charts' });
@@ -335,6 +348,7 @@
       ['loads version', run.loads_version || 'unknown (older report)'],
       ['Runner host', run.host || 'unknown'],
       ['Agents', run.agents ? run.agents + (run.agent_ids && run.agent_ids.length ? ': ' + run.agent_ids.join(', ') : '') : '0 (local run)'],
+      ['Agent hosts', agentHosts()],
       ['Started', run.started + (run.started_unix ? ' (unix ' + fixed(run.started_unix, 3) + ')' : '')],
       ['Duration', secs(run.duration_s)],
       ['Stopped early', run.stopped ? 'yes' : 'no'],
