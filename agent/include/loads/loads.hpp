@@ -16,11 +16,18 @@
 // only the virtual user that made it, while the thread runs thousands of
 // others. The engine that implements the interfaces below lives in the process
 // that loads the library (loads-runner or loads-agent); a test library needs
-// nothing but this header.
+// nothing but this header, and Boost.JSON for JSON bodies (r.json(),
+// post_json): loads_add_test_library() links it (the loads::api target
+// carries it).
 #pragma once
 
 #include "loads/data.hpp"
 #include "loads/error_kind.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/stream_parser.hpp>
+#include <boost/json/value.hpp>
 
 #include <chrono>
 #include <functional>
@@ -64,6 +71,20 @@ struct RequestOptions {
     std::optional<Seconds> timeout;         // default: the run's --timeout
 };
 
+namespace detail {
+// ASCII case-insensitive equality (header names).
+inline bool iequals(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        char x = a[i], y = b[i];
+        if (x >= 'A' && x <= 'Z') x = char(x - 'A' + 'a');
+        if (y >= 'A' && y <= 'Z') y = char(y - 'A' + 'a');
+        if (x != y) return false;
+    }
+    return true;
+}
+}  // namespace detail
+
 class Response {
 public:
     // The status code. Reading it marks the response as looked at: a 5xx
@@ -80,8 +101,28 @@ public:
     // The value of the first header called `name` (any case), or "".
     std::string_view header(std::string_view name) const {
         for (auto& [k, v] : headers_)
-            if (iequals(k, name)) return v;
+            if (detail::iequals(k, name)) return v;
         return {};
+    }
+    // The body parsed as JSON (Boost.JSON: `r.json().at("items").as_int64()`,
+    // `r.json().as_object()`). A body that is not one JSON text (empty, a
+    // syntax error, extra data after it) throws a Failure saying where, so
+    // the hit counts as a failure: "response of URL (HTTP 500) is not JSON:
+    // syntax error at byte 0 of 29 ...". Reading the value wrongly (at() of a
+    // missing key, as_string() of a number) throws Boost.JSON's exception: an
+    // error of kind `exception`.
+    boost::json::value json() const {
+        boost::json::stream_parser p;
+        boost::system::error_code ec;
+        const std::size_t at = p.write(body_.data(), body_.size(), ec);
+        if (!ec) p.finish(ec);
+        if (!ec) return p.release();
+        std::string what = "response of " + url_ + " (HTTP " + std::to_string(status_) + ") is not JSON: ";
+        if (body_.empty()) throw Failure(what + "the body is empty");
+        what += ec.message() + " at byte " + std::to_string(at) + " of " + std::to_string(body_.size()) + ": \"";
+        const std::size_t from = at > 20 ? at - 20 : 0;
+        for (char c : std::string_view(body_).substr(from, 60)) what += (c == '\n' || c == '\r') ? ' ' : c;
+        throw Failure(what + (from + 60 < body_.size() ? "...\"" : "\""));
     }
     // Time from sending the request to the last byte of the response.
     std::chrono::nanoseconds elapsed() const { return elapsed_; }
@@ -96,18 +137,6 @@ public:
     std::string url_;
     mutable bool checked_ = false;
     int* unchecked_5xx_ = nullptr;  // the hit's count of 5xx responses nobody looked at
-
-private:
-    static bool iequals(std::string_view a, std::string_view b) {
-        if (a.size() != b.size()) return false;
-        for (std::size_t i = 0; i < a.size(); ++i) {
-            char x = a[i], y = b[i];
-            if (x >= 'A' && x <= 'Z') x = char(x - 'A' + 'a');
-            if (y >= 'A' && y <= 'Z') y = char(y - 'A' + 'a');
-            if (x != y) return false;
-        }
-        return true;
-    }
 };
 
 // A Requests-like session: one per virtual user, kept across its hits, with
@@ -138,6 +167,28 @@ public:
     Response patch(std::string_view url, std::string body, RequestOptions o = {}) {
         o.body = std::move(body);
         return request("PATCH", url, o);
+    }
+    // `value` serialised as the body, with Content-Type: application/json
+    // (unless `o.headers` has a Content-Type):
+    //   session().post_json("/cart", {{"sku", "A1"}, {"qty", 2}});
+    Response post_json(std::string_view url, const boost::json::value& value, RequestOptions o = {}) {
+        return send_json("POST", url, value, std::move(o));
+    }
+    Response put_json(std::string_view url, const boost::json::value& value, RequestOptions o = {}) {
+        return send_json("PUT", url, value, std::move(o));
+    }
+    Response patch_json(std::string_view url, const boost::json::value& value, RequestOptions o = {}) {
+        return send_json("PATCH", url, value, std::move(o));
+    }
+
+private:
+    Response send_json(std::string_view method, std::string_view url, const boost::json::value& value,
+                       RequestOptions o) {
+        o.body = boost::json::serialize(value);
+        bool typed = false;
+        for (const auto& [k, v] : o.headers) typed |= detail::iequals(k, "content-type");
+        if (!typed) o.headers.emplace_back("Content-Type", "application/json");
+        return request(method, url, o);
     }
 };
 
