@@ -74,6 +74,16 @@ void VirtualUser::record(std::string_view name, std::chrono::nanoseconds elapsed
     s.latency.record(ns);
 }
 
+void VirtualUser::record_group(std::string_view name, std::chrono::nanoseconds elapsed, bool ok) {
+    auto ns = static_cast<std::uint64_t>(std::max<std::int64_t>(0, elapsed.count()));
+    std::string row = "group ";
+    row += name;
+    LabelStats& l = io_.stats().label(row);
+    ++l.count;
+    if (!ok) ++l.errors;
+    l.latency.record(ns);
+}
+
 const DataSet& VirtualUser::data(std::string_view name) const {
     if (const DataSet* d = run_.data_set(name)) return *d;
     std::string known;

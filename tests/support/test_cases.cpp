@@ -205,3 +205,20 @@ LOADS_TEST(Cases, test_unchecked_500)
 LOADS_TEST(Cases, test_checked_500)
 LOADS_TEST(Cases, test_throws)
 LOADS_TEST(Cases, test_shared_space)
+
+// Groups (k6's group): a checkout of two requests timed as a whole; the
+// second group fails its check on every other hit.
+class Groups : public loads::TestCase {
+public:
+    void test_checkout() {
+        group("browse", [&] {
+            check_equal(session().get("/products/A1").status(), 200, "product A1");
+            check_equal(session().get("/products/B2").status(), 200, "product B2");
+        });
+        group("pay", [&] {
+            session().get("/delay?ms=5");
+            check(hit_index() % 2 == 0, "pay fails on odd hits");
+        });
+    }
+};
+LOADS_TEST(Groups, test_checkout)

@@ -285,6 +285,10 @@ public:
 
     // The value of --param KEY=VALUE, or null when the run has no such key.
     virtual const std::string* find_param(std::string_view key) const = 0;
+
+    // Records a group (TestCase::group) under the row "group NAME": its own
+    // row only, not the total histogram, which holds the requests inside it.
+    virtual void record_group(std::string_view name, std::chrono::nanoseconds elapsed, bool ok) = 0;
 };
 
 // --- the base class of tests ---------------------------------------------------
@@ -368,6 +372,30 @@ protected:
             }
         } catch (...) {
             ctx_->record(name, std::chrono::steady_clock::now() - t0, false);
+            throw;
+        }
+    }
+
+    // A step of the hit made of several exchanges, timed as a whole (k6's
+    // group): its wall time goes to the per-name row "group NAME", counted
+    // not ok when fn throws (the exception is passed on). The requests inside
+    // keep their own rows and the total histogram; the group's row is not
+    // added to the total, so nothing is counted twice.
+    //   group("checkout", [&] { session().post("/cart", ...); session().post("/checkout", ""); });
+    template <class F>
+    auto group(std::string_view name, F&& fn) -> decltype(fn()) {
+        auto t0 = std::chrono::steady_clock::now();
+        try {
+            if constexpr (std::is_void_v<decltype(fn())>) {
+                fn();
+                ctx_->record_group(name, std::chrono::steady_clock::now() - t0, true);
+            } else {
+                auto r = fn();
+                ctx_->record_group(name, std::chrono::steady_clock::now() - t0, true);
+                return r;
+            }
+        } catch (...) {
+            ctx_->record_group(name, std::chrono::steady_clock::now() - t0, false);
             throw;
         }
     }
