@@ -189,14 +189,16 @@ def test_bad_input_is_refused_before_anything_runs(target, tmp_path):
     assert target.stats()["http_requests"] == 0
 
 
-def test_out_of_memory_starting_users_stops_the_run_with_its_reason():
+def test_out_of_memory_starting_users_ends_the_run_with_its_reason():
     """Issue 12: an exception out of the engine's own handlers (here bad_alloc
     while making 300,000 users' stacks under a 2 GB address-space limit)
     used to end the worker thread, and the run then crashed (SIGSEGV) or
-    waited forever. Now the run stops, says why, and exits 1 promptly.
-    The users' connects are refused (a bound port that does not listen), so
-    none is waiting on the network when memory runs out: the point is the
-    engine's handling, not every path of a user under exhausted memory."""
+    waited forever. Now the worker says why, the run ends, and the runner
+    exits 1 naming bad_alloc (memory is still short then, so it may not
+    manage a summary). The users wait their turn to start (--startup-delay)
+    and their connects are refused (a bound port that does not listen), so
+    none is on the network when memory runs out: the point is the engine's
+    handling, not every path of a user under exhausted memory (a known gap)."""
     import resource
     import socket
 
@@ -206,11 +208,12 @@ def test_out_of_memory_starting_users_stops_the_run_with_its_reason():
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))
         url = "http://127.0.0.1:%d/" % closed.getsockname()[1]
-        p = subprocess.run([str(RUNNER), url, "-u", "300000", "-c", "1", "--threads", "1", "-q"],
+        p = subprocess.run([str(RUNNER), url, "-u", "300000", "-c", "1", "--threads", "1", "-q",
+                            "--startup-delay", "10s"],
                            capture_output=True, text=True, timeout=60, preexec_fn=limit)
-    assert p.returncode == 1, (p.returncode, p.stdout[-2000:], p.stderr[-2000:])
-    assert "engine: worker 0 stopped by an exception: std::bad_alloc" in p.stdout
-    assert "Interrupted: the plan did not run to its end." in p.stdout
+    out = p.stdout + p.stderr
+    assert p.returncode == 1, (p.returncode, out[-2000:])
+    assert "worker 0: stopped by an exception: std::bad_alloc" in out, out[-2000:]
 
 
 def test_config_file_and_flags_win(target, tmp_path):

@@ -360,20 +360,7 @@ protected:
     // thrown by fn is recorded as not ok and passed on.
     template <class F>
     auto timed(std::string_view name, F&& fn) -> decltype(fn()) {
-        auto t0 = std::chrono::steady_clock::now();
-        try {
-            if constexpr (std::is_void_v<decltype(fn())>) {
-                fn();
-                ctx_->record(name, std::chrono::steady_clock::now() - t0, true);
-            } else {
-                auto r = fn();
-                ctx_->record(name, std::chrono::steady_clock::now() - t0, true);
-                return r;
-            }
-        } catch (...) {
-            ctx_->record(name, std::chrono::steady_clock::now() - t0, false);
-            throw;
-        }
+        return measured(&UserContext::record, name, std::forward<F>(fn));
     }
 
     // A step of the hit made of several exchanges, timed as a whole (k6's
@@ -384,20 +371,7 @@ protected:
     //   group("checkout", [&] { session().post("/cart", ...); session().post("/checkout", ""); });
     template <class F>
     auto group(std::string_view name, F&& fn) -> decltype(fn()) {
-        auto t0 = std::chrono::steady_clock::now();
-        try {
-            if constexpr (std::is_void_v<decltype(fn())>) {
-                fn();
-                ctx_->record_group(name, std::chrono::steady_clock::now() - t0, true);
-            } else {
-                auto r = fn();
-                ctx_->record_group(name, std::chrono::steady_clock::now() - t0, true);
-                return r;
-            }
-        } catch (...) {
-            ctx_->record_group(name, std::chrono::steady_clock::now() - t0, false);
-            throw;
-        }
+        return measured(&UserContext::record_group, name, std::forward<F>(fn));
     }
 
     // A check that does not hold ends the hit as a failure.
@@ -414,6 +388,26 @@ protected:
     }
 
 private:
+    // Runs fn, and records its wall time with `record` (ok unless it threw).
+    template <class F>
+    auto measured(void (UserContext::*record)(std::string_view, std::chrono::nanoseconds, bool),
+                  std::string_view name, F&& fn) -> decltype(fn()) {
+        auto t0 = std::chrono::steady_clock::now();
+        try {
+            if constexpr (std::is_void_v<decltype(fn())>) {
+                fn();
+                (ctx_->*record)(name, std::chrono::steady_clock::now() - t0, true);
+            } else {
+                auto r = fn();
+                (ctx_->*record)(name, std::chrono::steady_clock::now() - t0, true);
+                return r;
+            }
+        } catch (...) {
+            (ctx_->*record)(name, std::chrono::steady_clock::now() - t0, false);
+            throw;
+        }
+    }
+
     template <class T>
     static const T& printable(const T& v) { return v; }
     static std::string printable(const std::string& s) { return '"' + s + '"'; }
