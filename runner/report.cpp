@@ -196,6 +196,8 @@ void print_summary(std::ostream& out, const Report& r) {
                 << lpad(ms(l.latency.value_at_quantile(0.99)), 10) << "  " << lpad(ms(l.latency.max()), 10)
                 << "\n";
         }
+        if (std::any_of(s.labels.begin(), s.labels.end(), [](const auto& e) { return e.first.rfind("group ", 0) == 0; }))
+            out << "  (group rows time a test's group() as a whole: not in the latency above; their requests are)\n";
     }
     if (!s.tasks.empty()) {
         std::uint32_t weights = 0;

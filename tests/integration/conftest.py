@@ -8,23 +8,24 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
 from loads_procs import Cluster, DemoTarget  # noqa: E402
 
 
-@pytest.fixture
-def target():
+def demo_target():
     t = DemoTarget()
     try:
         yield t
     finally:
         t.kill()
+
+
+@pytest.fixture
+def target():
+    """A demo target of the test's own."""
+    yield from demo_target()
 
 
 @pytest.fixture(scope="module")
 def srv():
     """A demo target shared by a module's tests (they reset its stats)."""
-    t = DemoTarget()
-    try:
-        yield t
-    finally:
-        t.kill()
+    yield from demo_target()
 
 
 @pytest.fixture(scope="module")

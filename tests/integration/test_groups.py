@@ -23,6 +23,9 @@ def test_groups_locally(target):
                    "--output", "json")
     assert r.rc == 1  # the failing pay checks
     check_groups(r.json, 8)
+    # The text summary says which rows are outside the total.
+    text = run_runner(f"{CASES_LIB}:Groups.test_checkout", "--server-url", target.url, "-c", "2", "-q")
+    assert "(group rows time a test's group() as a whole: not in the latency above; their requests are)" in text.stdout
 
 
 def test_groups_on_two_agents(target, tmp_path):

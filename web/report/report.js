@@ -408,6 +408,9 @@
           td(rate(run.duration_s > 0 ? x.count / run.duration_s : 0)),
           td(ms(q(x.latency, 'p50'))), td(ms(q(x.latency, 'p95'))), td(ms(q(x.latency, 'p99'))), td(ms(q(x.latency, 'max'))));
       }), { id: 'names-table' }));
+    if (entries.some(function (n) { return n.indexOf('group ') === 0; }))
+      sec.appendChild(h('p', { class: 'note', id: 'groups-note' },
+        'Group rows time a test\'s group() as a whole: they are not in the latency above; their requests are.'));
   }
 
   function errors() {
