@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 
 #include <algorithm>
+#include <cmath>
 
 #include <ctime>
 #include <iomanip>
@@ -43,6 +44,32 @@ std::string host_name() {
 }
 
 double seconds(Duration d) { return std::chrono::duration<double>(d).count(); }
+
+// A custom metric's value: whole numbers as such, others to 3 decimals.
+std::string number(double v) {
+    if (v == std::floor(v) && std::fabs(v) < 1e15) return fixed(v, 0);
+    std::string t = fixed(v, 3);
+    while (t.back() == '0') t.pop_back();
+    return t;
+}
+
+// What the summary says of one custom metric, after its name, kind and count.
+std::string describe_metric(const MetricStats& m, double secs) {
+    switch (m.kind) {
+        case MetricKind::counter:
+            return "total " + number(m.sum) + (secs > 0 ? "  (" + number(std::round(m.sum / secs * 10) / 10) + "/s)" : "");
+        case MetricKind::gauge:
+            return "last " + number(m.last) + "  min " + number(m.min) + "  max " + number(m.max);
+        case MetricKind::rate:
+            return fixed(m.count ? 100.0 * double(m.nonzero) / double(m.count) : 0, 2) + "% (" +
+                   std::to_string(m.nonzero) + " of " + std::to_string(m.count) + ")";
+        case MetricKind::trend:
+            return "mean " + number(m.mean()) + "  p50 " + number(m.quantile(0.5)) + "  p90 " +
+                   number(m.quantile(0.9)) + "  p95 " + number(m.quantile(0.95)) + "  p99 " +
+                   number(m.quantile(0.99)) + "  min " + number(m.min) + "  max " + number(m.max);
+    }
+    return {};
+}
 
 constexpr std::pair<const char*, double> kQuantiles[] = {
     {"p50", 0.50}, {"p90", 0.90}, {"p95", 0.95}, {"p99", 0.99}, {"p99.9", 0.999}};
@@ -196,8 +223,13 @@ void print_summary(std::ostream& out, const Report& r) {
                 << lpad(ms(l.latency.value_at_quantile(0.99)), 10) << "  " << lpad(ms(l.latency.max()), 10)
                 << "\n";
         }
-        if (std::any_of(s.labels.begin(), s.labels.end(), [](const auto& e) { return e.first.rfind("group ", 0) == 0; }))
+        auto has = [&](std::string_view prefix) {
+            return std::any_of(s.labels.begin(), s.labels.end(), [&](const auto& e) { return e.first.rfind(prefix, 0) == 0; });
+        };
+        if (has("group "))
             out << "  (group rows time a test's group() as a whole: not in the latency above; their requests are)\n";
+        if (has("WS connect "))
+            out << "  (WS connect rows time WebSocket handshakes: not in the latency above, which times the exchanges)\n";
     }
     if (!s.tasks.empty()) {
         std::uint32_t weights = 0;
@@ -224,6 +256,18 @@ void print_summary(std::ostream& out, const Report& r) {
                 << "\n";
         }
         out << "  (a task's time is its whole hit, setUp to tearDown; Asked is its weight's share)\n";
+    }
+    if (!s.metrics.empty()) {
+        std::size_t w = 4;
+        for (auto& [name, m] : s.metrics) w = std::max(w, std::min<std::size_t>(name.size(), 40));
+        out << "\nCustom metrics:\n  " << pad("Name", w) << "  " << pad("Kind", 7) << "  " << lpad("Count", 9)
+            << "  Value\n";
+        for (auto& [name, m] : s.metrics) {
+            if (!m.count) continue;
+            out << "  " << pad(name.size() > 40 ? name.substr(0, 37) + "..." : name, w) << "  "
+                << pad(std::string(to_string(m.kind)), 7) << "  " << lpad(std::to_string(m.count), 9) << "  "
+                << describe_metric(m, secs) << "\n";
+        }
     }
     if (!r.result.cycles.empty()) {
         out << "\nCycles:\n  " << lpad("Cycle", 5) << "  " << lpad(plan.open() ? "Rate" : "Users", 7) << "  "
@@ -353,6 +397,36 @@ json::object stats_json(const Stats& s) {
                                    {"duration", histogram_json(t.duration)}};
     }
     o["tasks"] = std::move(tasks);
+    json::object metrics;
+    for (auto& [name, m] : s.metrics) {
+        if (!m.count) continue;
+        // Every key always there; those of another kind are null.
+        json::object mo{{"kind", to_string(m.kind)}, {"count", m.count}, {"min", m.min}, {"max", m.max},
+                        {"total", nullptr}, {"last", nullptr}, {"true", nullptr}, {"rate", nullptr},
+                        {"mean", nullptr}, {"percentiles", nullptr}, {"buckets", nullptr}};
+        switch (m.kind) {
+            case MetricKind::counter: mo["total"] = m.sum; break;
+            case MetricKind::gauge: mo["last"] = m.last; break;
+            case MetricKind::rate:
+                mo["true"] = m.nonzero;
+                mo["rate"] = double(m.nonzero) / double(m.count);
+                break;
+            case MetricKind::trend: {
+                mo["total"] = m.sum;
+                mo["mean"] = m.mean();
+                json::object q;
+                for (auto& [qn, qv] : kQuantiles) q[qn] = m.quantile(qv);
+                mo["percentiles"] = std::move(q);
+                json::array buckets;
+                if (m.values)
+                    for (auto& [i, c] : m.values->to_sparse()) buckets.push_back(json::array{i, c});
+                mo["buckets"] = std::move(buckets);
+                break;
+            }
+        }
+        metrics[name] = std::move(mo);
+    }
+    o["metrics"] = std::move(metrics);
     json::object messages;
     for (auto& [m, n] : s.messages) messages[m] = n;
     o["messages"] = std::move(messages);

@@ -48,7 +48,8 @@ bool is_count_metric(std::string_view m) {
 constexpr const char* kKnown =
     "known metrics: p50 p90 p95 p99 p99.9 (any pN), max, min, mean, service_p95 and the like, "
     "hits, requests, errors, failures, dropped, late, interrupted, skipped, rps; per name (NAME:metric) "
-    "the latency metrics, errors and count";
+    "the latency metrics, errors and count; per custom metric (NAME:stat) count, total, rate, value, min, max, "
+    "mean, pN";
 
 // Leading number of `s` (no sign), and what follows it.
 std::optional<std::pair<double, std::string_view>> leading_number(std::string_view s) {
@@ -82,8 +83,50 @@ struct Measure {
     std::string detail;
 };
 
+// A threshold on a test's custom metric (t.custom, or NAME:count when the
+// run has a custom metric NAME).
+Measure measure_custom(const Threshold& t, const MetricStats& m, Duration elapsed) {
+    const std::string& stat = t.metric;
+    auto wrong = [&](const char* has) {
+        return Measure{std::nullopt, "\"" + *t.name + "\" is a " + std::string(to_string(m.kind)) + ": it has " + has};
+    };
+    switch (m.kind) {
+        case MetricKind::counter:
+            if (stat == "count" || stat == "total") return {m.sum, {}};
+            if (stat == "rate") {
+                const double secs = std::chrono::duration<double>(elapsed).count();
+                if (secs <= 0) return {std::nullopt, "no time elapsed"};
+                return {m.sum / secs, "per second"};
+            }
+            return wrong("count (its total) and rate (per second)");
+        case MetricKind::gauge:
+            if (stat == "value" || stat == "last") return {m.last, {}};
+            if (stat == "min") return {m.min, {}};
+            if (stat == "max") return {m.max, {}};
+            return wrong("value, min and max");
+        case MetricKind::rate:
+            if (stat == "rate")
+                return {double(m.nonzero) / double(m.count),
+                        std::to_string(m.nonzero) + " of " + std::to_string(m.count)};
+            return wrong("rate");
+        case MetricKind::trend:
+            if (stat == "count") return {double(m.count), {}};
+            if (stat == "mean") return {m.mean(), {}};
+            if (stat == "min") return {m.min, {}};
+            if (stat == "max") return {m.max, {}};
+            if (t.quantile > 0 && t.quantile <= 1) return {m.quantile(t.quantile), {}};
+            return wrong("pN, mean, min, max and count");
+    }
+    return {std::nullopt, "unknown kind"};
+}
+
 Measure measure(const Threshold& t, const Stats& s, Duration elapsed, bool open_model) {
     auto count = [](std::uint64_t n) { return std::optional<double>(double(n)); };
+    if (t.name && (t.custom || t.metric == "count")) {
+        auto it = s.metrics.find(*t.name);
+        if (it != s.metrics.end() && it->second.count) return measure_custom(t, it->second, elapsed);
+        if (t.custom) return {std::nullopt, "no custom metric named \"" + *t.name + "\" got a value"};
+    }
     if (t.name) {
         auto it = s.labels.find(*t.name);
         if (it == s.labels.end() || it->second.count == 0)
@@ -194,8 +237,12 @@ Parsed<Threshold> parse_threshold(std::string_view text) {
         if (t.service)
             return fail("\"" + typed_metric + "\": service_ goes with a latency metric (service_p95, service_max, ...)");
         if (t.name) {
-            if (metric != "errors" && metric != "count")
-                return fail("\"" + typed_metric + "\" per request name: a name has the latency metrics, errors and count");
+            if (metric == "total" || metric == "value" || metric == "last" || metric == "rate") {
+                t.custom = true;  // a custom metric's
+            } else if (metric != "errors" && metric != "count") {
+                return fail("\"" + typed_metric + "\" per request name: a name has the latency metrics, errors and "
+                            "count; a custom metric count, total, rate, value, last, min, max, mean, pN");
+            }
         } else if (metric == "count") {
             return fail("count goes with a request name (\"GET /:count>100\"); for the whole run use hits or requests");
         } else if (metric == "rps") {
@@ -205,12 +252,32 @@ Parsed<Threshold> parse_threshold(std::string_view text) {
         }
         t.metric = metric;
         t.unit = metric == "rps" ? ThresholdUnit::per_second : ThresholdUnit::count;
+        if (t.custom) {
+            auto num = leading_number(limit);
+            if (!num) return fail("the limit \"" + std::string(limit) + "\" is not a number >= 0");
+            auto [value, suffix] = *num;
+            if (suffix == "%" && metric == "rate") t.limit = value / 100;
+            else if (suffix.empty() || suffix == "k" || suffix == "M")
+                t.limit = value * (suffix == "k" ? 1e3 : suffix == "M" ? 1e6 : 1);
+            else
+                return fail("a custom metric's limit is a plain number (k, M allowed; a rate's also N%)");
+            return {std::move(t), {}};
+        }
     }
 
     // The limit.
     auto num = leading_number(limit);
     if (!num) return fail("the limit \"" + std::string(limit) + "\" is not a number >= 0");
     auto [value, suffix] = *num;
+    if (t.latency() && t.name && suffix.find_first_not_of("kM") == std::string_view::npos && suffix.size() <= 1) {
+        // NAME:p95<250: a trend (or a gauge's min/max) of the test's own.
+        t.custom = true;
+        t.unit = ThresholdUnit::count;
+        if (t.metric == "p100") t.metric = "max";
+        if (t.quantile == 1 && t.metric != "max") t.metric = "max";
+        t.limit = value * (suffix == "k" ? 1e3 : suffix == "M" ? 1e6 : 1);
+        return {std::move(t), {}};
+    }
     if (t.latency()) {
         double scale = 0;
         if (suffix == "ns") scale = 1;
@@ -266,6 +333,11 @@ std::vector<ThresholdResult> evaluate(const std::vector<Threshold>& thresholds, 
 bool can_fail_early(const Threshold& t) {
     const bool up_limit = t.op == ThresholdOp::lt || t.op == ThresholdOp::le || t.op == ThresholdOp::eq;
     const bool down_limit = t.op == ThresholdOp::gt || t.op == ThresholdOp::ge || t.op == ThresholdOp::eq;
+    if (t.custom) {  // counts, totals (added values are >= 0) and maxima only grow; minima only fall
+        if (t.metric == "count" || t.metric == "total" || t.metric == "max") return up_limit;
+        if (t.metric == "min") return down_limit;
+        return false;
+    }
     if (t.unit == ThresholdUnit::count) return up_limit;        // counts only grow
     if (t.latency() && t.quantile >= 1) return up_limit;        // so does the max
     if (t.latency() && t.quantile == kMin) return down_limit;   // the min only falls
@@ -280,7 +352,7 @@ std::optional<Doomed> doomed(const std::vector<Threshold>& thresholds, const Sta
         if (!m.value || compare(*m.value, t.op, t.limit)) continue;
         const double v = *m.value;
         // == is broken for good only once the value has moved past the limit.
-        const bool falls = t.latency() && t.quantile == kMin;
+        const bool falls = (t.latency() && t.quantile == kMin) || (t.custom && t.metric == "min");
         if (t.op == ThresholdOp::eq && (falls ? v > t.limit : v < t.limit)) continue;
         return Doomed{i, v};
     }

@@ -17,6 +17,16 @@
 //           also as a percentage of hits ("1%"), NAME:errors of NAME's count;
 //           rps: a number, k/M suffixes and "/s" allowed.
 //
+// Custom metrics of the test (metric_counter() and the others) take
+// NAME:STAT OP NUMBER, k6's aggregations, the number plain (k, M allowed):
+//   counter: count (its total; "total" too), rate (total per second)
+//   gauge:   value (the last set; "last" too), min, max
+//   rate:    rate (the share of true, 0 to 1)
+//   trend:   p50 p95 ... (any pN), mean (avg), med, min, max, count
+// A latency metric with a plain number, and value, last, total or rate, make
+// a custom-metric threshold; NAME:count reads the custom metric NAME if the
+// run has one, else the request name.
+//
 // Which histogram a latency metric reads: without a name, the headline one
 // (the open model's latency_from_schedule, the closed model's latency);
 // service_* always reads `latency` (service time). With a name, the name's
@@ -52,6 +62,7 @@ struct Threshold {
     // (max is the quantile 1).
     double quantile = 0;
     bool service = false;             // service_*: the service-time histogram
+    bool custom = false;              // reads the custom metric `name` (see above)
     bool latency() const { return unit == ThresholdUnit::ns; }
 };
 

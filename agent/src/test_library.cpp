@@ -26,10 +26,12 @@ Parsed<std::shared_ptr<TestLibrary>> TestLibrary::open(const std::string& path) 
                              "build it with loads_add_test_library() and register tests with LOADS_TEST"};
     }
     const detail::Registry* reg = fn();
-    if (!reg || reg->abi_version != detail::Registry::kAbiVersion) {
+    if (!reg || reg->abi_version < detail::Registry::kOldestAbiVersion ||
+        reg->abi_version > detail::Registry::kAbiVersion) {
         ::dlclose(handle);
         return {nullptr, "\"" + path + "\" was built against another version of <loads/loads.hpp> "
-                             "(ABI " + std::to_string(reg ? reg->abi_version : 0) + ", this engine has " +
+                             "(ABI " + std::to_string(reg ? reg->abi_version : 0) + ", this engine takes " +
+                             std::to_string(detail::Registry::kOldestAbiVersion) + " to " +
                              std::to_string(detail::Registry::kAbiVersion) + "): rebuild it"};
     }
     return {std::shared_ptr<TestLibrary>(new TestLibrary(path, handle, reg)), {}};

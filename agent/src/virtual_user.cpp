@@ -6,7 +6,9 @@
 #include "loads/log.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <random>
+#include <stdexcept>
 
 namespace loads {
 
@@ -82,6 +84,23 @@ void VirtualUser::record_group(std::string_view name, std::chrono::nanoseconds e
     ++l.count;
     if (!ok) ++l.errors;
     l.latency.record(ns);
+}
+
+void VirtualUser::add_metric(MetricKind kind, std::string_view name, double value) {
+    auto bad = [&](const std::string& why) {
+        throw std::invalid_argument("custom metric \"" + std::string(name) + "\": " + why);
+    };
+    if (name.empty() || name.size() > Stats::kMaxMetricName)
+        bad("a name is 1 to " + std::to_string(Stats::kMaxMetricName) + " bytes");
+    if (!std::isfinite(value)) bad("the value is not a finite number");
+    if (value < 0 && (kind == MetricKind::counter || kind == MetricKind::trend))
+        bad(std::string("a ") + std::string(to_string(kind)) + " takes values >= 0, not " + std::to_string(value));
+    MetricStats* m = io_.stats().metric(name, kind);
+    if (!m) bad("already used as a " + std::string(to_string(io_.stats().metrics.find(name)->second.kind)) +
+                ", cannot be used as a " + std::string(to_string(kind)));
+    const auto now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+        std::chrono::system_clock::now().time_since_epoch());
+    m->add(value, now.count());
 }
 
 const DataSet& VirtualUser::data(std::string_view name) const {

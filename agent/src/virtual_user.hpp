@@ -51,6 +51,7 @@ public:
     void sleep(Seconds s) override;
     void record(std::string_view name, std::chrono::nanoseconds elapsed, bool ok) override;
     void record_group(std::string_view name, std::chrono::nanoseconds elapsed, bool ok) override;
+    void add_metric(MetricKind kind, std::string_view name, double value) override;
     const std::string& server_url() const override { return server_url_; }
     std::uint32_t user_id() const override { return id_; }
     std::uint64_t hit_index() const override { return hit_; }

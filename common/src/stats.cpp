@@ -1,5 +1,8 @@
 #include "loads/stats.hpp"
 
+#include <algorithm>
+#include <cmath>
+
 namespace loads {
 
 void LabelStats::merge(const LabelStats& o) {
@@ -13,6 +16,70 @@ void TaskStats::merge(const TaskStats& o) {
     failures += o.failures;
     errors += o.errors;
     duration.merge(o.duration);
+}
+
+MetricStats::MetricStats(MetricKind k) : kind(k) {
+    if (k == MetricKind::trend) values.emplace();
+}
+
+void MetricStats::add(double v, std::int64_t now_ns) {
+    min = count ? std::min(min, v) : v;
+    max = count ? std::max(max, v) : v;
+    ++count;
+    switch (kind) {
+        case MetricKind::counter: sum += v; break;
+        case MetricKind::gauge:
+            if (now_ns >= last_at_ns) {
+                last = v;
+                last_at_ns = now_ns;
+            }
+            break;
+        case MetricKind::rate: nonzero += v != 0; break;
+        case MetricKind::trend: {
+            sum += v;
+            if (!values) values.emplace();
+            const double scaled = std::clamp(v * kTrendScale, 0.0, 2.0 * double(Histogram::kMaxValue));
+            values->record(static_cast<std::uint64_t>(std::llround(scaled)));
+            break;
+        }
+    }
+}
+
+void MetricStats::merge(const MetricStats& o) {
+    if (o.count == 0) return;
+    min = count ? std::min(min, o.min) : o.min;
+    max = count ? std::max(max, o.max) : o.max;
+    count += o.count;
+    nonzero += o.nonzero;
+    sum += o.sum;
+    if (o.last_at_ns >= last_at_ns) {
+        last = o.last;
+        last_at_ns = o.last_at_ns;
+    }
+    if (o.values) {
+        if (!values) values.emplace();
+        values->merge(*o.values);
+    }
+}
+
+double MetricStats::quantile(double q) const {
+    if (!values || values->empty()) return 0.0;
+    if (q >= 1) return max;
+    // The histogram's bucket bound, kept within the exact extremes.
+    return std::clamp(double(values->value_at_quantile(q)) / kTrendScale, min, max);
+}
+
+MetricStats* Stats::metric(std::string_view name, MetricKind kind) {
+    auto it = metrics.find(name);
+    if (it == metrics.end()) {
+        std::string key(name);
+        if (metrics.size() >= kMaxMetrics) {
+            key = "(other " + std::string(to_string(kind)) + "s)";
+            it = metrics.find(key);
+        }
+        if (it == metrics.end()) it = metrics.emplace(std::move(key), MetricStats(kind)).first;
+    }
+    return it->second.kind == kind ? &it->second : nullptr;
 }
 
 TaskStats& Stats::task(std::string_view name) {
@@ -73,6 +140,12 @@ void Stats::merge(const Stats& o) {
     latency_from_schedule.merge(o.latency_from_schedule);
     for (const auto& [name, row] : o.labels) label(name).merge(row);
     for (const auto& [name, row] : o.tasks) task(name).merge(row);
+    for (const auto& [name, m] : o.metrics) {
+        if (MetricStats* mine = metric(name, m.kind)) mine->merge(m);
+        else  // only a name already taken by another kind
+            note("custom metric \"" + name + "\" is a " + std::string(to_string(metrics.at(name).kind)) +
+                 " and also came as a " + std::string(to_string(m.kind)) + ": those values are left out");
+    }
 }
 
 void Stats::reset() {
@@ -94,6 +167,7 @@ void Stats::reset() {
         row.latency.reset();
     }
     for (auto& [name, row] : tasks) row = TaskStats{};
+    metrics.clear();
 }
 
 }  // namespace loads

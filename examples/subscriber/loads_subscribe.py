@@ -10,6 +10,7 @@ Needs Debian's python3-zmq and python3-msgpack. Prints one line per message:
     snapshot run=r1 seq=3 cycle=0 hits=1200/6000 rps=812.0 p50=1.2ms p99=4.0ms errors=0
     event run=r1 started - agents a0,a1
     finished run=r1 hits=6000 successes=6000 failures=0 errors=0 p50=1.1ms p99=3.9ms
+      metric cart_items counter count=6000 total=18000
     cluster agent-registered a3
 
 and exits 0 after the first run finishes (or after --count runs), 1 on --timeout.
@@ -60,6 +61,22 @@ def stats_line(s):
     lat = s["latency"]
     return (f"hits={s['hits']} successes={s['successes']} failures={s['failures']} "
             f"errors={s['errors']} p50={ms(percentile(lat, 0.5))} p99={ms(percentile(lat, 0.99))}")
+
+
+def metric_line(name, m):
+    """One custom metric of a Stats map (docs/protocol.md, Metric)."""
+    kind, n = m["kind"], m["count"]
+    if kind == "counter":
+        what = f"total={m['sum']:g}"
+    elif kind == "gauge":
+        what = f"last={m['last']:g} min={m['min']:g} max={m['max']:g}"
+    elif kind == "rate":
+        what = f"rate={m['nonzero'] / n:.4f} ({m['nonzero']} of {n})"
+    else:  # trend: the histogram's unit is 0.001 of the test's
+        h = m["values"]
+        what = (f"mean={m['sum'] / n:g} p50={percentile(h, 0.5) / 1000:g} p99={percentile(h, 0.99) / 1000:g} "
+                f"max={m['max']:g}")
+    return f"metric {name} {kind} count={n} {what}"
 
 
 def main():
@@ -129,6 +146,8 @@ def main():
                 t = summary["total"]
                 print(f"finished run={body['run']} {stats_line(t)} agents={','.join(summary['agents'])} "
                       f"incomplete={summary['incomplete']}", flush=True)
+                for name, m in sorted(t.get("metrics", {}).items()):
+                    print(f"  {metric_line(name, m)}", flush=True)
                 for line in summary["events"]:
                     print(f"  {line}", flush=True)
                 finished += 1

@@ -33,6 +33,7 @@ struct Writer {
     }
     void u64(std::uint64_t v) { pk.pack_uint64(v); }
     void i64(std::int64_t v) { pk.pack_int64(v); }
+    void f64(double v) { pk.pack_double(v); }
     void boolean(bool b) { b ? pk.pack_true() : pk.pack_false(); }
     void nil() { pk.pack_nil(); }
     void dur(Duration d) { pk.pack_int64(d.count()); }
@@ -41,6 +42,7 @@ struct Writer {
     void kstr(std::string_view k, std::string_view v) { str(k); str(v); }
     void ku64(std::string_view k, std::uint64_t v) { str(k); u64(v); }
     void ki64(std::string_view k, std::int64_t v) { str(k); i64(v); }
+    void kf64(std::string_view k, double v) { str(k); f64(v); }
     void kbool(std::string_view k, bool v) { str(k); boolean(v); }
     void kdur(std::string_view k, Duration v) { str(k); dur(v); }
 };
@@ -99,7 +101,7 @@ void write_histogram(Writer& w, const Histogram& h) {
 }
 
 void write_stats(Writer& w, const Stats& s) {
-    w.map(kCounters.size() + kLaterCounters.size() + 7);
+    w.map(kCounters.size() + kLaterCounters.size() + 8);
     for (const auto& c : kCounters) w.ku64(c.name, s.*c.field);
     for (const auto& c : kLaterCounters) w.ku64(c.name, s.*c.field);
 
@@ -156,6 +158,27 @@ void write_stats(Writer& w, const Stats& s) {
         w.ku64("errors", row.errors);
         w.str("duration");
         write_histogram(w, row.duration);
+    }
+
+    w.str("metrics");
+    std::size_t added = 0;
+    for (const auto& [name, m] : s.metrics) added += m.count != 0;
+    w.map(added);
+    for (const auto& [name, m] : s.metrics) {
+        if (m.count == 0) continue;
+        w.str(name);
+        w.map(9);
+        w.kstr("kind", to_string(m.kind));
+        w.ku64("count", m.count);
+        w.ku64("nonzero", m.nonzero);
+        w.kf64("sum", m.sum);
+        w.kf64("min", m.min);
+        w.kf64("max", m.max);
+        w.kf64("last", m.last);
+        w.ki64("last_at_ns", m.last_at_ns);
+        w.str("values");
+        if (m.values) write_histogram(w, *m.values);
+        else w.nil();
     }
 }
 
@@ -587,6 +610,34 @@ Histogram read_histogram(const Value& v) {
     return h;
 }
 
+// One custom metric of a stats map, checked as docs/protocol.md says.
+void merge_metric(Stats& s, const std::string& name, const Value& row) {
+    if (name.empty() || name.size() > Stats::kMaxMetricName)
+        bad(row.path() + ": a metric name is 1 to " + std::to_string(Stats::kMaxMetricName) + " bytes");
+    auto kind = metric_kind_from_string(row("kind").str());
+    if (!kind) bad(row.path() + ".kind: not one of counter, gauge, rate, trend");
+    MetricStats in(*kind);
+    in.count = row("count").u64();
+    in.nonzero = row("nonzero").u64();
+    in.sum = row("sum").f64();
+    in.min = row("min").f64();
+    in.max = row("max").f64();
+    in.last = row("last").f64();
+    in.last_at_ns = row("last_at_ns").i64();
+    if (in.count == 0) bad(row.path() + ": count is 0 (a metric is sent once it has a value)");
+    if (in.nonzero > in.count) bad(row.path() + ": nonzero > count");
+    if (in.min > in.max) bad(row.path() + ": min > max");
+    if (*kind == MetricKind::trend) {
+        in.values = read_histogram(row("values"));
+        if (in.values->count() != in.count) bad(row.path() + ".values: count differs from the metric's");
+    } else if (!row("values").is_nil()) {
+        bad(row.path() + ".values: only a trend has values");
+    }
+    MetricStats* mine = s.metric(name, *kind);
+    if (!mine) bad(row.path() + ": name given twice with different kinds");
+    mine->merge(in);
+}
+
 Stats read_stats(const Value& v) {
     Stats s;
     for (const auto& c : kCounters) s.*c.field = v(c.name).u64();
@@ -629,6 +680,11 @@ Stats read_stats(const Value& v) {
             in.duration = read_histogram(row("duration"));
             s.task(k.str()).merge(in);
         });
+    }
+    if (auto metrics = v.find("metrics")) {  // optional: a later v2 addition
+        if (metrics->map().size > Stats::kMaxMetrics + kMetricKindCount)
+            bad(metrics->path() + ": more than " + std::to_string(Stats::kMaxMetrics) + " metrics");
+        metrics->each([&](const Value& k, const Value& row) { merge_metric(s, k.str(), row); });
     }
     return s;
 }

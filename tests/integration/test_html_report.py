@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from loads_procs import BUILD, RUNNER, Cluster, run_runner
+from loads_procs import BUILD, CASES_LIB, RUNNER, Cluster, run_runner
 
 ROOT = Path(__file__).resolve().parents[2]
 OPEN_PAGE = ROOT / "tests" / "support" / "open_page.mjs"
@@ -148,6 +148,20 @@ def test_cluster_run_report(target, tmp_path):
     for a in j["agent_hosts"]:
         assert f"{a['id']} on {socket.gethostname()} (pid {a['pid']}, " in hosts, hosts
     assert count(page["metrics"]["hits"]) == 80
+
+
+def test_custom_metrics_and_ws_connect_notes_are_shown(target, tmp_path):
+    html, _, j = run_with_report(tmp_path, f"{CASES_LIB}:Metrics.test_shop", "--server-url", target.url,
+                                 "-u", "2", "-c", "4", name="metrics")
+    page = open_page(html, "metrics")
+    check_totals(page, j)
+    rows = {r[0]: r for r in page["custom"]}
+    assert set(rows) == set(j["total"]["metrics"]) == {"cart_items", "depth", "even", "index"}
+    assert rows["cart_items"][1:3] == ["counter", "8"] and rows["cart_items"][3].startswith("total 24 (")
+    assert rows["depth"][3] == "last %d, min 0, max 3" % j["total"]["metrics"]["depth"]["last"]
+    assert rows["even"][3] == "50.00% (4 of 8)"
+    assert rows["index"][3].startswith("mean 2.5, p50 ") and rows["index"][3].endswith(", min 1, max 4")
+    assert "Custom metrics" in page["sections"]
 
 
 def test_thresholds_verdicts_are_shown(target, tmp_path):

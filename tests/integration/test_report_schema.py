@@ -33,7 +33,7 @@ RUNS = {
 # The objects met by each run (every documented one must be met by some run),
 # and those only a library run can meet.
 SEEN = {}
-LIBRARY_ONLY = {"Task", "PlanTask"}
+LIBRARY_ONLY = {"Task", "PlanTask", "Metric", "MetricPercentiles"}
 CLUSTER_ONLY = {"AgentHost"}
 PRESENT_WORDS = {"always", "open", "closed", "count mode"}
 QUANTILES = [("p50", 0.50), ("p90", 0.90), ("p95", 0.95), ("p99", 0.99), ("p99.9", 0.999)]
@@ -318,8 +318,9 @@ def test_a_real_report_matches_the_doc(target, schema, kind):
         assert t["hits"] == 10 and [c["hits"] for c in j["cycles"]] == [10]
     if kind == "library":
         assert t["hits"] == 8 and {n: x["count"] for n, x in t["tasks"].items()} == {"Mix.a": 6, "Mix.b": 2}
+        assert t["metrics"]["product bytes"]["count"] == 8  # Mix's trend
     else:
-        assert t["tasks"] == {} and j["plan"]["tasks"] == []
+        assert t["tasks"] == {} and j["plan"]["tasks"] == [] and t["metrics"] == {}
     if open_model:
         assert t["scheduled"] == 200, t["scheduled"]  # 1 s at 200/s, uniform
         assert [c["rate"] for c in j["cycles"]] == [200] and 1 <= j["cycles"][0]["users"] <= 1000  # the pool's peak

@@ -54,10 +54,13 @@ def test_ws_url_mode_counters_match_the_target(target):
     assert t["ws"]["messages_sent"] == 50 == seen["ws_messages_received"]
     assert t["ws"]["bytes_sent"] == 200 == seen["ws_bytes_received"]
     assert t["ws"]["messages_received"] == 50 == seen["ws_messages_sent"]
-    # And the Loads summary shows the same real figures.
+    # The handshakes have their own row, outside the total (the exchanges).
+    assert t["names"]["WS connect /ws"]["count"] == 5 and t["latency"]["count"] == 50
+    # And the Loads summary shows the same real figures, and says so.
     r = run_runner(ws, "-u", "2", "-c", "3", timeout=60)
     assert "Opened web sockets: 2" in r.stdout
     assert "Bytes received via web sockets: 24" in r.stdout
+    assert "(WS connect rows time WebSocket handshakes: not in the latency above" in r.stdout
 
 
 def test_tcp_url_mode_counts_questions(target):

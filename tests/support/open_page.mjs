@@ -66,7 +66,7 @@ try {
     });
     const rows = (id) => [...document.querySelectorAll(`#${id} tbody tr`)].map((tr) => [...tr.cells].map(text));
     return { ready: document.body.dataset.ready === '1', title: document.title, metrics, charts, deltas,
-             cycles: rows('cycles-table'), names: rows('names-table'), errors: rows('errors-table'),
+             cycles: rows('cycles-table'), names: rows('names-table'), errors: rows('errors-table'), custom: rows('metrics-table'),
              thresholds: rows('thresholds-table'), sections: [...document.querySelectorAll('h2')].map(text),
              // The plan's and the environment's key-value rows.
              kv: Object.fromEntries([...document.querySelectorAll('table.kv tr')]

@@ -182,6 +182,7 @@ protected:
     void view(const std::string& sku) {
         auto r = session().get("/products/" + sku);
         check_equal(r.status(), 200, "product " + sku);
+        metric_trend("product bytes").add(double(r.body().size()));
     }
 };
 class Other : public Mix {
@@ -222,3 +223,29 @@ public:
     }
 };
 LOADS_TEST(Groups, test_checkout)
+
+// Custom metrics (issue 15): every hit adds 3 to a counter (a member made in
+// the constructor), sets a gauge to its index, adds a rate true on even hits
+// and the index + 1 to a trend.
+class Metrics : public loads::TestCase {
+public:
+    void test_shop() {
+        check_equal(session().get("/products/A1").status(), 200, "product A1");
+        items_.add(3);
+        metric_gauge("depth").set(double(hit_index()));
+        metric_rate("even").add(hit_index() % 2 == 0);
+        metric_trend("index").add(double(hit_index() + 1));
+    }
+    // A name used with two kinds: the second use throws.
+    void test_wrong_kind() {
+        metric_counter("x").add(1);
+        metric_trend("x").add(1);
+    }
+    void test_negative() { metric_counter("neg").add(-1); }
+
+private:
+    loads::CounterMetric items_ = metric_counter("cart_items");
+};
+LOADS_TEST(Metrics, test_shop)
+LOADS_TEST(Metrics, test_wrong_kind)
+LOADS_TEST(Metrics, test_negative)

@@ -411,6 +411,30 @@
     if (entries.some(function (n) { return n.indexOf('group ') === 0; }))
       sec.appendChild(h('p', { class: 'note', id: 'groups-note' },
         'Group rows time a test\'s group() as a whole: they are not in the latency above; their requests are.'));
+    if (entries.some(function (n) { return n.indexOf('WS connect ') === 0; }))
+      sec.appendChild(h('p', { class: 'note', id: 'ws-connect-note' },
+        'WS connect rows time WebSocket handshakes: they are not in the latency above, which times the exchanges.'));
+  }
+
+  // The test's custom metrics (metric_counter() and the others), a row each.
+  function metricValue(m) {
+    function n(v) { return Number.isInteger(v) ? int(v) : String(Math.round(num(v) * 1000) / 1000); }
+    if (m.kind === 'counter') return 'total ' + n(m.total) + (run.duration_s > 0 ? ' (' + rate(m.total / run.duration_s) + '/s)' : '');
+    if (m.kind === 'gauge') return 'last ' + n(m.last) + ', min ' + n(m.min) + ', max ' + n(m.max);
+    if (m.kind === 'rate') return fixed(100 * num(m.rate), 2) + '% (' + int(m.true) + ' of ' + int(m.count) + ')';
+    var p = m.percentiles || {};
+    return 'mean ' + n(m.mean) + ', p50 ' + n(p.p50) + ', p95 ' + n(p.p95) + ', p99 ' + n(p.p99) +
+      ', min ' + n(m.min) + ', max ' + n(m.max);
+  }
+  function customMetrics() {
+    var all = run.total.metrics || {};
+    var entries = Object.keys(all).sort();
+    if (!entries.length) return;
+    var sec = section('Custom metrics', 'metrics');
+    sec.appendChild(table(['Name', 'Kind', 'Count', 'Value'], entries.map(function (n) {
+      var m = all[n];
+      return h('tr', { 'data-metric': n }, tdl(n), tdl(m.kind), td(int(m.count)), tdl(metricValue(m)));
+    }), { id: 'metrics-table' }));
   }
 
   function errors() {
@@ -534,6 +558,7 @@
   histogram();
   cycles();
   names();
+  customMetrics();
   errors();
   planAndEnvironment();
   app.appendChild(h('footer', null, 'Made by ' + (meta.generator || 'loads-runner') + ' from the JSON report (docs/report.md); ' +

@@ -23,6 +23,7 @@
 
 #include "loads/data.hpp"
 #include "loads/error_kind.hpp"
+#include "loads/metric_kind.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -289,6 +290,61 @@ public:
     // Records a group (TestCase::group) under the row "group NAME": its own
     // row only, not the total histogram, which holds the requests inside it.
     virtual void record_group(std::string_view name, std::chrono::nanoseconds elapsed, bool ok) = 0;
+
+    // Adds one value to the custom metric `name` of kind `kind` (see
+    // TestCase::metric_counter and the others). Throws std::invalid_argument
+    // for a name already used with another kind, an empty or over-long name,
+    // a value that is not finite, and a negative counter or trend value.
+    virtual void add_metric(MetricKind kind, std::string_view name, double value) = 0;
+};
+
+// Handles on a test's custom metrics (TestCase::metric_counter() and the
+// others): cheap to make, may be kept as members (they read the user's
+// context when used, so one made in the constructor works).
+class MetricHandle {
+public:
+    MetricHandle(UserContext* const* ctx, MetricKind kind, std::string_view name)
+        : ctx_(ctx), kind_(kind), name_(name) {}
+    const std::string& name() const { return name_; }
+
+protected:
+    void add_value(double v) const { (*ctx_)->add_metric(kind_, name_, v); }
+
+private:
+    UserContext* const* ctx_;
+    MetricKind kind_;
+    std::string name_;
+};
+
+// A sum that only grows (k6's Counter): items added to carts, bytes parsed.
+// The summary shows the total and its rate per second of the run.
+struct CounterMetric : MetricHandle {
+    using MetricHandle::MetricHandle;
+    void add(double n = 1) const { add_value(n); }
+};
+// A value that goes up and down (k6's Gauge): the last value set (the
+// latest by wall clock over the cluster), with its min and max.
+struct GaugeMetric : MetricHandle {
+    using MetricHandle::MetricHandle;
+    void set(double v) const { add_value(v); }
+};
+// The share of true among yes/no outcomes (k6's Rate): a cache hit, a page
+// with an ad.
+struct RateMetric : MetricHandle {
+    using MetricHandle::MetricHandle;
+    void add(bool yes) const { add_value(yes ? 1.0 : 0.0); }
+};
+// A distribution (k6's Trend): count, min, mean, max and percentiles, from a
+// histogram that merges exactly across threads and agents. Values are >= 0
+// in the unit of the test's choosing, kept to 0.001 (percentiles within
+// 0.8%; a value above 3.6e9 counts as 3.6e9). A duration is added in ms.
+struct TrendMetric : MetricHandle {
+    using MetricHandle::MetricHandle;
+    void add(double v) const { add_value(v); }
+    template <class Rep, class Period>
+    void add(std::chrono::duration<Rep, Period> d) const {
+        add_value(std::chrono::duration<double, std::milli>(d).count());
+    }
 };
 
 // --- the base class of tests ---------------------------------------------------
@@ -374,6 +430,20 @@ protected:
         return measured(&UserContext::record_group, name, std::forward<F>(fn));
     }
 
+    // Custom metrics, k6-style: declared by using them, merged over the
+    // whole run (every user, thread and agent), shown in the summary's
+    // "Custom metrics" table and the JSON report, carried by the result
+    // stream, and usable by thresholds (--threshold 'cart_items:count>=100',
+    // 'render_ms:p95<250', 'cache_hit:rate>0.9', 'queue:max<50').
+    //   metric_counter("cart_items").add(3);
+    //   metric_trend("render_ms").add(12.5);
+    // A name is 1 to 100 bytes and keeps the kind it was first used with; a
+    // run keeps up to 100 names (later ones fold into "(other KIND)").
+    CounterMetric metric_counter(std::string_view name) const { return {&ctx_, MetricKind::counter, name}; }
+    GaugeMetric metric_gauge(std::string_view name) const { return {&ctx_, MetricKind::gauge, name}; }
+    RateMetric metric_rate(std::string_view name) const { return {&ctx_, MetricKind::rate, name}; }
+    TrendMetric metric_trend(std::string_view name) const { return {&ctx_, MetricKind::trend, name}; }
+
     // A check that does not hold ends the hit as a failure.
     void check(bool condition, std::string_view message = "check failed") {
         if (!condition) throw Failure(std::string(message));
@@ -429,7 +499,11 @@ struct TestEntry {
 };
 
 struct Registry {
-    static constexpr unsigned kAbiVersion = 2;  // bump when this header changes incompatibly
+    // Bump kAbiVersion when this header changes: 3 added custom metrics
+    // (UserContext::add_metric). An engine loads libraries built against
+    // kOldestAbiVersion..kAbiVersion (the interfaces only grew at their end).
+    static constexpr unsigned kAbiVersion = 3;
+    static constexpr unsigned kOldestAbiVersion = 2;
     unsigned abi_version = kAbiVersion;
     std::vector<TestEntry> tests;
 };

@@ -33,11 +33,13 @@
 
 #include "loads/error_kind.hpp"
 #include "loads/histogram.hpp"
+#include "loads/metric_kind.hpp"
 
 #include <array>
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 
 namespace loads {
@@ -64,6 +66,33 @@ struct TaskStats {
 
     void merge(const TaskStats& o);
     friend bool operator==(const TaskStats&, const TaskStats&) = default;
+};
+
+// One custom metric of a test (TestCase::metric_counter and the others).
+// Merges exactly: counts and sums add, extremes take the extreme, a gauge's
+// last value is the latest set (by wall clock), trends merge histograms.
+struct MetricStats {
+    static constexpr double kTrendScale = 1000;  // trend values are kept to 1/1000
+
+    MetricKind kind = MetricKind::counter;
+    std::uint64_t count = 0;    // values added: add() or set() calls, outcomes, samples
+    std::uint64_t nonzero = 0;  // rate: the true outcomes
+    double sum = 0;             // counter: the total; trend: the sum of the values
+    double min = 0, max = 0;    // gauge, trend: the extremes (when count > 0)
+    double last = 0;            // gauge: the latest value set
+    std::int64_t last_at_ns = 0;  // gauge: when it was set (system clock, ns since the epoch)
+    std::optional<Histogram> values;  // trend: every value x kTrendScale
+
+    MetricStats() = default;
+    explicit MetricStats(MetricKind k);
+    // One value (finite; >= 0 for counters and trends: the caller checks).
+    void add(double v, std::int64_t now_ns);
+    // Adds `o`, of the same kind.
+    void merge(const MetricStats& o);
+    double mean() const { return count ? sum / double(count) : 0.0; }
+    // A trend's value at quantile q, in the test's unit.
+    double quantile(double q) const;
+    friend bool operator==(const MetricStats&, const MetricStats&) = default;
 };
 
 struct Stats {
@@ -141,6 +170,15 @@ struct Stats {
     static constexpr std::size_t kMaxTasks = 100;  // beyond this, "(other)"
     std::map<std::string, TaskStats, std::less<>> tasks;
     TaskStats& task(std::string_view name);
+
+    // Custom metrics of the test, by name.
+    static constexpr std::size_t kMaxMetrics = 100;      // beyond this, "(other KINDs)"
+    static constexpr std::size_t kMaxMetricName = 100;   // bytes
+    std::map<std::string, MetricStats, std::less<>> metrics;
+    // Finds or creates the metric `name` of `kind` (folding into "(other
+    // counters)" and the like past kMaxMetrics); nullptr when the name is
+    // taken by another kind.
+    MetricStats* metric(std::string_view name, MetricKind kind);
 
     void count_status(unsigned code) { ++status_codes[code < kStatusCodes ? code : 0]; }
     void count_error(ErrorKind k) {

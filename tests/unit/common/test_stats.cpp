@@ -81,3 +81,58 @@ TEST_CASE("labels and messages fold into (other) past their limits") {
     REQUIRE(s.messages.size() == Stats::kMaxMessages + 1);
     REQUIRE(s.messages.at("(other)") == 5);
 }
+
+TEST_CASE("custom metrics merge exactly: counters add, gauges keep the latest, rates and trends add up") {
+    using loads::MetricKind;
+    Stats whole, a, b;
+    auto add = [](Stats& s, const char* name, MetricKind k, double v, std::int64_t at = 0) {
+        REQUIRE(s.metric(name, k));
+        s.metric(name, k)->add(v, at);
+    };
+    for (int i = 0; i < 10; ++i) {
+        Stats& part = i % 2 ? a : b;
+        for (Stats* s : {&whole, &part}) {
+            add(*s, "items", MetricKind::counter, i);
+            add(*s, "queue", MetricKind::gauge, 100 - i, 1000 + i);
+            add(*s, "hit", MetricKind::rate, i % 3 == 0);
+            add(*s, "ms", MetricKind::trend, i * 1.5);
+        }
+    }
+    Stats merged;
+    merged.merge(a);
+    merged.merge(b);
+    CHECK(merged == whole);
+    const auto& m = merged.metrics;
+    CHECK(m.at("items").sum == 45);
+    CHECK(m.at("queue").last == 91);  // set last (at 1009), though its part was merged first
+    CHECK(m.at("queue").min == 91);
+    CHECK(m.at("queue").max == 100);
+    CHECK(m.at("hit").nonzero == 4);
+    CHECK(m.at("hit").count == 10);
+    CHECK(m.at("ms").count == 10);
+    CHECK(m.at("ms").mean() == Approx(6.75));
+    CHECK(m.at("ms").quantile(1.0) == 13.5);
+    CHECK(m.at("ms").quantile(0.5) == Approx(6.0).epsilon(0.01));
+}
+
+TEST_CASE("a custom metric name keeps its kind, and names past the cap fold per kind") {
+    using loads::MetricKind;
+    Stats s;
+    s.metric("x", MetricKind::counter)->add(1, 0);
+    CHECK(s.metric("x", MetricKind::trend) == nullptr);
+    Stats other;
+    other.metric("x", MetricKind::trend)->add(5, 0);
+    s.merge(other);
+    CHECK(s.metrics.at("x").kind == MetricKind::counter);
+    CHECK(s.metrics.at("x").sum == 1);
+    REQUIRE(s.messages.size() == 1);
+    CHECK(s.messages.begin()->first.find("\"x\" is a counter and also came as a trend") != std::string::npos);
+
+    for (std::size_t i = 1; i < Stats::kMaxMetrics; ++i) s.metric("c" + std::to_string(i), MetricKind::counter)->add(1, 0);
+    CHECK(s.metrics.size() == Stats::kMaxMetrics);
+    s.metric("late one", MetricKind::counter)->add(2, 0);
+    s.metric("late two", MetricKind::trend)->add(2, 0);
+    CHECK(s.metrics.at("(other counters)").sum == 2);
+    CHECK(s.metrics.at("(other trends)").count == 1);
+    CHECK(s.metrics.count("late one") == 0);
+}

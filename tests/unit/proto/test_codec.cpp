@@ -468,3 +468,34 @@ TEST_CASE("connect endpoints are checked before any socket is made", "[wire]") {
         CHECK_FALSE(check_connect_endpoint(bad_port).empty());
     }
 }
+
+TEST_CASE("custom metrics round-trip exactly, and bad ones are malformed") {
+    Stats s = sample_stats(3);
+    s.metric("cart_items", MetricKind::counter)->add(3, 0);
+    s.metric("cart_items", MetricKind::counter)->add(2.5, 0);
+    s.metric("queue", MetricKind::gauge)->add(7, 1'790'000'000'000'000'000);
+    s.metric("cache_hit", MetricKind::rate)->add(1, 0);
+    s.metric("cache_hit", MetricKind::rate)->add(0, 0);
+    for (int i = 1; i <= 100; ++i) s.metric("render_ms", MetricKind::trend)->add(i * 0.5, 0);
+    Result r{"r9", 1, 0, 1000, 1s, s};
+    Frames f = encode(r);
+    auto back = std::get<Result>(decode(f.head, f.body));
+    CHECK(back.stats == s);
+    CHECK(back.stats.metrics.at("render_ms").quantile(0.5) == s.metrics.at("render_ms").quantile(0.5));
+
+    auto malformed = [&](auto&& spoil) {
+        Result bad = r;
+        spoil(bad.stats);
+        Frames fb = encode(bad);
+        return kind_of(fb.head, fb.body) == Kind::malformed;
+    };
+    CHECK(malformed([](Stats& st) { st.metrics.at("cache_hit").nonzero = 3; }));
+    CHECK(malformed([](Stats& st) { st.metrics.at("queue").min = 9; }));
+    CHECK(malformed([](Stats& st) { st.metrics.at("render_ms").count = 99; }));
+    CHECK(malformed([](Stats& st) { st.metrics.at("cart_items").values.emplace(); }));
+    CHECK(malformed([](Stats& st) { st.metrics.emplace(std::string(101, 'n'), st.metrics.at("queue")); }));
+    CHECK(malformed([](Stats& st) { st.metrics.emplace("", st.metrics.at("queue")); }));
+    CHECK(malformed([](Stats& st) {
+        for (int i = 0; i < 105; ++i) st.metrics.emplace("m" + std::to_string(i), st.metrics.at("queue"));
+    }));
+}

@@ -329,3 +329,47 @@ TEST_CASE("thresholds: the summary and the JSON carry every verdict") {
     CHECK_THAT(json, Catch::Contains(R"("name":"GET /nope","operator":"<","limit":1E9,"unit":"ns","measured":null,"ok":false,"aborted":false})"));
     CHECK_THAT(json, Catch::Contains(R"("exit_code":3)"));
 }
+
+TEST_CASE("thresholds on custom metrics: k6's aggregations per kind") {
+    Stats s = sample();
+    for (int i = 0; i < 3; ++i) s.metric("cart_items", MetricKind::counter)->add(4, 0);
+    s.metric("queue", MetricKind::gauge)->add(30, 1);
+    s.metric("queue", MetricKind::gauge)->add(12, 2);
+    for (int i = 0; i < 10; ++i) s.metric("cache_hit", MetricKind::rate)->add(i < 9, 0);
+    for (int i = 1; i <= 100; ++i) s.metric("render_ms", MetricKind::trend)->add(i, 0);
+
+    CHECK(parsed("cart_items:count>=12").custom == false);  // NAME:count: resolved when judged
+    CHECK(parsed("render_ms:p95<250").custom);
+    CHECK(parsed("cache_hit:rate>90%").limit == Approx(0.9));
+
+    auto ok = [&](const std::string& text) { return judge(text, s).ok; };
+    CHECK(ok("cart_items:count==12"));
+    CHECK_FALSE(ok("cart_items:count>12"));
+    CHECK(ok("cart_items:total>=12"));
+    CHECK(judge("cart_items:rate>1", s, std::chrono::seconds(4)).measured == Approx(3.0));
+    CHECK(ok("queue:value==12"));
+    CHECK(ok("queue:max==30"));
+    CHECK(ok("queue:min<13"));
+    CHECK(ok("cache_hit:rate>=0.9"));
+    CHECK_FALSE(ok("cache_hit:rate>0.9"));
+    CHECK(ok("render_ms:p95<=96"));
+    CHECK_FALSE(ok("render_ms:p95<94"));
+    CHECK(ok("render_ms:avg==50.5"));
+    CHECK(ok("render_ms:max==100"));
+    CHECK(ok("render_ms:count==100"));
+    CHECK(ok("GET /cart:count==10"));  // no custom metric of that name: the request name's
+
+    auto gone = judge("missing:p95<1", s);
+    CHECK_FALSE(gone.ok);
+    CHECK_THAT(gone.detail, Catch::Contains("no custom metric named \"missing\""));
+    auto wrong = judge("queue:p95<1", s);
+    CHECK_FALSE(wrong.ok);
+    CHECK_THAT(wrong.detail, Catch::Contains("\"queue\" is a gauge: it has value, min and max"));
+    CHECK_THAT(error_of("cart_items:count>1ms"), Catch::Contains("not a latency"));
+    CHECK_THAT(error_of("cart_items:total>1%"), Catch::Contains("plain number"));
+
+    // With --abort-on-fail: a count only grows, a min only falls.
+    CHECK(can_fail_early(parsed("cart_items:total<100")));
+    CHECK(can_fail_early(parsed("render_ms:min>2")));
+    CHECK_FALSE(can_fail_early(parsed("render_ms:p95<2")));
+}
