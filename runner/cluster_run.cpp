@@ -186,6 +186,14 @@ void warn_line(const ProgressBar& bar, const std::string& text) {
     std::cerr << "loads-runner: warning: " << text << "\n";
 }
 
+// Why no STATUS came: the handshake's failure when there was one.
+std::string no_broker(const Options& options, proto::HandshakeWatch& handshake) {
+    const std::string why = handshake.failure();
+    if (!why.empty()) return "the broker at " + options.broker + " did not let this runner in: " + why;
+    return "no broker answering at " + options.broker + " (is loads-broker running?" +
+           (options.curve.enabled() ? " Does it use CURVE?)" : ")");
+}
+
 }  // namespace
 
 Report run_cluster(const Options& options, Interrupts& interrupts) {
@@ -212,11 +220,13 @@ Report run_cluster(const Options& options, Interrupts& interrupts) {
     zmq::socket_t dealer = proto::make_dealer(ctx, "");
     // Every send is followed by waiting for its answer: nothing to flush at exit.
     dealer.set(zmq::sockopt::linger, 0);
+    proto::set_curve_client(dealer, options.curve);
+    proto::HandshakeWatch handshake(ctx, dealer, options.curve.enabled());
     dealer.connect(options.broker);
 
     // 1. Who is there, and where does it publish?
     auto status = ask_status(dealer, broker_timeout(options));
-    if (!status) throw UsageError("no broker answering at " + options.broker + " (is loads-broker running?)");
+    if (!status) throw UsageError(no_broker(options, handshake));
     const std::string publisher = proto::endpoint_for_peer(status->publisher, host_of(options.broker));
 
 
@@ -226,6 +236,7 @@ Report run_cluster(const Options& options, Interrupts& interrupts) {
     sub.set(zmq::sockopt::linger, 0);
     sub.set(zmq::sockopt::rcvhwm, 100000);
     sub.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(proto::kMaxBodySize + 1024));
+    proto::set_curve_client(sub, options.curve);
     sub.connect(publisher);
 
     std::atomic<bool> stop_requested{false};
@@ -393,6 +404,8 @@ int cluster_status(const Options& options) {
     zmq::context_t ctx(1);
     zmq::socket_t dealer = proto::make_dealer(ctx, "");
     dealer.set(zmq::sockopt::linger, 0);
+    proto::set_curve_client(dealer, options.curve);
+    proto::HandshakeWatch handshake(ctx, dealer, options.curve.enabled());
     std::optional<proto::Status> status;
     try {
         dealer.connect(options.broker);
@@ -402,7 +415,7 @@ int cluster_status(const Options& options) {
         return 1;
     }
     if (!status) {
-        std::cerr << "loads-runner: no broker answering at " << options.broker << "\n";
+        std::cerr << "loads-runner: " << no_broker(options, handshake) << "\n";
         return 1;
     }
     const proto::Status& s = *status;
@@ -413,11 +426,21 @@ int cluster_status(const Options& options) {
     out << "Broker " << options.broker << ": loads-broker " << s.version << ", pid " << s.pid << ", up "
         << uptime_text(s.uptime_ms) << "\n";
     out << "  frontend " << s.frontend << ", backend " << s.backend << ", publisher " << s.publisher << "\n";
+    if (!s.curve) {
+        out << "  CURVE off: anyone who reaches these sockets is trusted\n";
+    } else {
+        out << "  CURVE on; handshakes allowed/refused:";
+        for (const auto& a : s.auth)
+            out << " " << a.socket << " " << a.allowed << "/" << a.refused << " (" << a.keys << " key"
+                << (a.keys == 1 ? "" : "s") << ")";
+        out << "\n";
+    }
     out << "Agents: " << s.agents.size() << " (" << idle << " idle, " << s.agents.size() - idle << " busy)\n";
     if (options.check_cluster) {
         for (const auto& a : s.agents) {
             out << "  " << a.agent.id << "  " << a.agent.host << "  pid " << a.agent.pid << "  threads "
                 << a.agent.threads << "  " << a.state;
+            if (!a.key.empty()) out << "  key " << a.key;
             if (!a.run.empty()) out << "  run " << a.run;
             out << "  seen " << a.last_seen_ms << " ms ago\n";
         }

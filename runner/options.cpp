@@ -160,6 +160,7 @@ ParseResult parse(int argc, char** argv) {
     std::vector<std::string> headers;
     std::string output = "text";
     std::string broker_timeout;
+    std::string curve_key, broker_pub;
     std::vector<std::string> thresholds;
     std::vector<std::string> data;
     std::string data_exhausted = "wrap";
@@ -269,6 +270,8 @@ ParseResult parse(int argc, char** argv) {
     app.add_flag("--wait", o.wait_for_agents, "Wait for enough idle agents instead of failing")->group(g);
     app.add_flag("--ping-broker", o.ping_broker, "Print the broker's status and exit")->group(g);
     app.add_flag("--check-cluster", o.check_cluster, "Print the broker and its agents and exit")->group(g);
+    app.add_option("--curve-key", curve_key, "This runner's CURVE keypair file (loads-broker keygen NAME)")->group(g);
+    app.add_option("--broker-pub", broker_pub, "The broker's public key file (BROKER.pub), with --curve-key")->group(g);
     app.add_option("--broker-timeout", broker_timeout, "How long to wait for the broker to answer")
         ->group(g)->check(checked(parse_duration, "DURATION"));
     app.add_option("--interval", interval, "How often results are reported (100ms to 10s)")
@@ -296,6 +299,11 @@ ParseResult parse(int argc, char** argv) {
     if (!broker_timeout.empty()) {
         o.broker_timeout = parse_duration(broker_timeout).value;
         if (*o.broker_timeout <= Duration::zero()) return usage("--broker-timeout must be more than 0");
+    }
+    try {
+        o.curve = proto::load_client_keys(curve_key, broker_pub);
+    } catch (const std::exception& e) {
+        return usage(e.what());
     }
     if (o.ping_broker || o.check_cluster) return {std::move(o), 0};
 
@@ -327,7 +335,7 @@ ParseResult parse(int argc, char** argv) {
         return usage("--param is read by test libraries (param(\"KEY\") in a test); a URL test has no use for it");
 
     if (!o.dashboard.empty() && o.agents)
-        return usage("--dashboard serves a local run; for a cluster run loads-dashboard --broker-pub on the broker's publisher");
+        return usage("--dashboard serves a local run; for a cluster run loads-dashboard --publisher on the broker's publisher");
     plan.users_given = users_opt->count() > 0;
     plan.agents = std::max(1u, o.agents);
     auto p = make_plan(plan);

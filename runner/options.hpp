@@ -4,6 +4,8 @@
 
 #include "thresholds.hpp"
 
+#include "loads/proto/curve.hpp"
+
 #include "loads/engine.hpp"
 
 #include <optional>
@@ -36,6 +38,9 @@ struct Options {
     bool ping_broker = false;
     bool check_cluster = false;
     std::optional<Duration> broker_timeout;
+    // CURVE (docs/security.md): this runner's keypair and the broker's public
+    // key, from --curve-key and --broker-pub; disabled when neither is given.
+    proto::ClientKeys curve;
 };
 
 // What parse() came to: options to run with, or an exit code to leave with

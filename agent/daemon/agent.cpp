@@ -86,8 +86,12 @@ const char* Agent::name(State s) {
 }
 
 void Agent::connect() {
+    warned_silence_ = false;
+    handshake_.reset();
     dealer_.reset();  // a fresh socket: nothing queued for the old broker survives
     dealer_.emplace(proto::make_dealer(ctx_, info_.id));
+    proto::set_curve_client(*dealer_, options_.curve);
+    handshake_ = std::make_unique<proto::HandshakeWatch>(ctx_, *dealer_, options_.curve.enabled());
     dealer_->connect(options_.broker);
     welcomed_ = false;
     connected_at_ = Clock::now();
@@ -135,6 +139,31 @@ void Agent::serve(const std::atomic<bool>& stop) {
 
 void Agent::timers() {
     const auto now = Clock::now();
+    if (!welcomed_ && handshake_) {
+        // Say once why the broker does not let us in, instead of waiting in silence.
+        const std::string why = handshake_->failure();
+        if (!why.empty() && why != told_) {
+            log()->error("cannot join the broker at {}: {}", options_.broker, why);
+            std::fprintf(stderr, "loads-agent: cannot join the broker at %s: %s\n", options_.broker.c_str(), why.c_str());
+            told_ = why;
+        }
+        // ZeroMQ does not retry a refused handshake: try again with a fresh
+        // socket now and then, so a key allowed later lets us in.
+        if (!why.empty() && now - connected_at_ > std::chrono::seconds(2)) {
+            connect();
+            return;
+        }
+        if (why.empty() && !warned_silence_ && now - connected_at_ > std::chrono::seconds(3)) {
+            warned_silence_ = true;
+            log()->warn("no welcome from the broker at {} after 3 s: is it running, and is the id {} free (a live "
+                        "agent may hold it)?",
+                        options_.broker, info_.id);
+            std::fprintf(stderr,
+                         "loads-agent: no welcome from the broker at %s after 3 s: is it running, and is the id %s "
+                         "free (a live agent may hold it)?\n",
+                         options_.broker.c_str(), info_.id.c_str());
+        }
+    }
     if (!welcomed_) {
         if (now - last_sent_ >= kRegisterEvery) send(proto::Register{info_});
         return;
@@ -152,6 +181,7 @@ void Agent::timers() {
 void Agent::on_message(const proto::Message& m) {
     if (auto* w = std::get_if<proto::Welcome>(&m)) {
         welcomed_ = true;
+        told_.clear();
         heartbeat_ = std::chrono::milliseconds(std::max<std::uint32_t>(w->heartbeat_ms, 10));
         liveness_ = std::chrono::milliseconds(std::max<std::uint32_t>(w->liveness_ms, 2 * heartbeat_.count()));
         std::printf("registered %s %s\n", info_.id.c_str(), options_.broker.c_str());

@@ -9,6 +9,7 @@
 #include "library_cache.hpp"
 
 #include "loads/engine.hpp"
+#include "loads/proto/curve.hpp"
 #include "loads/proto/messages.hpp"
 
 #include <zmq.hpp>
@@ -27,6 +28,7 @@ struct Options {
     std::string id;         // default host-pid
     unsigned threads = 0;   // engine workers; 0: one per core
     std::string cache_dir;  // default default_cache_dir()
+    proto::ClientKeys curve;  // --curve-key and --broker-pub (docs/security.md)
 };
 
 class Agent {
@@ -57,6 +59,9 @@ private:
     proto::AgentInfo info_;
     zmq::context_t ctx_;
     std::optional<zmq::socket_t> dealer_;
+    std::unique_ptr<proto::HandshakeWatch> handshake_;  // why the broker does not let us in, if it does not
+    std::string told_;                                  // the last such reason logged
+    bool warned_silence_ = false;                       // said that no WELCOME came
     zmq::socket_t pipe_;  // PAIR, bound; the run thread connects its end
 
     bool welcomed_ = false;

@@ -27,8 +27,17 @@ int main(int argc, char** argv) {
     app.add_option("--cache-dir", o.cache_dir,
                    "Where shipped test libraries are kept (default: $XDG_CACHE_HOME/loads or /tmp/loads-agent-cache-UID)");
     app.add_option("--log-level", level, "trace, debug, info, warn, error")->capture_default_str();
+    std::string curve_key, broker_pub;
+    app.add_option("--curve-key", curve_key, "This agent's CURVE keypair file (loads-broker keygen NAME)");
+    app.add_option("--broker-pub", broker_pub, "The broker's public key file (BROKER.pub), with --curve-key");
+    app.set_config("--config", "", "Read options from this TOML or INI file");
     try {
         app.parse(argc, argv);
+        try {
+            o.curve = loads::proto::load_client_keys(curve_key, broker_pub);
+        } catch (const std::exception& e) {
+            throw CLI::ValidationError(e.what());
+        }
         if (!loads::setup_logging(level)) throw CLI::ValidationError("--log-level", "unknown level '" + level + "'");
         if (o.broker.find("://") == std::string::npos)
             throw CLI::ValidationError("--broker", "expected an endpoint like tcp://HOST:PORT, got '" + o.broker + "'");

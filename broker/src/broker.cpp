@@ -1,6 +1,7 @@
 #include "broker.hpp"
 
 #include "loads/log.hpp"
+#include "loads/proto/curve.hpp"
 
 #include <unistd.h>
 
@@ -61,15 +62,65 @@ std::string run_id(std::uint64_t n) {
     return s;
 }
 
+// True for endpoints only this host can reach: loopback TCP, ipc, inproc.
+bool local_endpoint(const std::string& endpoint) {
+    if (endpoint.rfind("ipc://", 0) == 0 || endpoint.rfind("inproc://", 0) == 0) return true;
+    if (endpoint.rfind("tcp://", 0) != 0) return false;
+    std::string host = endpoint.substr(6);
+    host = host.substr(0, host.rfind(':'));
+    if (host.size() > 1 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
+// The User-Id ZAP gave the peer of this message ("" without CURVE).
+std::string key_of(const zmq::message_t& frame) {
+    const char* v = zmq_msg_gets(frame.handle(), "User-Id");
+    return v ? std::string(v) : std::string();
+}
+
 }  // namespace
+
+std::string check_exposure(const Options& o) {
+    const bool dirs = !o.allow.agents.empty() || !o.allow.runners.empty() || !o.allow.subscribers.empty();
+    if (o.curve_key.empty()) {
+        if (dirs) return "--allow-agents, --allow-runners and --allow-subscribers need --curve-key (the broker's keypair)";
+        if (!o.operators.empty()) return "--operators needs --curve-key";
+        if (o.insecure) return "";
+        for (const auto* ep : {&o.frontend, &o.backend, &o.publisher})
+            if (!local_endpoint(*ep))
+                return "refusing to bind " + *ep + " without CURVE: anyone who reaches it could run code on every "
+                       "agent. Give --curve-key and --allow-agents/--allow-runners/--allow-subscribers "
+                       "(docs/security.md), or --insecure on a network you trust";
+        return "";
+    }
+    if (o.insecure) return "--insecure and --curve-key contradict each other";
+    if (o.allow.agents.empty()) return "--curve-key needs --allow-agents DIR (the agents' .pub files)";
+    if (o.allow.runners.empty()) return "--curve-key needs --allow-runners DIR (the runners' .pub files)";
+    return "";
+}
 
 Broker::Broker(const Options& options)
     : options_(options),
       frontend_(proto::make_router(ctx_)),
       backend_(proto::make_router(ctx_)),
       publisher_(ctx_, zmq::socket_type::pub) {
+    if (auto why = check_exposure(options); !why.empty()) throw std::runtime_error(why);
     publisher_.set(zmq::sockopt::linger, 0);
     publisher_.set(zmq::sockopt::sndhwm, 100000);
+    if (!options.curve_key.empty()) {
+        const proto::Keypair own = proto::read_secret_key(options.curve_key);
+        auth_ = std::make_unique<Authenticator>(ctx_, options.allow);
+        proto::set_curve_server(frontend_, own, "frontend");
+        proto::set_curve_server(backend_, own, "backend");
+        proto::set_curve_server(publisher_, own, "publisher");
+        // An id is bound to its key: a second connection claiming a live
+        // agent's id is refused by ZeroMQ (no handover), and dead
+        // connections are found by ZMTP heartbeats so the agent can return.
+        backend_.set(zmq::sockopt::router_handover, 0);
+        backend_.set(zmq::sockopt::heartbeat_ivl, static_cast<int>(options.heartbeat.count()));
+        backend_.set(zmq::sockopt::heartbeat_timeout, static_cast<int>(options.liveness.count()));
+        log()->info("CURVE on: public key {}", own.public_key);
+    }
     bound_.frontend = bind(frontend_, options.frontend, "frontend");
     bound_.backend = bind(backend_, options.backend, "backend");
     bound_.publisher = bind(publisher_, options.publisher, "publisher");
@@ -79,14 +130,27 @@ void Broker::serve(const std::atomic<bool>& stop) {
     zmq::pollitem_t items[] = {
         {static_cast<void*>(frontend_), 0, ZMQ_POLLIN, 0},
         {static_cast<void*>(backend_), 0, ZMQ_POLLIN, 0},
+        {auth_ ? static_cast<void*>(auth_->socket()) : nullptr, 0, ZMQ_POLLIN, 0},
     };
     while (!stop.load()) {
         try {
-            zmq::poll(items, 2, until_next_timer(Clock::now()));
+            zmq::poll(items, auth_ ? 3 : 2, until_next_timer(Clock::now()));
         } catch (const zmq::error_t& e) {
             if (e.num() == EINTR) continue;
             throw;
         }
+        // Keys first (SIGHUP forces a reload, a directory change shows in
+        // its time), then handshakes: a peer waits for its verdict.
+        if (auth_) {
+            const bool forced = reload_requested_.exchange(false);
+            if (forced || Clock::now() >= next_key_check_) {
+                auth_->reload(forced);
+                next_key_check_ = Clock::now() + std::chrono::seconds(1);
+            }
+        }
+        if (auth_ && (items[2].revents & ZMQ_POLLIN))
+            for (int i = 0; i < 1000 && auth_->handle(); ++i) {
+            }
         // Bounded batches keep one busy socket from starving the other and the timers.
         if (items[1].revents & ZMQ_POLLIN)
             for (int i = 0; i < 1000 && on_backend(); ++i) {
@@ -110,7 +174,7 @@ bool Broker::on_backend() {
     try {
         auto env = proto::split(frames, true);
         auto msg = proto::decode(env.command, env.body);
-        on_agent_message(env.peer, std::move(msg));
+        on_agent_message(env.peer, key_of(frames.back()), std::move(msg));
     } catch (const proto::ProtoError& e) {
         log()->warn("bad message from agent {}: {}: {}", printable(peer), to_string(e.kind), e.what());
         proto::send_to(backend_, peer, proto::Error{"bad-message", std::string(to_string(e.kind)) + ": " + e.what()});
@@ -127,7 +191,7 @@ bool Broker::on_frontend() {
     try {
         auto env = proto::split(frames, true);
         auto msg = proto::decode(env.command, env.body);
-        on_runner_message(env.peer, std::move(msg));
+        on_runner_message(env.peer, key_of(frames.back()), std::move(msg));
     } catch (const proto::ProtoError& e) {
         log()->warn("bad message from runner {}: {}: {}", printable(peer), to_string(e.kind), e.what());
         proto::send_to(frontend_, peer, proto::Error{"bad-message", std::string(to_string(e.kind)) + ": " + e.what()});
@@ -137,8 +201,19 @@ bool Broker::on_frontend() {
     return true;
 }
 
-void Broker::on_agent_message(const std::string& id, proto::Message&& m) {
+void Broker::on_agent_message(const std::string& id, const std::string& key, proto::Message&& m) {
     const auto now = Clock::now();
+    if (auth_) {
+        // CURVE: a registered agent's id belongs to its key until it is lost.
+        auto bound = agents_.find(id);
+        if (bound != agents_.end() && bound->second.key != key) {
+            log()->warn("agent id {} belongs to key {}; a peer with key {} used it: refused", printable(id),
+                        bound->second.key, key);
+            proto::send_to(backend_, id,
+                           proto::Error{"id-taken", "agent id " + id + " belongs to another key; choose another --id"});
+            return;
+        }
+    }
     if (auto* reg = std::get_if<proto::Register>(&m)) {
         auto it = agents_.find(id);
         if (it != agents_.end() && !it->second.run.empty()) {
@@ -149,6 +224,7 @@ void Broker::on_agent_message(const std::string& id, proto::Message&& m) {
         Agent& a = agents_[id];
         a.info = reg->agent;
         a.info.id = id;
+        a.key = key;
         a.state = "idle";
         a.run.clear();
         a.last_seen = now;
@@ -232,18 +308,37 @@ void Broker::on_agent_message(const std::string& id, proto::Message&& m) {
         m);
 }
 
-void Broker::on_runner_message(const std::string& id, proto::Message&& m) {
+bool Broker::may_control(const std::string& run, const std::string& key) const {
+    if (!auth_) return true;
+    auto owner = run_keys_.find(run);
+    if (owner != run_keys_.end() && owner->second == key) return true;
+    return std::find(options_.operators.begin(), options_.operators.end(), key) != options_.operators.end();
+}
+
+void Broker::on_runner_message(const std::string& id, const std::string& key, proto::Message&& m) {
     std::visit(
         [&](auto& msg) {
             using T = std::decay_t<decltype(msg)>;
             if constexpr (std::is_same_v<T, proto::StatusRequest>) {
                 proto::send_to(frontend_, id, status());
             } else if constexpr (std::is_same_v<T, proto::Submit>) {
+                const std::uint64_t next = next_run_;
                 submit(id, std::move(msg));
+                if (auth_ && next_run_ != next)  // a run was made: remember whose it is
+                    for (const auto& [rid, run] : runs_)
+                        if (!run_keys_.count(rid)) run_keys_[rid] = key;
             } else if constexpr (std::is_same_v<T, proto::Stop>) {
                 auto r = runs_.find(msg.run);
                 if (r == runs_.end()) {
                     proto::send_to(frontend_, id, proto::Error{"unknown-run", "no run " + msg.run});
+                    return;
+                }
+                if (!may_control(msg.run, key)) {
+                    log()->warn("runner key {} asked to stop run {}, which is not its own: refused", key, msg.run);
+                    proto::send_to(frontend_, id,
+                                   proto::Error{"not-yours", "run " + msg.run +
+                                                                 " was submitted with another key (only it, or an "
+                                                                 "--operators key, may stop it)"});
                     return;
                 }
                 Run& run = *r->second;
@@ -259,6 +354,13 @@ void Broker::on_runner_message(const std::string& id, proto::Message&& m) {
                 auto r = runs_.find(msg.run);
                 if (r == runs_.end()) {
                     proto::send_to(frontend_, id, proto::Error{"unknown-run", "no run " + msg.run});
+                    return;
+                }
+                if (!may_control(msg.run, key)) {
+                    proto::send_to(frontend_, id,
+                                   proto::Error{"not-yours", "run " + msg.run +
+                                                                 " was submitted with another key (only it, or an "
+                                                                 "--operators key, may attach)"});
                     return;
                 }
                 r->second->attach(id);
@@ -381,6 +483,7 @@ void Broker::finish(Run& run) {
             it->second.run.clear();
         }
     }
+    run_keys_.erase(run.id());
     runs_.erase(run.id());  // `run` dangles from here on
     start_waiting_runs();
 }
@@ -473,10 +576,13 @@ proto::Status Broker::status() const {
     s.publisher = bound_.publisher;
     for (const auto& [id, a] : agents_)
         s.agents.push_back(proto::AgentStatus{
-            a.info, a.state, a.run, std::chrono::duration_cast<std::chrono::milliseconds>(now - a.last_seen).count()});
+            a.info, a.state, a.run, std::chrono::duration_cast<std::chrono::milliseconds>(now - a.last_seen).count(),
+            a.key});
     for (const auto& [id, r] : runs_)
         s.runs.push_back(proto::RunStatus{id, std::string(to_string(r->state())), r->submit().test,
                                           static_cast<std::uint32_t>(r->submit().agents)});
+    s.curve = auth_ != nullptr;
+    if (auth_) s.auth = auth_->counts();
     return s;
 }
 

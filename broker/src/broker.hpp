@@ -3,6 +3,7 @@
 // one poll loop; no message from any peer can stop it.
 #pragma once
 
+#include "authenticator.hpp"
 #include "run.hpp"
 
 #include "loads/proto/wire.hpp"
@@ -24,7 +25,18 @@ struct Options {
     std::chrono::milliseconds prepare_timeout{30000};
     // A merged batch reaches PUB at most this long after the previous snapshot.
     std::chrono::milliseconds publish_interval{50};
+
+    // CURVE (docs/security.md): the broker's keypair file; empty: no CURVE.
+    std::string curve_key;
+    AllowDirs allow;                     // allowed public keys per kind of peer
+    std::vector<std::string> operators;  // runner key names that may stop or attach any run
+    bool insecure = false;               // bind non-loopback addresses without CURVE
 };
+
+// "" when the endpoints may be bound with these options, else why not (a
+// non-loopback address without CURVE and without --insecure, allow
+// directories without a key).
+std::string check_exposure(const Options& o);
 
 struct BoundEndpoints {
     std::string frontend, backend, publisher;
@@ -38,6 +50,9 @@ public:
 
     // Serves until `stop` becomes true.
     void serve(const std::atomic<bool>& stop);
+    // Re-reads the allowed keys at the next turn of the loop (SIGHUP; safe
+    // from a signal handler).
+    void request_reload() { reload_requested_.store(true); }
 
 private:
     struct Agent {
@@ -45,12 +60,15 @@ private:
         std::string state = "idle";  // idle | preparing | busy
         std::string run;
         Clock::time_point last_seen;
+        std::string key;  // CURVE: the name of its key
     };
 
     bool on_backend();  // false when there was nothing to read
     bool on_frontend();
-    void on_agent_message(const std::string& id, proto::Message&& m);
-    void on_runner_message(const std::string& id, proto::Message&& m);
+    void on_agent_message(const std::string& id, const std::string& key, proto::Message&& m);
+    void on_runner_message(const std::string& id, const std::string& key, proto::Message&& m);
+    // CURVE: may the runner with key `key` stop or attach `run`?
+    bool may_control(const std::string& run, const std::string& key) const;
     void tick(Clock::time_point now);
     std::chrono::milliseconds until_next_timer(Clock::time_point now) const;
 
@@ -71,7 +89,11 @@ private:
     Options options_;
     BoundEndpoints bound_;
     zmq::context_t ctx_;
+    std::unique_ptr<Authenticator> auth_;  // with CURVE only
     zmq::socket_t frontend_, backend_, publisher_;
+    std::atomic<bool> reload_requested_{false};
+    Clock::time_point next_key_check_{};
+    std::map<std::string, std::string> run_keys_;    // CURVE: run id -> the key of the runner that submitted it
     std::map<std::string, Agent> agents_;
     std::map<std::string, std::unique_ptr<Run>> runs_;
     std::deque<std::string> waiting_;  // run ids in submit order

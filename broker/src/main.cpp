@@ -1,9 +1,11 @@
 // loads-broker: the daemon between runners and agents (docs/protocol.md).
 // Prints its bound endpoints and "ready" on stdout, then serves until
-// SIGINT or SIGTERM.
+// SIGINT or SIGTERM; SIGHUP re-reads the allowed keys.
+//   loads-broker keygen NAME [--dir DIR]   writes NAME.key (0600) and NAME.pub
 #include "broker.hpp"
 
 #include "loads/log.hpp"
+#include "loads/proto/curve.hpp"
 #include "loads/units.hpp"
 
 #include <CLI/CLI.hpp>
@@ -16,7 +18,11 @@
 
 namespace {
 std::atomic<bool> g_stop{false};
+std::atomic<loads::broker::Broker*> g_broker{nullptr};
 extern "C" void on_signal(int) { g_stop.store(true); }
+extern "C" void on_hup(int) {
+    if (auto* b = g_broker.load()) b->request_reload();
+}
 
 std::chrono::milliseconds parse_ms(const std::string& text, const char* flag) {
     auto d = loads::parse_duration(text);
@@ -42,8 +48,42 @@ int main(int argc, char** argv) {
                    "run interval")
         ->capture_default_str();
     app.add_option("--log-level", level, "trace, debug, info, warn, error")->capture_default_str();
+    app.add_option("--curve-key", o.curve_key,
+                   "The broker's keypair (loads-broker keygen): CURVE on all three sockets (docs/security.md)");
+    app.add_option("--allow-agents", o.allow.agents, "Directory of the agents' .pub files (with --curve-key)");
+    app.add_option("--allow-runners", o.allow.runners,
+                   "Directory of the runners' .pub files (with --curve-key); runners may also subscribe");
+    app.add_option("--allow-subscribers", o.allow.subscribers,
+                   "Directory of the .pub files of stream subscribers (dashboards, scripts)");
+    app.add_option("--operators", o.operators, "Runner key names that may stop or attach any run (with --curve-key)")
+        ->delimiter(',');
+    app.add_flag("--insecure", o.insecure, "Bind a non-loopback address without CURVE (a trusted network only)");
+    app.set_config("--config", "", "Read options from this TOML or INI file");
+
+    std::string key_name, key_dir = ".";
+    auto* keygen = app.add_subcommand("keygen", "Write a CURVE keypair: NAME.key (secret, mode 0600) and NAME.pub");
+    keygen->add_option("name", key_name, "The key's name (its file names; how the broker shows it)")->required();
+    keygen->add_option("--dir", key_dir, "Where to write the two files")->capture_default_str();
     try {
         app.parse(argc, argv);
+        if (*keygen) {
+            if (auto why = loads::proto::check_key_name(key_name); !why.empty())
+                throw CLI::ValidationError("NAME", why);
+            if (!loads::proto::curve_available()) {
+                std::fprintf(stderr, "loads-broker: this libzmq has no CURVE support\n");
+                return 1;
+            }
+            try {
+                loads::proto::write_keypair(key_dir, key_name, loads::proto::generate_keypair());
+            } catch (const std::exception& e) {
+                std::fprintf(stderr, "loads-broker keygen: %s\n", e.what());
+                return 1;
+            }
+            std::printf("wrote %s/%s.key (secret, mode 0600) and %s/%s.pub\n", key_dir.c_str(), key_name.c_str(),
+                        key_dir.c_str(), key_name.c_str());
+            return 0;
+        }
+        if (auto why = loads::broker::check_exposure(o); !why.empty()) throw CLI::ValidationError(why);
         o.heartbeat = parse_ms(heartbeat, "--heartbeat");
         o.liveness = parse_ms(liveness, "--liveness");
         o.prepare_timeout = parse_ms(prepare_timeout, "--prepare-timeout");
@@ -64,13 +104,16 @@ int main(int argc, char** argv) {
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
     std::signal(SIGPIPE, SIG_IGN);
+    std::signal(SIGHUP, on_hup);
     try {
         loads::broker::Broker broker(o);
+        g_broker.store(&broker);
         const auto& ep = broker.endpoints();
         std::printf("listening frontend %s\nlistening backend %s\nlistening publisher %s\nready\n",
                     ep.frontend.c_str(), ep.backend.c_str(), ep.publisher.c_str());
         std::fflush(stdout);
         broker.serve(g_stop);
+        g_broker.store(nullptr);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "loads-broker: %s\n", e.what());
         return 1;

@@ -15,8 +15,9 @@ constexpr auto kStatusEvery = std::chrono::seconds(1);
 constexpr int kPollMs = 100;
 }  // namespace
 
-Feed::Feed(Board& board, std::string publisher, std::string frontend, std::function<void()> on_subscribed)
-    : board_(board), publisher_(std::move(publisher)), frontend_(std::move(frontend)),
+Feed::Feed(Board& board, std::string publisher, std::string frontend, std::function<void()> on_subscribed,
+           proto::ClientKeys curve)
+    : board_(board), publisher_(std::move(publisher)), frontend_(std::move(frontend)), curve_(std::move(curve)),
       on_subscribed_(std::move(on_subscribed)) {
     thread_ = std::thread([this] { loop(); });
 }
@@ -52,12 +53,10 @@ void Feed::run_once() {
     sub.set(zmq::sockopt::subscribe, "run.");
     sub.set(zmq::sockopt::subscribe, "cluster");
     // The handshake tells us when the subscription is on its way to the
-    // publisher: the readiness line tests wait for.
-    const std::string monitor_ep = "inproc://dashboard-sub-monitor";
-    zmq_socket_monitor(sub.handle(), monitor_ep.c_str(), ZMQ_EVENT_HANDSHAKE_SUCCEEDED);
-    zmq::socket_t monitor(ctx, zmq::socket_type::pair);
-    monitor.set(zmq::sockopt::linger, 0);
-    monitor.connect(monitor_ep);
+    // publisher (the readiness line tests wait for), or why the broker did
+    // not let us in.
+    proto::set_curve_client(sub, curve_);
+    proto::HandshakeWatch handshake(ctx, sub, curve_.enabled());
     sub.connect(publisher_);
 
     std::optional<zmq::socket_t> dealer;
@@ -65,6 +64,7 @@ void Feed::run_once() {
         dealer = proto::make_dealer(ctx, "");
         dealer->set(zmq::sockopt::linger, 0);
         dealer->set(zmq::sockopt::sndhwm, 10);  // STATUS requests for a broker that is away
+        proto::set_curve_client(*dealer, curve_);
         dealer->connect(frontend_);
     }
     auto next_status = std::chrono::steady_clock::now();
@@ -75,26 +75,25 @@ void Feed::run_once() {
             next_status = std::chrono::steady_clock::now() + kStatusEvery;
         }
         zmq::pollitem_t items[3] = {{sub.handle(), 0, ZMQ_POLLIN, 0},
-                                    {monitor.handle(), 0, ZMQ_POLLIN, 0},
-                                    {dealer ? dealer->handle() : nullptr, 0, ZMQ_POLLIN, 0}};
+                                    {dealer ? dealer->handle() : nullptr, 0, ZMQ_POLLIN, 0},
+                                    {nullptr, 0, 0, 0}};
         try {
-            zmq::poll(items, dealer ? 3 : 2, std::chrono::milliseconds(kPollMs));
+            zmq::poll(items, dealer ? 2 : 1, std::chrono::milliseconds(kPollMs));
         } catch (const zmq::error_t& e) {
             if (e.num() == EINTR) continue;
             throw;
         }
 
-        if (items[1].revents & ZMQ_POLLIN) {
-            auto frames = proto::recv_frames(monitor);
-            if (!frames.empty() && frames[0].size() >= 2) {
-                std::uint16_t event = 0;
-                std::memcpy(&event, frames[0].data(), 2);
-                if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED && !subscribed_) {
-                    subscribed_ = true;
-                    if (on_subscribed_) on_subscribed_();
-                }
-            }
+        if (!subscribed_ && handshake.succeeded()) {
+            subscribed_ = true;
+            if (on_subscribed_) on_subscribed_();
         }
+        if (!subscribed_)
+            if (auto why = handshake.failure(); !why.empty() && why != told_) {
+                log->error("cannot subscribe to {}: {}", publisher_, why);
+                board_.on_bad_message("cannot subscribe to " + publisher_ + ": " + why);
+                told_ = why;
+            }
         for (int n = 0; n < 1000 && (items[0].revents & ZMQ_POLLIN); ++n) {
             auto frames = proto::recv_frames(sub);
             if (frames.empty()) break;
@@ -118,7 +117,7 @@ void Feed::run_once() {
                 board_.on_bad_message(e.what());
             }
         }
-        if (dealer && (items[2].revents & ZMQ_POLLIN)) {
+        if (dealer && (items[1].revents & ZMQ_POLLIN)) {
             for (;;) {
                 auto frames = proto::recv_frames(*dealer);
                 if (frames.empty()) break;
@@ -133,7 +132,6 @@ void Feed::run_once() {
             }
         }
     }
-    zmq_socket_monitor(sub.handle(), nullptr, 0);
 }
 
 }  // namespace loads::dashboard

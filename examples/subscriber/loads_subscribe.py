@@ -4,6 +4,7 @@ docs/protocol.md alone: a SUB socket on the broker's publisher endpoint,
 two frames per message (topic, msgpack map with "v": 2).
 
     /usr/bin/python3 loads_subscribe.py --publisher tcp://127.0.0.1:7782 [--run RUN]
+        [--curve-key me.key --broker-pub broker.pub]    # a broker with CURVE (docs/security.md)
 
 Needs Debian's python3-zmq and python3-msgpack. Prints one line per message:
 
@@ -79,6 +80,44 @@ def metric_line(name, m):
     return f"metric {name} {kind} count={n} {what}"
 
 
+def read_key_file(path, secret):
+    """The Z85 keys of a loads key file (loads-broker keygen): `name = "value"` lines."""
+    keys = {}
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if line and not line.startswith("#") and "=" in line:
+                name, value = line.split("=", 1)
+                keys[name.strip()] = value.strip().strip('"')
+    want = ["public-key", "secret-key"] if secret else ["public-key"]
+    missing = [k for k in want if len(keys.get(k, "")) != 40]
+    if missing:
+        raise SystemExit(f"{path}: no {' or '.join(missing)} of 40 Z85 characters")
+    return keys
+
+
+def wait_handshake(monitor, curve, timeout):
+    """None once the handshake succeeded, else why not (docs/security.md)."""
+    from zmq.utils.monitor import recv_monitor_message
+    deadline = time.monotonic() + timeout
+    why = None
+    while time.monotonic() < deadline:
+        if not monitor.poll(int(max(1, (deadline - time.monotonic()) * 1000))):
+            break
+        event = recv_monitor_message(monitor)
+        e, value = event["event"], event["value"]
+        if e == zmq.EVENT_HANDSHAKE_SUCCEEDED:
+            return None
+        if e == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
+            return f"the broker refused this key (status {value}): its .pub is not among the allowed subscribers"
+        if e == zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL:
+            return ("the broker does not use CURVE: drop --curve-key/--broker-pub" if curve
+                    else "the broker requires CURVE: give --curve-key and --broker-pub")
+        if e == zmq.EVENT_DISCONNECTED and curve:
+            why = "the broker closed the connection during the CURVE handshake: is --broker-pub its key?"
+    return why or f"no handshake with the publisher within {timeout:g} s (is the broker there?)"
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--publisher", default="tcp://127.0.0.1:7782", help="the broker's PUB endpoint")
@@ -86,7 +125,11 @@ def main():
     ap.add_argument("--count", type=int, default=1, help="exit after this many runs finished (0: never)")
     ap.add_argument("--timeout", type=float, default=0, help="give up after this many seconds (0: never)")
     ap.add_argument("--ready", action="store_true", help='print "subscribed" once connected')
+    ap.add_argument("--curve-key", default="", help="this subscriber's keypair file (loads-broker keygen NAME)")
+    ap.add_argument("--broker-pub", default="", help="the broker's public key file, with --curve-key")
     args = ap.parse_args()
+    if bool(args.curve_key) != bool(args.broker_pub):
+        ap.error("--curve-key and --broker-pub go together")
 
     ctx = zmq.Context.instance()
     sub = ctx.socket(zmq.SUB)
@@ -96,14 +139,24 @@ def main():
     sub.setsockopt(zmq.SUBSCRIBE, prefix.encode())
     if not args.run:
         sub.setsockopt(zmq.SUBSCRIBE, b"cluster")
+    if args.curve_key:
+        own, broker = read_key_file(args.curve_key, True), read_key_file(args.broker_pub, False)
+        sub.curve_secretkey = own["secret-key"].encode()
+        sub.curve_publickey = own["public-key"].encode()
+        sub.curve_serverkey = broker["public-key"].encode()
+    # ZeroMQ connects in the background: wait for the handshake (or say why
+    # the broker refused it) before saying we are subscribed.
+    monitor = sub.get_monitor_socket()
     sub.connect(args.publisher)
-    # ZeroMQ connects in the background; PUB drops what is published before a
-    # subscription arrives. Give the handshake a moment before saying so.
-    poller = zmq.Poller()
-    poller.register(sub, zmq.POLLIN)
-    poller.poll(300)
+    why = wait_handshake(monitor, bool(args.curve_key), args.timeout or 10)
+    sub.disable_monitor()
+    if why:
+        print(f"cannot subscribe to {args.publisher}: {why}", file=sys.stderr, flush=True)
+        return 1
     if args.ready:
         print("subscribed", args.publisher, flush=True)
+    poller = zmq.Poller()
+    poller.register(sub, zmq.POLLIN)
 
     deadline = time.monotonic() + args.timeout if args.timeout else None
     finished = 0

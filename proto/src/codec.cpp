@@ -393,7 +393,7 @@ struct BodyWriter {
     }
     void operator()(const StatusRequest&) { begin(w, 0); }
     void operator()(const Status& m) {
-        begin(w, 8);
+        begin(w, 10);
         w.kstr("version", m.version);
         w.ku64("pid", m.pid);
         w.ki64("uptime_ms", m.uptime_ms);
@@ -403,12 +403,13 @@ struct BodyWriter {
         w.str("agents");
         w.array(m.agents.size());
         for (const auto& a : m.agents) {
-            w.map(4);
+            w.map(5);
             w.str("agent");
             write_agent(w, a.agent);
             w.kstr("state", a.state);
             w.kstr("run", a.run);
             w.ki64("last_seen_ms", a.last_seen_ms);
+            w.kstr("key", a.key);
         }
         w.str("runs");
         w.array(m.runs.size());
@@ -418,6 +419,16 @@ struct BodyWriter {
             w.kstr("state", r.state);
             w.kstr("test", r.test);
             w.ku64("agents", r.agents);
+        }
+        w.kbool("curve", m.curve);
+        w.str("auth");
+        w.array(m.auth.size());
+        for (const auto& a : m.auth) {
+            w.map(4);
+            w.kstr("socket", a.socket);
+            w.ku64("keys", a.keys);
+            w.ku64("allowed", a.allowed);
+            w.ku64("refused", a.refused);
         }
     }
     void operator()(const Submit& m) {
@@ -953,6 +964,7 @@ Message read_body(std::string_view command, const Value& v) {
             a.state = agents[i]("state").str();
             a.run = agents[i]("run").str();
             a.last_seen_ms = agents[i]("last_seen_ms").i64();
+            if (auto key = agents[i].find("key")) a.key = key->str();  // optional: added with CURVE
             s.agents.push_back(std::move(a));
         }
         Value runs = v("runs");
@@ -963,6 +975,15 @@ Message read_body(std::string_view command, const Value& v) {
             r.test = runs[i]("test").str();
             r.agents = runs[i]("agents").u32();
             s.runs.push_back(std::move(r));
+        }
+        // Optional: added with CURVE.
+        if (auto curve = v.find("curve")) s.curve = curve->boolean();
+        if (auto auth = v.find("auth")) {
+            if (auth->size() > 3) bad(auth->path() + ": more than 3 sockets");
+            for (std::size_t i = 0; i < auth->size(); ++i) {
+                Value a = (*auth)[i];
+                s.auth.push_back(AuthCount{a("socket").str(), a("keys").u32(), a("allowed").u64(), a("refused").u64()});
+            }
         }
         return s;
     }

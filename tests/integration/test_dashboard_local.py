@@ -70,7 +70,7 @@ def test_runner_serves_the_dashboard_for_a_local_run(target):
 def test_dashboard_is_for_local_runs_and_a_bad_address_is_a_usage_error(target):
     r = subprocess.run([str(RUNNER), target.url + "/", "--dashboard", "127.0.0.1:1", "--agents", "2"],
                        capture_output=True, text=True, timeout=30)
-    assert r.returncode == 2 and "loads-dashboard --broker-pub" in r.stderr
+    assert r.returncode == 2 and "loads-dashboard --publisher" in r.stderr
     r = subprocess.run([str(RUNNER), target.url + "/", "--dashboard", "nowhere:80"],
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 2 and "--dashboard" in r.stderr and "not an IP address" in r.stderr

@@ -119,13 +119,29 @@ def free_port():
         return s.getsockname()[1]
 
 
-def request(endpoint, command, body=None, timeout=5.0):
-    """One request/reply with the broker's frontend (docs/protocol.md)."""
+def key_file(path):
+    """The Z85 keys of a loads key file ({"public-key": ..., "secret-key": ...})."""
+    keys = {}
+    for line in Path(path).read_text().splitlines():
+        if "=" in line and not line.lstrip().startswith("#"):
+            k, v = line.split("=", 1)
+            keys[k.strip()] = v.strip().strip('"')
+    return keys
+
+
+def request(endpoint, command, body=None, timeout=5.0, curve=None):
+    """One request/reply with the broker's frontend (docs/protocol.md);
+    curve=(own .key file, broker .pub file) for a broker with CURVE."""
     import msgpack
     import zmq
     ctx = zmq.Context.instance()
     s = ctx.socket(zmq.DEALER)
     s.setsockopt(zmq.LINGER, 0)
+    if curve:
+        own, broker = key_file(curve[0]), key_file(curve[1])
+        s.curve_secretkey = own["secret-key"].encode()
+        s.curve_publickey = own["public-key"].encode()
+        s.curve_serverkey = broker["public-key"].encode()
     s.connect(endpoint)
     try:
         s.send_multipart([command.encode(), msgpack.packb({"v": 2, **(body or {})})])
@@ -146,9 +162,10 @@ class Broker(Proc):
         self.wait_for(lambda l: l == "ready")
         ep = {l.split()[1]: l.split()[2] for l in self.lines if l.startswith("listening ")}
         self.frontend, self.backend, self.publisher = ep["frontend"], ep["backend"], ep["publisher"]
+        self.curve = None  # (a runner's .key, the broker's .pub) for status() on a CURVE broker
 
     def status(self):
-        cmd, body = request(self.frontend, "STATUS")
+        cmd, body = request(self.frontend, "STATUS", curve=self.curve)
         assert cmd == "STATUS", (cmd, body)
         return body
 
@@ -216,7 +233,7 @@ class DashboardProc(Proc):
     loopback port; ready once it serves and its subscription reached the broker."""
 
     def __init__(self, broker, *extra, frontend=True):
-        args = [DASHBOARD, "--broker-pub", broker.publisher, "--listen", "127.0.0.1:0", *extra]
+        args = [DASHBOARD, "--publisher", broker.publisher, "--listen", "127.0.0.1:0", *extra]
         if frontend:
             args += ["--broker", broker.frontend]
         super().__init__(args)

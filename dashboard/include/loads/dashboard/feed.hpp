@@ -8,6 +8,7 @@
 #pragma once
 
 #include "loads/dashboard/board.hpp"
+#include "loads/proto/curve.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -22,7 +23,7 @@ public:
     // on_subscribed is called (on the feed's thread) once the SUB socket has
     // completed its handshake with the publisher.
     Feed(Board& board, std::string publisher, std::string frontend,
-         std::function<void()> on_subscribed = {});
+         std::function<void()> on_subscribed = {}, proto::ClientKeys curve = {});
     ~Feed();  // stops and joins
     Feed(const Feed&) = delete;
     Feed& operator=(const Feed&) = delete;
@@ -35,6 +36,8 @@ private:
 
     Board& board_;
     std::string publisher_, frontend_;
+    proto::ClientKeys curve_;
+    std::string told_;  // the handshake failure last logged
     std::function<void()> on_subscribed_;
     std::atomic<bool> stop_{false};
     bool subscribed_ = false;  // said once

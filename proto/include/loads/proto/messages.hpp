@@ -137,7 +137,16 @@ struct AgentStatus {
     std::string state;           // "idle" | "preparing" | "busy"
     std::string run;
     std::int64_t last_seen_ms = 0;  // ms since the broker last heard from it
+    std::string key;             // CURVE: the name of the key it connected with ("" without CURVE)
     friend bool operator==(const AgentStatus&, const AgentStatus&) = default;
+};
+// CURVE authentication on one broker socket, since the broker started.
+struct AuthCount {
+    std::string socket;          // "frontend" | "backend" | "publisher"
+    std::uint32_t keys = 0;      // public keys it allows now
+    std::uint64_t allowed = 0;   // handshakes let in
+    std::uint64_t refused = 0;   // handshakes refused (key not allowed)
+    friend bool operator==(const AuthCount&, const AuthCount&) = default;
 };
 struct RunStatus {
     std::string id;
@@ -153,6 +162,8 @@ struct Status {
     std::string frontend, backend, publisher;  // endpoints as bound
     std::vector<AgentStatus> agents;
     std::vector<RunStatus> runs;
+    bool curve = false;            // the broker's sockets use CURVE
+    std::vector<AuthCount> auth;   // per socket (CURVE only)
 };
 
 struct Submit {
