@@ -10,7 +10,9 @@
 
 #include "loads/log.hpp"
 
+#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/connect.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/buffers_to_string.hpp>
@@ -21,6 +23,7 @@
 #include <boost/context/fixedsize_stack.hpp>
 
 #include <deque>
+#include <memory>
 #include <optional>
 
 namespace loads {
@@ -35,16 +38,146 @@ using boost::system::error_code;
 constexpr std::size_t kMaxMessage = 64u << 20;   // a bigger message is a protocol error
 constexpr std::size_t kMaxQueued = 100000;       // messages kept for receive(); older ones are dropped
 
+// Our side of the close handshake without losing messages.
+//
+// Beast 1.81's async_close writes the close frame, then takes the stream's
+// read side from a pending async_read (at its next frame header or message
+// end) and reads *and discards* data frames until the peer's close frame
+// (impl/close.hpp, "Discard message frame"). Messages the peer sent before
+// it saw our close frame were lost that way, uncounted.
+//
+// So the completion of the close frame's write is held back here until the
+// read loop's own async_read has met the peer's close frame (Beast reports
+// it to the control callback). Until then close_op does not ask for the read
+// side, and the read loop goes on delivering every data message in order.
+// Once released, close_op finds the close frame already read (rd_close) and
+// goes straight to the TCP/TLS teardown. The hold is also released when the
+// socket is cancelled (timeout, stop, destruction), with operation_aborted.
+class CloseGate {
+public:
+    explicit CloseGate(asio::any_io_executor ex) : ex_(std::move(ex)) {}
+    CloseGate(const CloseGate&) = delete;
+    CloseGate& operator=(const CloseGate&) = delete;
+
+    // close() is about to send our close frame: hold its write's completion.
+    void arm() { armed_ = true; }
+    // The peer's close frame has been read (or the socket is going away).
+    void release(error_code ec = {}) {
+        peer_closed_ = true;
+        armed_ = false;
+        if (!held_) return;
+        asio::post(ex_, [h = std::move(held_), ec, n = held_n_]() mutable { h->run(ec, n); });
+    }
+
+    // For Gated: a write is starting; true when it carries our close frame.
+    template <class Buffers>
+    bool is_close_write(const Buffers& b) {
+        if (!armed_ || peer_closed_) return false;
+        if (close_left_ > 0) return true;  // the rest of a close frame written in part
+        for (auto it = asio::buffer_sequence_begin(b); it != asio::buffer_sequence_end(b); ++it) {
+            asio::const_buffer cb(*it);
+            if (cb.size() == 0) continue;
+            // FIN + opcode 8: a close frame (control frames are never fragmented)
+            if (static_cast<const unsigned char*>(cb.data())[0] != 0x88) return false;
+            close_left_ = asio::buffer_size(b);
+            return true;
+        }
+        return false;
+    }
+    // For Gated: a close-frame write finished; true when its completion is
+    // kept (the frame is out, the peer's close frame not yet read).
+    template <class Handler>
+    bool keep(Handler& h, const error_code& ec, std::size_t n) {
+        close_left_ = ec || n >= close_left_ ? 0 : close_left_ - n;
+        if (ec || close_left_ > 0 || !armed_ || peer_closed_) return false;
+        held_ = std::make_unique<Held<Handler>>(std::move(h));
+        held_n_ = n;
+        return true;
+    }
+
+private:
+    struct HeldBase {
+        virtual ~HeldBase() = default;
+        virtual void run(error_code ec, std::size_t n) = 0;
+    };
+    template <class H>
+    struct Held final : HeldBase {
+        explicit Held(H&& h) : h(std::move(h)) {}
+        void run(error_code ec, std::size_t n) override { std::move(h)(ec, n); }
+        H h;
+    };
+
+    asio::any_io_executor ex_;
+    bool armed_ = false;
+    bool peer_closed_ = false;
+    std::size_t close_left_ = 0;
+    std::unique_ptr<HeldBase> held_;
+    std::size_t held_n_ = 0;
+};
+
+// The WebSocket stream's next layer: the TCP socket or TLS stream, with the
+// close frame's write passing through the gate.
+template <class Next>
+class Gated {
+public:
+    using executor_type = typename Next::executor_type;
+    using next_layer_type = Next;
+
+    template <class... Args>
+    explicit Gated(CloseGate& gate, Args&&... args) : gate_(&gate), next_(std::forward<Args>(args)...) {}
+
+    executor_type get_executor() noexcept { return next_.get_executor(); }
+    Next& next_layer() noexcept { return next_; }
+    const Next& next_layer() const noexcept { return next_; }
+
+    template <class Buffers, class Handler>
+    auto async_read_some(const Buffers& b, Handler&& h) {
+        return next_.async_read_some(b, std::forward<Handler>(h));
+    }
+
+    template <class Buffers, class Handler>
+    auto async_write_some(const Buffers& b, Handler&& h) {
+        return asio::async_initiate<Handler, void(error_code, std::size_t)>(
+            [this](auto handler, const Buffers& bufs) {
+                if (!gate_->is_close_write(bufs)) {
+                    next_.async_write_some(bufs, std::move(handler));
+                    return;
+                }
+                auto ex = asio::get_associated_executor(handler, next_.get_executor());
+                next_.async_write_some(
+                    bufs, asio::bind_executor(ex, [gate = gate_, h = std::move(handler)](error_code ec, std::size_t n) mutable {
+                        if (!gate->keep(h, ec, n)) std::move(h)(ec, n);
+                    }));
+            },
+            h, b);
+    }
+
+private:
+    CloseGate* gate_;
+    Next next_;
+};
+
+// Beast tears the connection down through its next layer: forward to the
+// teardown of the socket or TLS stream inside.
+template <class Next, class Handler>
+void async_teardown(beast::role_type role, Gated<Next>& s, Handler&& h) {
+    using beast::async_teardown;             // TLS streams
+    using beast::websocket::async_teardown;  // TCP sockets
+    async_teardown(role, s.next_layer(), std::forward<Handler>(h));
+}
+
 struct WsState final : Cancellable, std::enable_shared_from_this<WsState> {
     WsState(WorkerIo& w, const Url& url, WsOptions o)
-        : worker(w), origin(url.str()), options(std::move(o)), wake(w.io()), registration(w, this) {
-        if (url.secure()) tls.emplace(w.io(), w.tls());
-        else plain.emplace(w.io());
+        : worker(w), origin(url.str()), options(std::move(o)), gate(w.io().get_executor()), wake(w.io()),
+          registration(w, this) {
+        if (url.secure()) tls.emplace(gate, w.io(), w.tls());
+        else plain.emplace(gate, w.io());
     }
 
     void cancel() override {
         error_code ec;
         lowest().close(ec);
+        gate.release(asio::error::operation_aborted);
         wake.cancel();
     }
 
@@ -72,7 +205,9 @@ struct WsState final : Cancellable, std::enable_shared_from_this<WsState> {
             error_code ec;
             with_stream([&](auto& ws) { ws.async_read(buffer, yield[ec]); });
             if (ec) {
-                if (ec == websocket::error::closed)
+                if (closing)  // our close(): close_op ends the stream, the read learns it last
+                    mark_closed(ErrorKind::closed, "closed by the test");
+                else if (ec == websocket::error::closed)
                     mark_closed(ErrorKind::closed, "WebSocket closed (" + origin + ")");
                 else
                     mark_closed(classify(ec, IoPhase::read, false) == ErrorKind::reset ? ErrorKind::closed
@@ -89,7 +224,11 @@ struct WsState final : Cancellable, std::enable_shared_from_this<WsState> {
             ++s.ws_messages_received;
             s.ws_bytes_received += m.data.size();
             if (waiting || !options.on_message) {
-                if (queue.size() >= kMaxQueued) queue.pop_front();
+                if (queue.size() >= kMaxQueued) {
+                    queue.pop_front();
+                    s.note("WebSocket: message dropped, " + std::to_string(kMaxQueued) +
+                           " already queued for receive()");
+                }
                 queue.push_back(std::move(m));
                 if (waiting) wake.cancel();
             } else {
@@ -105,13 +244,15 @@ struct WsState final : Cancellable, std::enable_shared_from_this<WsState> {
     WorkerIo& worker;
     std::string origin;
     WsOptions options;
-    std::optional<websocket::stream<tcp::socket>> plain;
-    std::optional<websocket::stream<ssl::stream<tcp::socket>>> tls;
+    CloseGate gate;  // before the streams that point to it
+    std::optional<websocket::stream<Gated<tcp::socket>>> plain;
+    std::optional<websocket::stream<Gated<ssl::stream<tcp::socket>>>> tls;
     beast::flat_buffer buffer;
     std::deque<WsMessage> queue;  // arrived, not yet received
     bool waiting = false;         // a receive() is suspended on `wake`
     asio::steady_timer wake;
     bool closed = false;
+    bool closing = false;  // close() has begun the close handshake
     ErrorKind close_kind = ErrorKind::closed;
     std::string close_reason;
     Registration registration;
@@ -153,6 +294,8 @@ public:
         auto& st = *st_;
         if (st.closed) return;
         error_code ec;
+        st.closing = true;
+        st.gate.arm();  // see CloseGate: the read loop, not async_close, reads up to the peer's close frame
         st.arm(timeout_);
         st.with_stream([&](auto& ws) { ws.async_close(websocket::close_code::normal, io_.yield()[ec]); });
         st.disarm();
@@ -217,9 +360,10 @@ std::unique_ptr<WebSocket> open_websocket(UserIo& io, const Url& url, WsOptions 
     if (ec) fail(ec, IoPhase::connect);
     st->lowest().set_option(tcp::no_delay(true), ec);
     if (st->tls) {
-        SSL_set_tlsext_host_name(st->tls->next_layer().native_handle(), url.host.c_str());
-        if (!opts.insecure) st->tls->next_layer().set_verify_callback(ssl::host_name_verification(url.host));
-        st->tls->next_layer().async_handshake(ssl::stream_base::client, io.yield()[ec]);
+        auto& tls = st->tls->next_layer().next_layer();
+        SSL_set_tlsext_host_name(tls.native_handle(), url.host.c_str());
+        if (!opts.insecure) tls.set_verify_callback(ssl::host_name_verification(url.host));
+        tls.async_handshake(ssl::stream_base::client, io.yield()[ec]);
         if (ec) fail(ec, IoPhase::tls_handshake);
     }
     Headers headers = options.headers;
@@ -244,6 +388,13 @@ std::unique_ptr<WebSocket> open_websocket(UserIo& io, const Url& url, WsOptions 
     }
     // The decorator captured locals by reference: replace it before they go.
     st->with_stream([](auto& ws) { ws.set_option(websocket::stream_base::decorator([](websocket::request_type&) {})); });
+    // The read loop's async_read meeting the peer's close frame lets our
+    // close frame's write complete (CloseGate).
+    st->with_stream([s = st.get()](auto& ws) {
+        ws.control_callback([s](websocket::frame_type kind, beast::string_view) {
+            if (kind == websocket::frame_type::close) s->gate.release();
+        });
+    });
     auto took = Clock::now() - t0;
     Stats& s = io.stats();
     ++s.ws_opened;

@@ -161,3 +161,27 @@ def test_seed_examples_run_on_agents(tmp_path):
         c.kill()
         a.kill()
         b.kill()
+
+
+@pytest.mark.parametrize("case", ["test_close_midstream", "test_close_midstream_callback"])
+def test_ws_close_keeps_messages_sent_before_the_close_reply(case):
+    """Issue 15: a user closes while the server streams. Every message the
+    server sent before it answered our close frame is received and counted
+    (queued for receive() or given to on_message), none dropped by the close
+    handshake. The server prints how many it sent on each connection."""
+    p = Peers()  # its own server: only these 6 connections stream
+    try:
+        t = run_case("Ws." + case, p.ws)
+        done = p.wait_for(lambda l: sum(x.startswith("stream sent ") for x in p.lines) == 6,
+                          timeout=30)
+        assert done
+        sent = [l.split()[2:] for l in p.lines if l.startswith("stream sent ")]
+        # Each stream ended on our close frame, mid-stream, not at the cap.
+        assert all(why == "closed" for _, why in sent), sent
+        total = sum(int(n) for n, _ in sent)
+        assert total > 6 * 20, sent
+        assert t["ws"]["messages_received"] == total, (t["ws"], sent)
+        assert t["ws"]["closed"] == 6
+        print("sent", sent, "received", t["ws"]["messages_received"])
+    finally:
+        p.kill()

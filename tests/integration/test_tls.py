@@ -28,6 +28,7 @@ def tls(tmp_path_factory):
     p.wait_for(lambda l: l == "ready")
     eps = {l.split()[1]: l.split()[2] for l in p.lines if l.startswith("listening ")}
     eps["cert"] = str(cert)
+    eps["proc"] = p
     yield eps
     p.kill()
 
@@ -74,6 +75,23 @@ def test_wss_echo(tls):
     assert rc == 0, err
     assert j["total"]["successes"] == 8
     assert j["total"]["ws"]["opened"] == 2
+
+
+def test_wss_close_keeps_messages_sent_before_the_close_reply(tls):
+    """test_sockets' close-mid-stream case over TLS (the close handshake's
+    teardown is TLS's): what the server sent before its close reply all
+    arrives. Only this test uses /stream on this server."""
+    p = tls["proc"]
+    rc, j, err = runner(f"{SOCKET_LIB}:Ws.test_close_midstream", "--server-url", f"wss://{tls['wss']}",
+                        "-u", "2", "-c", "3", trust=tls["cert"])
+    assert rc == 0, (err, j and j["total"]["messages"])
+    assert j["total"]["successes"] == 6
+    p.wait_for(lambda l: sum(x.startswith("stream sent ") for x in p.lines) == 6, timeout=30)
+    sent = [l.split()[2:] for l in p.lines if l.startswith("stream sent ")]
+    assert all(why == "closed" for _, why in sent), sent
+    total = sum(int(n) for n, _ in sent)
+    assert total > 6 * 20, sent
+    assert j["total"]["ws"]["messages_received"] == total, (j["total"]["ws"], sent)
 
 
 def test_wss_untrusted_is_a_tls_error(tls):

@@ -3,7 +3,8 @@ python3-websockets and a TCP server with scripted behaviours. Run with
 /usr/bin/python3. Prints "listening ws H:P", "listening tcp H:P", "ready".
 
 WebSocket paths: /echo, /close (echo once, then close 1000), /push (on "go":
-five "push N" messages then "done"), /silent (never answers), /refuse (403).
+five "push N" messages then "done"), /silent (never answers), /refuse (403), /stream (on "go": "n 0", "n 1", ...
+until the client's close frame; prints "stream sent N closed").
 TCP: the first line names the behaviour: echo, split, drip, close, silent.
 
 With --tls CERT KEY it also serves the same over TLS: "listening https H:P"
@@ -41,6 +42,30 @@ async def ws_handler(ws, path=None):
     elif path == "/silent":
         async for _ in ws:
             pass
+    elif path == "/stream":
+        await stream(ws)
+
+
+STREAM_CAP = 1_000_000
+
+
+async def stream(ws):
+    """On "go": "n 0", "n 1", ... until the client's close frame arrives (or
+    STREAM_CAP messages). A send() that returned wrote its frame before our
+    close reply, so the count printed is what the client must receive."""
+    await ws.recv()
+    sent, why = 0, "cap"
+    try:
+        while sent < STREAM_CAP:
+            await ws.send(f"n {sent}")
+            sent += 1
+            # Let the reader task see a close frame between two bursts of
+            # 50 (the bursts keep many messages in flight when it comes).
+            if sent % 50 == 0:
+                await asyncio.sleep(0)
+    except websockets.ConnectionClosed:
+        why = "closed"
+    print(f"stream sent {sent} {why}", flush=True)
 
 
 async def refuse(path, headers):

@@ -91,6 +91,63 @@ public:
         check_equal(done, 1, "end marker seen by the callback");
         check_equal(pushed, 5, "pushed messages seen by the callback");
     }
+    // The server streams "n 0", "n 1", ... until it reads our close frame.
+    // Everything it sent before its close reply must reach us: the ones that
+    // arrive during close() wait in the queue, and receive() returns them
+    // in order after close(); then it reports the close. (The integration
+    // test compares our received count with the server's sent count.)
+    void test_close_midstream() {
+        auto ws = create_ws(server_url() + "/stream");
+        ws->send("go");
+        int next = 0;
+        for (; next < 20; ++next) check_equal(ws->receive().data, "n " + std::to_string(next), "in order");
+        ws->close();
+        check(!ws->is_open(), "closed after close()");
+        for (;;) {
+            loads::WsMessage m;
+            try {
+                m = ws->receive(loads::Seconds(5));
+            } catch (const loads::RequestError& e) {
+                check(e.kind == loads::ErrorKind::closed, std::string("closed once drained, got: ") + e.what());
+                break;
+            }
+            check_equal(m.data, "n " + std::to_string(next++), "in order after close()");
+        }
+    }
+    // The same with a callback: what arrives during close() goes to
+    // on_message (no receive() is waiting), in order, none missing.
+    void test_close_midstream_callback() {
+        int first = -1, last = -1;  // the numbers the callback saw
+        bool in_order = true;
+        loads::WsOptions o;
+        o.on_message = [&](const std::string& data, bool) {
+            int n = std::stoi(data.substr(2));
+            if (first < 0) first = n;
+            else in_order = in_order && n == last + 1;
+            last = n;
+        };
+        auto ws = create_ws(server_url() + "/stream", o);
+        ws->send("go");
+        // A waiting receive() takes the first messages, and those that come
+        // before this user runs again; during close() the callback has them.
+        int queued = 0;
+        for (; queued < 20; ++queued) check_equal(ws->receive().data, "n " + std::to_string(queued), "in order");
+        --queued;  // the last number taken
+        ws->close();
+        for (;;) {
+            loads::WsMessage m;
+            try {
+                m = ws->receive(loads::Seconds(5));
+            } catch (const loads::RequestError& e) {
+                check(e.kind == loads::ErrorKind::closed, std::string("closed once drained, got: ") + e.what());
+                break;
+            }
+            ++queued;
+            check_equal(m.data, "n " + std::to_string(queued), "queued in order");
+        }
+        check(in_order, "the callback saw every message in order");
+        check(first < 0 || first == queued + 1, "the callback took over where the queue ended");
+    }
     void test_timeout() {
         auto ws = create_ws(server_url() + "/silent");
         try {
@@ -180,6 +237,8 @@ LOADS_TEST(Ws, test_server_close)
 LOADS_TEST(Ws, test_refused)
 LOADS_TEST(Ws, test_callback)
 LOADS_TEST(Ws, test_timeout)
+LOADS_TEST(Ws, test_close_midstream)
+LOADS_TEST(Ws, test_close_midstream_callback)
 LOADS_TEST(Tcp, test_split_delimiter)
 LOADS_TEST(Tcp, test_partial_reads)
 LOADS_TEST(Tcp, test_peer_closes_early)

@@ -195,11 +195,16 @@ private:
 
 // --- WebSocket -----------------------------------------------------------------
 
+// A socket reads what the server pushes as it arrives, whether or not the
+// user is waiting, and counts every message in the run's statistics.
 struct WsOptions {
     Headers headers;
     std::string subprotocol;
     // Called for every message that arrives while no receive() is waiting
     // (text or binary payload, is_binary). Runs on the user's own thread.
+    // Without it, messages wait in a queue for receive(), in order, up to
+    // 100,000: beyond that the oldest is dropped, and every drop is counted
+    // in the run's messages ("WebSocket: message dropped, ...").
     std::function<void(const std::string&, bool)> on_message;
     std::optional<Seconds> timeout;  // receive/handshake; default: the run's --timeout
 };
@@ -214,10 +219,17 @@ public:
     virtual ~WebSocket() = default;
     virtual void send(std::string_view text) = 0;
     virtual void send_binary(std::string_view bytes) = 0;
-    // Waits for the next message (suspending only this user). Throws
+    // Waits for the next message (suspending only this user). Queued
+    // messages come first, even after the socket has closed. Throws
     // RequestError(timeout) after the timeout, RequestError(closed) when the
-    // peer has closed the socket.
+    // socket is closed and nothing is queued.
     virtual WsMessage receive(std::optional<Seconds> timeout = std::nullopt) = 0;
+    // The close handshake: sends the close frame and returns when the peer
+    // has answered it (or after the timeout). Messages the peer sent before
+    // its answer are still read meanwhile: they go to on_message, or to the
+    // queue for receive(), and are counted. Destroying the socket without
+    // close() drops the connection without a handshake: the queue is lost
+    // and messages still in flight are not read.
     virtual void close() = 0;
     virtual bool is_open() const = 0;
 };
