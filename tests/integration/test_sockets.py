@@ -182,6 +182,5 @@ def test_ws_close_keeps_messages_sent_before_the_close_reply(case):
         assert total > 6 * 20, sent
         assert t["ws"]["messages_received"] == total, (t["ws"], sent)
         assert t["ws"]["closed"] == 6
-        print("sent", sent, "received", t["ws"]["messages_received"])
     finally:
         p.kill()
