@@ -51,8 +51,10 @@ constexpr std::size_t kMaxQueued = 100000;       // messages kept for receive();
 // it to the control callback). Until then close_op does not ask for the read
 // side, and the read loop goes on delivering every data message in order.
 // Once released, close_op finds the close frame already read (rd_close) and
-// goes straight to the TCP/TLS teardown. The hold is also released when the
-// socket is cancelled (timeout, stop, destruction), with operation_aborted.
+// goes straight to the TCP/TLS teardown. The hold is also released, with
+// operation_aborted, when the socket is cancelled (timeout, stop,
+// destruction) and when the read loop ends without a close frame (the peer
+// dropped the connection).
 class CloseGate {
 public:
     explicit CloseGate(asio::any_io_executor ex) : ex_(std::move(ex)) {}
@@ -215,6 +217,9 @@ struct WsState final : Cancellable, std::enable_shared_from_this<WsState> {
                                 describe(ec, IoPhase::read, false) + " (" + origin + ")");
                 error_code ignored;
                 lowest().close(ignored);
+                // A close() waiting for the peer's close frame need not wait
+                // longer: none comes on a stream that has ended.
+                gate.release(asio::error::operation_aborted);
                 return;
             }
             bool binary = with_stream([](auto& ws) { return ws.got_binary(); });

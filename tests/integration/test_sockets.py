@@ -184,3 +184,11 @@ def test_ws_close_keeps_messages_sent_before_the_close_reply(case):
         assert t["ws"]["closed"] == 6
     finally:
         p.kill()
+
+
+def test_ws_close_returns_when_the_peer_drops_the_connection(peers):
+    """close() waits for the peer's close frame (above); a peer that drops
+    the connection instead ends the wait at once, not after --timeout."""
+    ws = peers.tcp.replace("tcp://", "ws://")
+    t = run_case("Ws.test_close_peer_drops", ws, "--timeout", "30s")
+    assert t["ws"]["messages_received"] == 6 * 3

@@ -5,7 +5,9 @@ python3-websockets and a TCP server with scripted behaviours. Run with
 WebSocket paths: /echo, /close (echo once, then close 1000), /push (on "go":
 five "push N" messages then "done"), /silent (never answers), /refuse (403), /stream (on "go": "n 0", "n 1", ...
 until the client's close frame; prints "stream sent N closed").
-TCP: the first line names the behaviour: echo, split, drip, close, silent.
+TCP: the first line names the behaviour: echo, split, drip, close, silent;
+a WebSocket handshake there gets a peer that drops the connection when our
+close frame comes (ws_drop_on_close).
 
 With --tls CERT KEY it also serves the same over TLS: "listening https H:P"
 (a minimal keep-alive HTTP/1.1 server answering "hello"), "listening wss
@@ -74,10 +76,31 @@ async def refuse(path, headers):
     return None
 
 
+async def ws_drop_on_close(reader, writer):
+    """A WebSocket peer by hand, on the TCP port (ws://TCP-ADDRESS/drop):
+    after the handshake it sends "n 0", "n 1", "n 2", then drops the
+    connection as soon as anything comes (our close frame), unanswered."""
+    import base64
+    import hashlib
+    head = await reader.readuntil(b"\r\n\r\n")
+    key = next(l.split(b":", 1)[1].strip() for l in head.split(b"\r\n")
+               if l.lower().startswith(b"sec-websocket-key:"))
+    accept = base64.b64encode(hashlib.sha1(key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest())
+    writer.write(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                 b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n")
+    for i in range(3):
+        payload = f"n {i}".encode()
+        writer.write(bytes([0x81, len(payload)]) + payload)
+    await writer.drain()
+    await reader.read(1)
+
+
 async def tcp_handler(reader, writer):
     try:
         mode = (await reader.readline()).strip()
-        if mode == b"echo":
+        if mode.startswith(b"GET "):
+            await ws_drop_on_close(reader, writer)
+        elif mode == b"echo":
             while data := await reader.read(65536):
                 writer.write(data)
                 await writer.drain()

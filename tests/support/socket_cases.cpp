@@ -4,6 +4,7 @@
 // tcp://HOST:PORT for the TCP ones.
 #include <loads/loads.hpp>
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -148,6 +149,18 @@ public:
         check(in_order, "the callback saw every message in order");
         check(first < 0 || first == queued + 1, "the callback took over where the queue ended");
     }
+    // --server-url ws://TCP-ADDRESS of peers.py: a peer that drops the
+    // connection when our close frame comes, without a close frame of its
+    // own. close() returns then, not after the (long) timeout.
+    void test_close_peer_drops() {
+        auto ws = create_ws(server_url() + "/drop");
+        for (int i = 0; i < 3; ++i) check_equal(ws->receive().data, "n " + std::to_string(i), "in order");
+        auto t0 = std::chrono::steady_clock::now();
+        ws->close();
+        auto took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        check(took < 5.0, "close() returned " + std::to_string(took) + " s after a dropped connection");
+        check(!ws->is_open(), "closed after close()");
+    }
     void test_timeout() {
         auto ws = create_ws(server_url() + "/silent");
         try {
@@ -239,6 +252,7 @@ LOADS_TEST(Ws, test_callback)
 LOADS_TEST(Ws, test_timeout)
 LOADS_TEST(Ws, test_close_midstream)
 LOADS_TEST(Ws, test_close_midstream_callback)
+LOADS_TEST(Ws, test_close_peer_drops)
 LOADS_TEST(Tcp, test_split_delimiter)
 LOADS_TEST(Tcp, test_partial_reads)
 LOADS_TEST(Tcp, test_peer_closes_early)
