@@ -225,11 +225,11 @@ public:
     // socket is closed and nothing is queued.
     virtual WsMessage receive(std::optional<Seconds> timeout = std::nullopt) = 0;
     // The close handshake: sends the close frame and returns when the peer
-    // has answered it (or after the timeout). Messages the peer sent before
-    // its answer are still read meanwhile: they go to on_message, or to the
-    // queue for receive(), and are counted. Destroying the socket without
-    // close() drops the connection without a handshake: the queue is lost
-    // and messages still in flight are not read.
+    // has answered it (or dropped the connection, or after the timeout).
+    // Messages the peer sent before its answer are still read meanwhile:
+    // they go to on_message, or to the queue for receive(), and are counted.
+    // Destroying the socket without close() drops the connection without a
+    // handshake: the queue is lost and messages still in flight are not read.
     virtual void close() = 0;
     virtual bool is_open() const = 0;
 };
