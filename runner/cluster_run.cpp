@@ -6,6 +6,7 @@
 #include "loads/log.hpp"
 #include "loads/proto/messages.hpp"
 #include "loads/proto/wire.hpp"
+#include "loads/redact.hpp"
 
 #include <openssl/evp.h>
 #include <zmq.hpp>
@@ -446,7 +447,7 @@ int cluster_status(const Options& options) {
         }
         out << "Runs: " << s.runs.size() << "\n";
         for (const auto& r : s.runs)
-            out << "  " << r.id << " " << r.state << " " << r.agents << " agents " << r.test << "\n";
+            out << "  " << r.id << " " << r.state << " " << r.agents << " agents " << redact_urls(r.test) << "\n";
     }
     std::cout << out.str() << std::flush;
     return 0;

@@ -1,6 +1,8 @@
 #include "agent.hpp"
 
+#include "loads/library_check.hpp"
 #include "loads/log.hpp"
+#include "loads/units.hpp"
 #include "loads/proto/wire.hpp"
 
 #include <unistd.h>
@@ -64,6 +66,7 @@ private:
 Agent::Agent(Options o)
     : options_(std::move(o)), cache_(options_.cache_dir.empty() ? default_cache_dir() : options_.cache_dir),
       pipe_(ctx_, zmq::socket_type::pair) {
+    if (auto why = cache_.prepare_dir(); !why.empty()) throw std::runtime_error(why);
     info_.host = hostname();
     info_.pid = static_cast<std::uint32_t>(::getpid());
     info_.id = options_.id.empty() ? info_.host + "-" + std::to_string(info_.pid) : options_.id;
@@ -217,7 +220,19 @@ void Agent::on_prepare(const proto::Prepare& p) {
     try {
         if (spec.test.kind == TestSpec::Kind::library) {
             if (!p.library) throw std::runtime_error("a library test came without its library");
-            spec.test.library_path = cache_.store(*p.library);
+            const auto& lib = *p.library;
+            if (lib.bytes.size() > options_.max_library_size)
+                throw std::runtime_error("library " + lib.name + " is " + std::to_string(lib.bytes.size()) + " bytes (" +
+                                         format_bytes(lib.bytes.size()) + ")" +
+                                         ", over this agent's --max-library-size of " +
+                                         std::to_string(options_.max_library_size) + " bytes");
+            spec.test.library_path = cache_.store(lib);
+            // Its bytes are checked before anything dlopens it: a file that is
+            // not a loads test library never runs a constructor here.
+            if (auto why = check_library_file(spec.test.library_path, lib.name); !why.empty()) {
+                cache_.remove(spec.test.library_path);
+                throw std::runtime_error(why);
+            }
         }
         spec.data.clear();
         for (const auto& d : p.data) spec.data.push_back({d.name, cache_.store(d)});

@@ -29,10 +29,15 @@ struct Options {
     unsigned threads = 0;   // engine workers; 0: one per core
     std::string cache_dir;  // default default_cache_dir()
     proto::ClientKeys curve;  // --curve-key and --broker-pub (docs/security.md)
+    // A shipped library bigger than this is refused (--max-library-size).
+    std::uint64_t max_library_size = kDefaultMaxLibrarySize;
+    static constexpr std::uint64_t kDefaultMaxLibrarySize = 128ull << 20;
 };
 
 class Agent {
 public:
+    // Throws std::runtime_error when the cache directory is not the agent's
+    // own (LibraryCache::prepare_dir).
     explicit Agent(Options o);
     ~Agent();
     // Serves until stop is set; stops any run first. Never returns because

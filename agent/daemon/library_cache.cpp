@@ -1,9 +1,12 @@
 #include "library_cache.hpp"
 
 #include <openssl/evp.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cctype>
+#include <cerrno>
+#include <cstring>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -31,6 +34,8 @@ std::string sha256_hex(std::string_view bytes) {
 
 std::string default_cache_dir() {
     if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg) return std::string(xdg) + "/loads";
+    if (const char* home = std::getenv("HOME"); home && *home && std::string_view(home) != "/")
+        return std::string(home) + "/.cache/loads";
     return "/tmp/loads-agent-cache-" + std::to_string(::getuid());
 }
 
@@ -42,6 +47,38 @@ bool file_has(const fs::path& p, const std::string& sha) {
     return sha256_hex(bytes) == sha;
 }
 }  // namespace
+
+std::string LibraryCache::prepare_dir() const {
+    const std::string head = "cache directory " + dir_ + ": ";
+    struct stat st {};
+    if (::lstat(dir_.c_str(), &st) != 0) {
+        if (errno != ENOENT) return head + std::strerror(errno);
+        // Its parents as usual; the directory itself for this user only.
+        std::error_code ec;
+        const fs::path parent = fs::path(dir_).parent_path();
+        if (!parent.empty()) fs::create_directories(parent, ec);
+        if (ec) return head + "cannot create its parent: " + ec.message();
+        if (::mkdir(dir_.c_str(), 0700) != 0 && errno != EEXIST) return head + "cannot create it: " + std::strerror(errno);
+        if (::lstat(dir_.c_str(), &st) != 0) return head + std::strerror(errno);
+    }
+    if (S_ISLNK(st.st_mode)) return head + "it is a symbolic link; give the agent a directory of its own";
+    if (!S_ISDIR(st.st_mode)) return head + "it is not a directory";
+    if (st.st_uid != ::geteuid())
+        return head + "it is owned by uid " + std::to_string(st.st_uid) + ", not by this agent's user (uid " +
+               std::to_string(::geteuid()) + ")";
+    if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+        char mode[8];
+        std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+        return head + "group or others can write it (mode " + mode +
+               "): anyone could swap the libraries the agent loads; chmod 700 it or choose another --cache-dir";
+    }
+    return {};
+}
+
+void LibraryCache::remove(const std::string& path) const {
+    std::error_code ec;
+    fs::remove(path, ec);
+}
 
 std::string LibraryCache::store(const proto::Library& lib) {
     return store_bytes("library " + lib.name, lib.sha256, lib.bytes, ".so", true);
@@ -64,9 +101,8 @@ std::string LibraryCache::store_bytes(const std::string& what, const std::string
     const std::string actual = sha256_hex(bytes);
     if (actual != sha256) throw std::runtime_error(what + ": bytes hash to " + actual + ", expected " + sha256);
 
+    if (auto why = prepare_dir(); !why.empty()) throw std::runtime_error(why);
     std::error_code ec;
-    fs::create_directories(dir_, ec);
-    if (ec) throw std::runtime_error("cache directory " + dir_ + ": " + ec.message());
     const fs::path path = fs::path(dir_) / (sha256 + suffix);
     if (fs::exists(path) && file_has(path, sha256)) return path.string();
 

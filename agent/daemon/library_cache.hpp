@@ -13,6 +13,14 @@ public:
     explicit LibraryCache(std::string dir) : dir_(std::move(dir)) {}
     const std::string& dir() const { return dir_; }
 
+    // Creates the directory (mode 0700) if it is not there, then checks it is
+    // the agent's own: a directory, not a symbolic link, owned by this
+    // process's user, writable by nobody else. "" when it is; otherwise why
+    // not ("cache directory D: group and others can write it (mode 0777)").
+    std::string prepare_dir() const;
+    // Removes a stored file (a library that failed its check).
+    void remove(const std::string& path) const;
+
     // Writes the library as <dir>/<sha256>.so (unless that file is already
     // there with the same bytes) and returns its path. Throws
     // std::runtime_error with a message for the broker when the bytes do not
@@ -33,7 +41,9 @@ private:
 // Lower-case hex SHA-256 of bytes.
 std::string sha256_hex(std::string_view bytes);
 
-// The default cache: $XDG_CACHE_HOME/loads, else /tmp/loads-agent-cache-UID.
+// The default cache: $XDG_CACHE_HOME/loads, else $HOME/.cache/loads, else
+// /tmp/loads-agent-cache-UID (created 0700; prepare_dir refuses one someone
+// else made there).
 std::string default_cache_dir();
 
 }  // namespace loads::agent

@@ -4,6 +4,7 @@
 #include "agent.hpp"
 
 #include "loads/log.hpp"
+#include "loads/units.hpp"
 
 #include <CLI/CLI.hpp>
 
@@ -25,7 +26,13 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(1u, 1024u));
     app.add_option("--id", o.id, "Agent id, unique in the cluster (default: HOST-PID)");
     app.add_option("--cache-dir", o.cache_dir,
-                   "Where shipped test libraries are kept (default: $XDG_CACHE_HOME/loads or /tmp/loads-agent-cache-UID)");
+                   "Where shipped test libraries are kept, a directory of the agent's own: created 0700, refused "
+                   "if group/others can write it, if another user owns it or if it is a symbolic link (default: "
+                   "$XDG_CACHE_HOME/loads, $HOME/.cache/loads or /tmp/loads-agent-cache-UID)");
+    std::string max_library;
+    app.add_option("--max-library-size", max_library,
+                   "Refuse shipped test libraries bigger than this many bytes: 5000000, 10M (= 10,000,000); "
+                   "default 128 MiB, the protocol's frame cap");
     app.add_option("--log-level", level, "trace, debug, info, warn, error")->capture_default_str();
     std::string curve_key, broker_pub;
     app.add_option("--curve-key", curve_key, "This agent's CURVE keypair file (loads-broker keygen NAME)");
@@ -41,6 +48,12 @@ int main(int argc, char** argv) {
         if (!loads::setup_logging(level)) throw CLI::ValidationError("--log-level", "unknown level '" + level + "'");
         if (o.broker.find("://") == std::string::npos)
             throw CLI::ValidationError("--broker", "expected an endpoint like tcp://HOST:PORT, got '" + o.broker + "'");
+        if (!max_library.empty()) {
+            auto max = loads::parse_count(max_library);
+            if (!max) throw CLI::ValidationError("--max-library-size", max.error);
+            if (max.value == 0) throw CLI::ValidationError("--max-library-size", "must be above 0");
+            o.max_library_size = max.value;
+        }
     } catch (const CLI::ParseError& e) {
         int rc = app.exit(e);
         return rc == 0 ? 0 : 2;
@@ -49,6 +62,14 @@ int main(int argc, char** argv) {
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
     std::signal(SIGPIPE, SIG_IGN);
+    // A cache directory that is not the agent's own is a usage error, found
+    // before the agent registers.
+    if (auto why = loads::agent::LibraryCache(o.cache_dir.empty() ? loads::agent::default_cache_dir() : o.cache_dir)
+                       .prepare_dir();
+        !why.empty()) {
+        std::fprintf(stderr, "loads-agent: %s\n", why.c_str());
+        return 2;
+    }
     try {
         loads::agent::Agent agent(o);
         agent.serve(g_stop);

@@ -1,5 +1,7 @@
 #include "test_library.hpp"
 
+#include "loads/library_check.hpp"
+
 #include <dlfcn.h>
 #include <sys/stat.h>
 
@@ -9,6 +11,13 @@ Parsed<std::shared_ptr<TestLibrary>> TestLibrary::open(const std::string& path) 
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0)
         return {nullptr, "cannot load test library \"" + path + "\": no such file"};
+    // Its bytes first: dlopen would run a stranger's constructors before
+    // dlsym could tell that it is not a test library.
+    if (auto why = check_library_file(path, path); !why.empty()) {
+        if (why.find("exports no loads_registry_v1") != std::string::npos)
+            why += " (build it with loads_add_test_library() and register tests with LOADS_TEST)";
+        return {nullptr, why};
+    }
     // dlopen searches the library path for names without a slash; the user
     // means the file in the current directory.
     std::string file = path.find('/') == std::string::npos ? "./" + path : path;

@@ -2,6 +2,7 @@
 
 #include "loads/log.hpp"
 #include "loads/proto/curve.hpp"
+#include "loads/redact.hpp"
 
 #include <unistd.h>
 
@@ -383,6 +384,10 @@ void Broker::submit(const std::string& runner, proto::Submit&& s) {
         return;
     }
     if (s.spec.interval < std::chrono::milliseconds(100)) s.spec.interval = std::chrono::milliseconds(100);
+    // The run's name as STATUS, events and summaries show it to anyone
+    // connected: its URL without user:password@ or query values (the spec
+    // the agents get keeps the real one).
+    s.test = redact_urls(s.test);
     auto id = run_id(next_run_++);
     auto run = std::make_unique<Run>(id, std::move(s), runner);
     Run& r = *run;
@@ -469,6 +474,9 @@ void Broker::finish(Run& run) {
         publish_snapshot(run);
     run.mark_done();
     auto summary = run.summary();
+    // Agents' reasons may quote the URL ("invalid URL \"http://...\"").
+    summary.error = redact_urls(summary.error);
+    for (auto& e : summary.events) e = redact_urls(e);
     if (summary.elapsed.count() == 0 && summary.started_ms)
         summary.elapsed = std::chrono::milliseconds(unix_ms() - summary.started_ms);
     log()->info("run {} finished: {} hits, {} errors, {} failures{}", run.id(), summary.total.hits,
@@ -555,7 +563,7 @@ void Broker::to_runners(const Run& run, const proto::Message& m) {
 }
 
 void Broker::run_event(const Run& run, std::string event, std::string agent, std::string message) {
-    proto::RunEvent ev{run.id(), std::move(event), std::move(agent), std::move(message), unix_ms(), std::nullopt};
+    proto::RunEvent ev{run.id(), std::move(event), std::move(agent), redact_urls(message), unix_ms(), std::nullopt};
     proto::publish(publisher_, ev);
     to_runners(run, ev);
 }
