@@ -127,8 +127,8 @@ def test_a_shared_object_that_is_not_a_loads_library_never_runs(tmp_path):
     try:
         body = captured_submit(c.broker.frontend)
         summary = submit_raw(c.broker.frontend, with_library(body, "evil.so", evil.read_bytes()))
-        assert "library evil.so is not a loads test library: it exports no loads_registry_v1" in summary["error"], summary
         assert not marker.exists(), marker.read_text()
+        assert "library evil.so is not a loads test library: it exports no loads_registry_v1" in summary["error"], summary
         # The agent wrote it to its cache, checked it, and removed it.
         assert list(cache.glob("*.so")) == [], list(cache.iterdir())
         # The agent lives on and takes the real library in the same way.
