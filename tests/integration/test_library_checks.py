@@ -208,6 +208,14 @@ def test_an_agent_refuses_a_cache_dir_others_can_write(tmp_path):
     p = run_agent_expecting_refusal("--cache-dir", link)
     assert p.returncode == 2 and "is a symbolic link" in p.stderr, p.stderr
 
+    # Another user's (we can make one when we are root, as CI is).
+    if os.geteuid() == 0:
+        theirs = tmp_path / "theirs"
+        theirs.mkdir(mode=0o700)
+        os.chown(theirs, 65534, 65534)
+        p = run_agent_expecting_refusal("--cache-dir", theirs)
+        assert p.returncode == 2 and "it is owned by uid 65534, not by this agent's user (uid 0)" in p.stderr, p.stderr
+
     # One it creates itself is 0700, and it starts with it.
     fresh = tmp_path / "fresh" / "cache"
     broker = Broker()
