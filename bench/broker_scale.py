@@ -13,6 +13,8 @@ batches). Reports the p50/p99 delay and whether every batch arrived.
     /usr/bin/python3 bench/broker_scale.py --agents 250,500,1000,2000   # a ladder
     /usr/bin/python3 bench/broker_scale.py --agents 1000 --subscribers 50 --slow-subscribers 5
     /usr/bin/python3 bench/broker_scale.py --agents 1000 --compare-subscribers 50 --rounds 3
+    /usr/bin/python3 bench/broker_scale.py --agents 1000 --curve              # every socket with CURVE keys
+    /usr/bin/python3 bench/broker_scale.py --agents 1000 --compare-curve --rounds 3
 
 --subscribers N attaches N more SUB sockets (dashboards) from one further
 process, each subscribed to "run." and "cluster"; --slow-subscribers M of them
@@ -20,6 +22,11 @@ read one message every 100 ms instead of draining (ZeroMQ's PUB drops for a
 subscriber at its high-water mark, so they must not hold the broker back).
 --compare-subscribers N runs the same agents without and with N subscribers,
 interleaved over --rounds rounds, and prints the ratio of the p99 delays.
+--curve gives the broker a keypair and every agent, the runner and the timing
+subscriber keys of their own (each agent's .pub in --allow-agents, as
+deploy/keys.sh lays them out): every handshake goes through the broker's ZAP
+handler and every message is encrypted. --compare-curve runs the same agents
+without and with CURVE, interleaved, and prints the ratio of the p99 delays.
 
 Needs Debian's python3-zmq and python3-msgpack. Loopback only, bounded.
 """
@@ -94,6 +101,56 @@ def spec(seconds):
             "interval_ns": 100_000_000, "agent_index": 0, "agent_count": 1}
 
 
+def key_lines(public, secret=None):
+    text = f'public-key = "{public.decode()}"\n'
+    return text + (f'secret-key = "{secret.decode()}"\n' if secret else "")
+
+
+class Keys:
+    """A broker keypair and n agent keypairs plus a runner's, in a temporary
+    directory laid out for the broker's --allow-* options."""
+
+    def __init__(self, build, n):
+        import tempfile
+        self.dir = Path(tempfile.mkdtemp(prefix="loads-curve-"))
+        for d in ("agents", "runners"):
+            (self.dir / d).mkdir()
+        subprocess.run([str(build / "broker" / "loads-broker"), "keygen", "broker", "--dir", str(self.dir)],
+                       check=True, capture_output=True)
+        self.broker_public = self.read(self.dir / "broker.key")[0]
+        self.agents = []
+        for i in range(n):
+            pub, sec = zmq.curve_keypair()
+            (self.dir / "agents" / f"fa-{i}.pub").write_text(key_lines(pub))
+            self.agents.append((pub, sec))
+        self.runner = zmq.curve_keypair()
+        (self.dir / "runners" / "runner.pub").write_text(key_lines(self.runner[0]))
+        self.runner_key = self.dir / "runner.key"
+        self.runner_key.write_text(key_lines(*self.runner))
+        os.chmod(self.runner_key, 0o600)
+
+    @staticmethod
+    def read(path):
+        keys = {}
+        for line in Path(path).read_text().splitlines():
+            if "=" in line and not line.startswith("#"):
+                k, v = line.split("=", 1)
+                keys[k.strip()] = v.strip().strip('"').encode()
+        return keys["public-key"], keys.get("secret-key")
+
+    def broker_args(self):
+        return ["--curve-key", str(self.dir / "broker.key"), "--allow-agents", str(self.dir / "agents"),
+                "--allow-runners", str(self.dir / "runners")]
+
+    def client(self, sock, pair):
+        sock.curve_serverkey = self.broker_public
+        sock.curve_publickey, sock.curve_secretkey = pair
+
+    def close(self):
+        import shutil
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
 def subscriber(endpoint):
     """Child process: times every snapshot on its own core, so the sending loop
     cannot delay the receive timestamps. Prints "subscribed" once the PUB
@@ -104,6 +161,10 @@ def subscriber(endpoint):
     sub.setsockopt(zmq.SUBSCRIBE, b"run.")
     sub.setsockopt(zmq.SUBSCRIBE, b"cluster")
     sub.setsockopt(zmq.RCVHWM, 0)
+    if "," in endpoint:  # ENDPOINT,RUNNER.key,BROKER.key: with CURVE
+        endpoint, own, broker = endpoint.split(",")
+        sub.curve_publickey, sub.curve_secretkey = Keys.read(own)
+        sub.curve_serverkey = Keys.read(broker)[0]
     sub.connect(endpoint)
     print("connected", flush=True)
     seen, subscribed = [], False
@@ -195,11 +256,14 @@ def machine_cpu():
     return (sum(v[:8]) - idle) / os.sysconf("SC_CLK_TCK"), sum(v[:8]) / os.sysconf("SC_CLK_TCK")
 
 
-def run(n, seconds, build, subscribers=0, slow=0):
+def run(n, seconds, build, subscribers=0, slow=0, curve=False):
     ports = [free_port() for _ in range(3)]
     fe, be, pub = (f"tcp://127.0.0.1:{p}" for p in ports)
+    keys = Keys(build, n) if curve else None
+    assert not (curve and subscribers), "--curve with extra subscribers is not supported"
     broker = subprocess.Popen([str(build / "broker" / "loads-broker"), "--frontend", fe, "--backend", be,
-                               "--publisher", pub, "--log-level", "warn", "--liveness", "10s"],
+                               "--publisher", pub, "--log-level", "warn", "--liveness", "10s",
+                               *(keys.broker_args() if keys else [])],
                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     watcher = crowd_proc = None
     ctx = zmq.Context()
@@ -208,7 +272,8 @@ def run(n, seconds, build, subscribers=0, slow=0):
     try:
         while broker.stdout.readline().strip() != b"ready":
             assert broker.poll() is None, "the broker did not start"
-        watcher = subprocess.Popen([sys.executable, __file__, "--subscriber", pub], stdout=subprocess.PIPE)
+        watch = f"{pub},{keys.runner_key},{keys.dir / 'broker.key'}" if keys else pub
+        watcher = subprocess.Popen([sys.executable, __file__, "--subscriber", watch], stdout=subprocess.PIPE)
         assert watcher.stdout.readline().strip() == b"connected"
         if subscribers:
             crowd_proc = subprocess.Popen([sys.executable, __file__, "--crowd", f"{pub},{subscribers},{slow}"],
@@ -219,6 +284,8 @@ def run(n, seconds, build, subscribers=0, slow=0):
             s = ctx.socket(zmq.DEALER)
             s.setsockopt(zmq.LINGER, 0)
             s.setsockopt_string(zmq.IDENTITY, f"fa-{i}")
+            if keys:
+                keys.client(s, keys.agents[i])
             s.connect(be)
             send(s, "REGISTER", {"agent": {"id": f"fa-{i}", "host": "bench", "pid": i, "threads": 1,
                                            "version": "bench"}})
@@ -226,6 +293,8 @@ def run(n, seconds, build, subscribers=0, slow=0):
             agents.append(s)
         index = {s: i for i, s in enumerate(agents)}
         runner = ctx.socket(zmq.DEALER)
+        if keys:
+            keys.client(runner, keys.runner)
         runner.connect(fe)
         welcomed, run_id, started = set(), None, 0
 
@@ -315,13 +384,15 @@ def run(n, seconds, build, subscribers=0, slow=0):
                 "p50_ms": q(delays, 0.5), "p99_ms": q(delays, 0.99), "max_ms": q(delays, 1.0),
                 "send_lag_p99_ms": q(lag, 0.99), "broker_cpu_s": broker_cpu, "seconds": seconds,
                 "subscribers": subscribers, "slow": slow, "crowd_cpu_s": crowd_cpu, "others_cpu": others,
-                "crowd": crowd_got, "snapshots": len(seen)}
+                "crowd": crowd_got, "snapshots": len(seen), "curve": curve}
     finally:
         for s in agents:
             s.close()
         ctx.destroy(linger=0)
         broker.terminate()
         broker.wait(10)
+        if keys:
+            keys.close()
         for p in (watcher, crowd_proc):
             if p and p.poll() is None:
                 p.kill()
@@ -376,6 +447,26 @@ def compare(n, seconds, build, subscribers, slow, rounds):
           f"median {med(ratios):.3f} -> {'within' if med(ratios) <= 1.10 else 'NOT within'} 10%", flush=True)
 
 
+def compare_curve(n, seconds, build, rounds):
+    """The same agents without and with CURVE, alternating which goes first."""
+    print(HEADER, flush=True)
+    by = {False: [], True: []}
+    for k in range(rounds):
+        for c in ([False, True] if k % 2 == 0 else [True, False]):
+            r = run(n, seconds, build, curve=c)
+            by[c].append(r)
+            print(row(r) + (" CURVE" if c else ""), flush=True)
+    med = lambda xs: sorted(xs)[len(xs) // 2] if len(xs) % 2 else sum(sorted(xs)[len(xs) // 2 - 1:len(xs) // 2 + 1]) / 2
+    for c, rs in by.items():
+        print(f"{'CURVE' if c else 'plain'}: p99 median {med([r['p99_ms'] for r in rs]):.1f} ms "
+              f"[{min(r['p99_ms'] for r in rs):.1f}-{max(r['p99_ms'] for r in rs):.1f}], broker CPU median "
+              f"{med([r['broker_cpu_s'] / r['seconds'] for r in rs]) * 100:.0f}%, every batch merged: "
+              f"{all(r['batches_merged'] == r['batches_sent'] for r in rs)}")
+    ratios = [w["p99_ms"] / o["p99_ms"] for o, w in zip(by[False], by[True])]
+    print(f"p99 CURVE / plain per round: {', '.join('%.3f' % x for x in ratios)}; median {med(ratios):.3f}; "
+          f"CURVE p99 median {'<' if med([r['p99_ms'] for r in by[True]]) < 100 else '>='} 100 ms", flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--agents", default="1000", help="a count or a comma-separated ladder")
@@ -387,6 +478,8 @@ def main():
     ap.add_argument("--compare-subscribers", type=int, default=0, metavar="N",
                     help="run each agent count without and with N subscribers, interleaved over --rounds")
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--curve", action="store_true", help="keys on every socket (docs/security.md)")
+    ap.add_argument("--compare-curve", action="store_true", help="each agent count without and with CURVE")
     ap.add_argument("--subscriber", help=argparse.SUPPRESS)
     ap.add_argument("--crowd", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -396,6 +489,10 @@ def main():
         endpoint, count, slow = args.crowd.rsplit(",", 2)
         return crowd(endpoint, int(count), int(slow))
     raise_nofile()
+    if args.compare_curve:
+        for n in [int(x) for x in args.agents.split(",")]:
+            compare_curve(n, args.seconds, Path(args.build), args.rounds)
+        return
     if args.compare_subscribers:
         assert args.slow_subscribers <= args.compare_subscribers
         for n in [int(x) for x in args.agents.split(",")]:
@@ -404,7 +501,8 @@ def main():
     assert args.slow_subscribers <= args.subscribers
     print(HEADER, flush=True)
     for n in [int(x) for x in args.agents.split(",")]:
-        print(row(run(n, args.seconds, Path(args.build), args.subscribers, args.slow_subscribers)), flush=True)
+        print(row(run(n, args.seconds, Path(args.build), args.subscribers, args.slow_subscribers, args.curve)),
+              flush=True)
 
 
 if __name__ == "__main__":

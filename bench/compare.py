@@ -322,6 +322,7 @@ class Tools:
         self.build = Path(args.build)
         self.runner = self.build / "runner" / "loads-runner"
         self.cluster = None
+        self.curve_cluster = None
         self.wrk2_bin = getattr(args, "wrk2_bin", None)
         self._rate_support = None
 
@@ -443,37 +444,59 @@ class Tools:
         lib = self.build / "bench" / "libbench_get.so"
         return self._ours([f"{lib}:BenchGet.test_get", "--server-url", self.nginx.url], conns)
 
-    def ours_cluster(self, path, conns):
-        """Runner -> broker -> one agent, all on CPU 1; CPU of all three."""
-        if self.cluster is None:
+    def ours_cluster(self, path, conns, curve=False):
+        """Runner -> broker -> one agent, all on CPU 1; CPU of all three.
+        With curve, every connection uses CURVE keys (docs/security.md)."""
+        if curve and self.curve_cluster is None:
+            self.curve_cluster = Cluster(self.build, self.workdir, curve=True)
+        if not curve and self.cluster is None:
             self.cluster = Cluster(self.build, self.workdir)
-        c = self.cluster
+        c = self.curve_cluster if curve else self.cluster
         before = proc_cpu(c.agent.pid), proc_cpu(c.broker.pid)
         n, runner_cpu, extra = self._ours([self.nginx.url + path, "--agents", "1", "--broker",
-                                           c.frontend], conns)
+                                           c.frontend, *c.runner_args], conns)
         agent_cpu = proc_cpu(c.agent.pid) - before[0]
         broker_cpu = proc_cpu(c.broker.pid) - before[1]
         extra.update(agent_cpu=agent_cpu, broker_cpu=broker_cpu, runner_cpu=runner_cpu)
         return n, agent_cpu + broker_cpu + runner_cpu, extra
 
+    def ours_cluster_curve(self, path, conns):
+        return self.ours_cluster(path, conns, curve=True)
+
     def close(self):
-        if self.cluster:
-            self.cluster.stop()
+        for c in (self.cluster, self.curve_cluster):
+            if c:
+                c.stop()
 
 
 class Cluster:
-    def __init__(self, build, workdir):
+    def __init__(self, build, workdir, curve=False):
         ports = [free_port() for _ in range(3)]
         self.frontend = f"tcp://127.0.0.1:{ports[0]}"
         backend = f"tcp://127.0.0.1:{ports[1]}"
+        broker_keys, agent_keys, self.runner_args = [], [], []
+        if curve:
+            # deploy/keys.sh's layout: a broker, one agent, one runner.
+            keys = Path(workdir) / "curve-keys"
+            shutil.rmtree(keys, ignore_errors=True)
+            env = dict(os.environ, LOADS_BROKER=str(build / "broker" / "loads-broker"))
+            subprocess.run(["bash", str(ROOT / "deploy" / "keys.sh"), str(keys), "1", "bench"], check=True,
+                           env=env, capture_output=True)
+            broker_keys = ["--curve-key", keys / "broker.key", "--allow-agents", keys / "agents",
+                           "--allow-runners", keys / "runners"]
+            agent_keys = ["--curve-key", keys / "agents" / "agent-1.key", "--broker-pub", keys / "broker.pub"]
+            self.runner_args = ["--curve-key", str(keys / "runners" / "bench.key"),
+                                "--broker-pub", str(keys / "broker.pub")]
         self.broker = subprocess.Popen(pinned([build / "broker" / "loads-broker", "--frontend", self.frontend,
                                                "--backend", backend, "--publisher",
-                                               f"tcp://127.0.0.1:{ports[2]}", "--log-level", "warn"]),
+                                               f"tcp://127.0.0.1:{ports[2]}", "--log-level", "warn",
+                                               *broker_keys]),
                                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         self._await(self.broker, "ready")
         self.agent = subprocess.Popen(pinned([build / "agent" / "daemon" / "loads-agent", "--broker", backend,
                                               "--threads", "1", "--id", "bench-agent", "--cache-dir",
-                                              Path(workdir) / "cache", "--log-level", "warn"]),
+                                              Path(workdir) / ("cache-curve" if curve else "cache"),
+                                              "--log-level", "warn", *agent_keys]),
                                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                       preexec_fn=raise_nofile)
         self._await(self.agent, "registered")
@@ -507,6 +530,8 @@ VARIANTS = {
     "loads URL": ("ours_url", "/", None, "wrk"),
     "loads C++ GET+check": ("ours_lib", "/", None, "wrk"),
     "loads broker+1 agent": ("ours_cluster", "/", None, "wrk"),
+    # The cost of CURVE: the same cluster with keys, against it in the same round.
+    "loads broker+1 agent CURVE": ("ours_cluster_curve", "/", None, "loads broker+1 agent"),
     "wrk 16KiB": ("wrk", "/16k", None, "wrk 16KiB"),
     "loads URL 16KiB": ("ours_url", "/16k", None, "wrk 16KiB"),
     "wrk 500 conns": ("wrk", "/", 500, "wrk 500 conns"),
