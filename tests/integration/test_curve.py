@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from loads_procs import AGENT, BROKER, Agent, Broker, Proc, request, run_runner
+from loads_procs import AGENT, BROKER, RUNNER, Agent, Broker, Proc, request, run_runner
 
 SUBSCRIBER = Path(__file__).resolve().parents[2] / "examples" / "subscriber" / "loads_subscribe.py"
 
@@ -221,3 +221,56 @@ def test_keys_come_from_config_files_too(keys, target, tmp_path):
         if a:
             a.kill()
         b.kill()
+
+
+def test_a_run_is_stopped_only_by_its_own_key_or_an_operator(keys, target):
+    d = keys["dir"]
+    keygen("r1", d / "runners")
+    keygen("ops", d / "runners")
+    b = curve_broker(keys, "--operators", "ops")
+    procs = []
+    try:
+        procs.append(Agent(b.backend, "a0", *client_args(keys, "a0")))
+        # r0 submits a long run; r1 (also an allowed runner) may not stop or attach it.
+        runner = Proc([RUNNER, target.url + "/", "-u", "1", "-d", "30s", "--agents", "1", "--broker", b.frontend,
+                       *client_args(keys, "r0"), "--output", "json"])
+        procs.append(runner)
+        import time
+        deadline = time.monotonic() + 15
+        while not [r for r in b.status()["runs"] if r["state"] == "running"]:
+            assert time.monotonic() < deadline, b.status()
+            time.sleep(0.05)
+        run = b.status()["runs"][0]["id"]
+        r1 = (d / "runners" / "r1.key", keys["broker"][1])
+        cmd, body = request(b.frontend, "STOP", {"run": run}, curve=r1)
+        assert cmd == "ERROR" and body["code"] == "not-yours", body
+        cmd, body = request(b.frontend, "ATTACH", {"run": run}, curve=r1)
+        assert cmd == "ERROR" and body["code"] == "not-yours", body
+        assert [r["state"] for r in b.status()["runs"]] == ["running"]
+        # An operator may.
+        ops = (d / "runners" / "ops.key", keys["broker"][1])
+        request_no_reply(b.frontend, "STOP", {"run": run}, curve=ops)
+        runner.p.wait(timeout=20)
+        out = runner.wait_for(lambda l: l.startswith("{"), timeout=5)
+        import json
+        assert json.loads(out)["stopped"] is True
+    finally:
+        for p in procs:
+            p.kill()
+        b.kill()
+
+
+def request_no_reply(endpoint, command, body, curve):
+    """Sends one message (STOP has no reply when it is accepted) and waits
+    until it has left."""
+    import msgpack
+    import zmq
+    from loads_procs import key_file
+    s = zmq.Context.instance().socket(zmq.DEALER)
+    s.setsockopt(zmq.LINGER, 2000)
+    own, broker = key_file(curve[0]), key_file(curve[1])
+    s.curve_secretkey, s.curve_publickey = own["secret-key"].encode(), own["public-key"].encode()
+    s.curve_serverkey = broker["public-key"].encode()
+    s.connect(endpoint)
+    s.send_multipart([command.encode(), msgpack.packb({"v": 2, **body})])
+    s.close()
