@@ -63,6 +63,36 @@ private:
 
 }  // namespace
 
+std::string check_limits(const Options& o, const RunSpec& spec) {
+    if (auto why = Engine::check_allowed(spec, o.allow); !why.empty()) return why;
+    const Plan& plan = spec.plan;
+    if (o.max_users) {
+        if (plan.open()) {
+            const std::uint32_t agents = std::max<std::uint32_t>(1, spec.agent_count);
+            const std::uint32_t share =
+                plan.max_users / agents + (spec.agent_index < plan.max_users % agents ? 1 : 0);
+            if (share > o.max_users)
+                return "the run's pool of up to " + std::to_string(share) + " users on this agent (--max-users " +
+                       std::to_string(plan.max_users) + " over " + std::to_string(agents) +
+                       " agent(s)) is more than this agent's --max-users " + std::to_string(o.max_users);
+        } else {
+            for (std::size_t i = 0; i < plan.cycles.size(); ++i)
+                if (plan.cycles[i].users > o.max_users)
+                    return "cycle " + std::to_string(i + 1) + " asks for " + std::to_string(plan.cycles[i].users) +
+                           " users, more than this agent's --max-users " + std::to_string(o.max_users);
+        }
+    }
+    if (o.max_duration) {
+        Duration timed{0};
+        for (const auto& c : plan.cycles)
+            if (c.duration) timed += *c.duration;
+        if (timed > *o.max_duration)
+            return "the plan lasts " + format_duration(timed) + ", longer than this agent's --max-duration " +
+                   format_duration(*o.max_duration);
+    }
+    return {};
+}
+
 Agent::Agent(Options o)
     : options_(std::move(o)), cache_(options_.cache_dir.empty() ? default_cache_dir() : options_.cache_dir),
       pipe_(ctx_, zmq::socket_type::pair) {
@@ -75,6 +105,8 @@ Agent::Agent(Options o)
     pipe_.set(zmq::sockopt::linger, 0);
     pipe_.set(zmq::sockopt::rcvhwm, 0);
     pipe_.bind(kPipe);
+    log()->info("virtual users may connect to: {}",
+                options_.allow.allows_everything() ? std::string("anywhere (--allow '*')") : options_.allow.describe());
 }
 
 Agent::~Agent() { end_run(false); }
@@ -167,6 +199,17 @@ void Agent::timers() {
                          options_.broker.c_str(), info_.id.c_str());
         }
     }
+    // --max-duration: a plan with counted hits has no length known up front;
+    // it is stopped once it has run that long (timed plans were checked at
+    // PREPARE).
+    if (state_ == State::busy && engine_ && options_.max_duration && !over_time_ && spec_ &&
+        !spec_->plan.total_duration() &&
+        now - run_started_ >= std::chrono::duration_cast<Clock::duration>(*options_.max_duration)) {
+        over_time_ = true;
+        log()->warn("run {}: stopped after this agent's --max-duration {}", run_,
+                    format_duration(*options_.max_duration));
+        engine_->stop();
+    }
     if (!welcomed_) {
         if (now - last_sent_ >= kRegisterEvery) send(proto::Register{info_});
         return;
@@ -238,6 +281,7 @@ void Agent::on_prepare(const proto::Prepare& p) {
         for (const auto& d : p.data) spec.data.push_back({d.name, cache_.store(d)});
         error = Engine::check(spec.test);
         if (error.empty()) error = Engine::check_data(spec.data);
+        if (error.empty()) error = check_limits(options_, spec);
     } catch (const std::exception& e) {
         error = e.what();
     }
@@ -260,7 +304,9 @@ void Agent::on_start(const proto::Start& s) {
         return;
     }
     state_ = State::busy;
-    engine_ = std::make_unique<Engine>(options_.threads);
+    engine_ = std::make_unique<Engine>(EngineOptions{options_.threads, options_.allow});
+    run_started_ = Clock::now();
+    over_time_ = false;
     worker_ = std::thread([this, spec = *spec_, run = run_] {
         zmq::socket_t pipe(ctx_, zmq::socket_type::pair);
         pipe.set(zmq::sockopt::linger, 0);

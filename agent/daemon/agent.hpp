@@ -32,7 +32,16 @@ struct Options {
     // A shipped library bigger than this is refused (--max-library-size).
     std::uint64_t max_library_size = kDefaultMaxLibrarySize;
     static constexpr std::uint64_t kDefaultMaxLibrarySize = 128ull << 20;
+    // What a run may ask of this agent (issue 16).
+    AllowList allow = AllowList::loopback_only();   // --allow: where users may connect
+    std::uint32_t max_users = 0;                     // --max-users: users at once; 0: no limit
+    std::optional<Duration> max_duration;            // --max-duration: the longest run
 };
+
+// Why this agent refuses `spec` under `o`'s limits ("" when it does not):
+// hosts outside --allow, more users than --max-users, a plan longer than
+// --max-duration.
+std::string check_limits(const Options& o, const RunSpec& spec);
 
 class Agent {
 public:
@@ -78,6 +87,8 @@ private:
     std::optional<RunSpec> spec_;
     std::unique_ptr<Engine> engine_;
     std::thread worker_;
+    Clock::time_point run_started_{};
+    bool over_time_ = false;  // --max-duration stopped the run
 };
 
 }  // namespace loads::agent

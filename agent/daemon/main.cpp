@@ -2,6 +2,7 @@
 // Prints `registered ID BROKER` each time the broker welcomes it; exits 0
 // on SIGINT or SIGTERM after stopping any run.
 #include "agent.hpp"
+#include "limit_options.hpp"
 
 #include "loads/log.hpp"
 #include "loads/units.hpp"
@@ -19,6 +20,7 @@ extern "C" void on_signal(int) { g_stop.store(true); }
 int main(int argc, char** argv) {
     loads::agent::Options o;
     std::string level = "info";
+    loads::agent::LimitOptions limits;
     CLI::App app{"loads-agent: runs virtual users for a loads-broker"};
     app.set_version_flag("--version", "loads-agent " LOADS_VERSION);
     app.add_option("--broker", o.broker, "The broker's backend endpoint")->capture_default_str();
@@ -33,6 +35,7 @@ int main(int argc, char** argv) {
     app.add_option("--max-library-size", max_library,
                    "Refuse shipped test libraries bigger than this many bytes: 5000000, 10M (= 10,000,000); "
                    "default 128 MiB, the protocol's frame cap");
+    limits.add_to(app, o);
     app.add_option("--log-level", level, "trace, debug, info, warn, error")->capture_default_str();
     std::string curve_key, broker_pub;
     app.add_option("--curve-key", curve_key, "This agent's CURVE keypair file (loads-broker keygen NAME)");
@@ -45,6 +48,7 @@ int main(int argc, char** argv) {
         } catch (const std::exception& e) {
             throw CLI::ValidationError(e.what());
         }
+        limits.apply(o);
         if (!loads::setup_logging(level)) throw CLI::ValidationError("--log-level", "unknown level '" + level + "'");
         if (o.broker.find("://") == std::string::npos)
             throw CLI::ValidationError("--broker", "expected an endpoint like tcp://HOST:PORT, got '" + o.broker + "'");

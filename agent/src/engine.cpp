@@ -35,6 +35,7 @@ struct Engine::Impl {
     std::size_t workers_busy = 0;       // workers whose users have not all finished
     std::atomic<bool> stop_requested{false};
     std::atomic<bool> running{false};
+    AllowList allow;  // empty: no check
 
     void wait_until(Clock::time_point t) {
         std::unique_lock lock(mu);
@@ -58,8 +59,12 @@ void raise_descriptor_limit() {
 }
 }  // namespace
 
-Engine::Engine(unsigned threads) : impl_(std::make_unique<Impl>()) {
+Engine::Engine(unsigned threads) : Engine(EngineOptions{threads, {}}) {}
+
+Engine::Engine(EngineOptions options) : impl_(std::make_unique<Impl>()) {
     raise_descriptor_limit();
+    unsigned threads = options.threads;
+    if (!options.allow.allows_everything()) impl_->allow = std::move(options.allow);
     if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
     // 64 KiB stacks: room for test code and OpenSSL, and only the pages a
     // user touches count in RSS.
@@ -76,6 +81,31 @@ std::string Engine::check(const TestSpec& test) {
     spec.plan.cycles.push_back(Cycle{});
     auto state = prepare_run(spec);
     return state ? std::string() : state.error;
+}
+
+std::string Engine::check_allowed(const RunSpec& spec, const AllowList& allow) {
+    if (allow.empty() || allow.allows_everything()) return {};
+    auto outside = [&](const std::string& text) -> std::string {
+        auto url = parse_url(text);
+        if (!url) return {};  // check() says what is wrong with it
+        const Url& u = url.value;
+        if (allow.allows_name(u.host, u.port)) return {};
+        IpAddress a;
+        bool any = false;
+        if (IpAddress::parse(u.host, a)) {
+            any = allow.allows(u.host, a, u.port);
+        } else {
+            auto addrs = resolve_addresses(u.host);
+            if (addrs.empty()) return {};  // not resolvable here: connecting fails (or is checked) later
+            for (const auto& x : addrs) any = any || allow.allows(u.host, x, u.port);
+        }
+        return any ? std::string() : text + " is outside this agent's --allow (" + allow.describe() + ")";
+    };
+    if (spec.test.kind == TestSpec::Kind::url)
+        if (auto why = outside(spec.test.url); !why.empty()) return why;
+    if (!spec.server_url.empty())
+        if (auto why = outside(spec.server_url); !why.empty()) return "--server-url " + why;
+    return {};
 }
 
 std::string Engine::check_data(const std::vector<DataSource>& data) { return check_data_sources(data); }
@@ -126,6 +156,7 @@ RunResult Engine::run(const RunSpec& spec, RunObserver& observer) {
     if (!prepared) throw std::invalid_argument(prepared.error);
     SharedSpaceImpl shared;
     prepared.value->shared = &shared;
+    prepared.value->allow = im.allow.empty() ? nullptr : &im.allow;
     std::shared_ptr<const RunState> state = prepared.value;
 
     std::random_device rd;

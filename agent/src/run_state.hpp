@@ -36,6 +36,7 @@ struct RunState {
     bool head = false;
 
     SharedSpaceImpl* shared = nullptr;  // the run's shared space (thread-safe)
+    const AllowList* allow = nullptr;   // where users may connect; nullptr: anywhere
 
     // --data: every data set, parsed once, read by every user.
     std::vector<DataSet> data;

@@ -64,9 +64,11 @@ public:
     explicit WorkerIo(asio::io_context& io) : io_(io) {}
 
     // Settings of the next run; statistics start from zero.
-    void begin_run(const ClientOptions& options, std::uint64_t seed) {
+    void begin_run(const ClientOptions& options, std::uint64_t seed, const AllowList* allow = nullptr) {
         tls_.reset();  // connections still open keep the old one (OpenSSL refcounts it)
         options_ = options;
+        allow_ = allow;
+        hosts_.clear();
         rng_.seed(seed);
         stats_ = Stats{};
         stopping_ = false;
@@ -132,6 +134,9 @@ public:
 
     // Resolves host:port, numeric hosts without a lookup, names once per
     // worker. Throws RequestError(connect) when the name does not resolve.
+    // With an allow list, only the allowed endpoints are returned, and
+    // RequestError(forbidden) is thrown when none is: nothing is sent to a
+    // refused address.
     const std::vector<asio::ip::tcp::endpoint>& resolve(const std::string& host, std::uint16_t port);
 
 private:
@@ -143,6 +148,7 @@ private:
     asio::io_context& io_;
     std::shared_ptr<asio::ssl::context> tls_;
     ClientOptions options_;
+    const AllowList* allow_ = nullptr;
     std::mt19937_64 rng_;
     Stats stats_;
     bool stopping_ = false;
@@ -151,6 +157,10 @@ private:
     std::vector<Cancellable*> live_;
     std::unordered_map<std::string, std::vector<asio::ip::tcp::endpoint>> hosts_;
 };
+
+// The addresses `host` resolves to (getaddrinfo; an address literal is
+// itself); empty when it does not resolve.
+std::vector<IpAddress> resolve_addresses(const std::string& host);
 
 // Registers a Cancellable with its worker for the guard's lifetime.
 class Registration {

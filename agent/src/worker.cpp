@@ -92,7 +92,7 @@ void Worker::begin_run(std::shared_ptr<const RunState> run, std::uint64_t seed) 
     failed_.store(false);
     run_blocking([&] {
         run_ = std::move(run);
-        io_state_.begin_run(run_->spec.client, seed);
+        io_state_.begin_run(run_->spec.client, seed, run_->allow);
         running_ = true;
         tick();
     });

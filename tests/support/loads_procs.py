@@ -195,13 +195,13 @@ class Agent(Proc):
 class Cluster:
     """A broker and n agents on loopback, ports picked at run time."""
 
-    def __init__(self, n, tmp_path=None, **broker_args):
+    def __init__(self, n, tmp_path=None, agent_args=(), **broker_args):
         self.broker = Broker(**broker_args)
         self.agents = []
         try:
             for i in range(n):
                 cache = str(tmp_path / f"cache-{i}") if tmp_path else None
-                self.agents.append(Agent(self.broker.backend, f"a{i}", cache_dir=cache))
+                self.agents.append(Agent(self.broker.backend, f"a{i}", *agent_args, cache_dir=cache))
             self.broker.wait_agents(n)
         except Exception:
             self.kill()

@@ -249,3 +249,22 @@ private:
 LOADS_TEST(Metrics, test_shop)
 LOADS_TEST(Metrics, test_wrong_kind)
 LOADS_TEST(Metrics, test_negative)
+
+// loads-agent --allow (issue 16): each hit connects where the run's params
+// say, which the agent may refuse. test_http GETs param("url") (absolute);
+// test_tcp opens param("host"):param("port"), asks one line and reads the
+// answer; test_ws opens param("ws").
+class Outside : public loads::TestCase {
+public:
+    void test_http() { session().get(param("url")); }
+    void test_tcp() {
+        auto s = tcp_connect(param("host"), static_cast<unsigned>(std::stoul(param("port"))));
+        s->send("ping\n");
+        s->recv_until("\n");
+    }
+    void test_ws() { create_ws(param("ws")); }
+};
+
+LOADS_TEST(Outside, test_http)
+LOADS_TEST(Outside, test_tcp)
+LOADS_TEST(Outside, test_ws)

@@ -8,6 +8,7 @@
 // observer.
 #pragma once
 
+#include "loads/allow.hpp"
 #include "loads/plan.hpp"
 #include "loads/stats.hpp"
 
@@ -147,10 +148,21 @@ public:
     virtual void on_cycle_end(const CycleResult&) {}
 };
 
+// How an engine is set up (for every run it makes).
+struct EngineOptions {
+    unsigned threads = 0;  // 0: one per core
+    // Where virtual users may connect (loads-agent --allow): every address a
+    // host resolves to is checked before connecting; a refused one is never
+    // contacted and the hit fails with ErrorKind::forbidden. Empty: no check
+    // (loads-runner's local runs).
+    AllowList allow;
+};
+
 class Engine {
 public:
     // threads == 0: one per core.
     explicit Engine(unsigned threads = 0);
+    explicit Engine(EngineOptions options);
     ~Engine();
     Engine(const Engine&) = delete;
     Engine& operator=(const Engine&) = delete;
@@ -164,6 +176,13 @@ public:
     // parses. Returns an error message ("--data users=u.csv: line 3: ..."),
     // or empty.
     static std::string check_data(const std::vector<DataSource>& data);
+    // Checks the hosts a run names up front (the URL in URL mode,
+    // --server-url) against an allow list: "" when allowed (or the list is
+    // empty), else why not ("http://10.9.9.9/ is outside this agent's
+    // --allow (127.0.0.0/8, ::1)"). A name is allowed by a name entry, or when
+    // one of its addresses is allowed; a name that does not resolve passes
+    // here (connecting is checked again, address by address).
+    static std::string check_allowed(const RunSpec& spec, const AllowList& allow);
     // The names of the tests a library holds ("Class.method", with ":WEIGHT"
     // for those LOADS_TASK gave a weight), or an error.
     static Parsed<std::vector<std::string>> list_tests(const std::string& library_path);

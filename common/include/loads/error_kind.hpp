@@ -21,15 +21,17 @@ enum class ErrorKind : std::uint8_t {
     closed,     // WebSocket or TCP stream closed by the peer while we waited
     protocol,   // malformed response: bad HTTP, oversized header or body, bad frame
     other,      // any other I/O error
+    forbidden,  // the address is outside the agent's --allow list: no packet was sent
+                // (added last: older readers count it as `other`)
 };
 
-inline constexpr std::size_t kErrorKindCount = 10;
+inline constexpr std::size_t kErrorKindCount = 11;
 
 // Stable lower-case names: used in reports, JSON and on the wire.
 constexpr std::string_view to_string(ErrorKind k) {
     constexpr std::string_view names[kErrorKindCount] = {
         "connect", "timeout", "reset", "tls", "status",
-        "exception", "handshake", "closed", "protocol", "other"};
+        "exception", "handshake", "closed", "protocol", "other", "forbidden"};
     auto i = static_cast<std::size_t>(k);
     return i < kErrorKindCount ? names[i] : std::string_view("other");
 }
