@@ -113,7 +113,11 @@ def wait_handshake(monitor, curve, timeout):
         if e == zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL:
             return ("the broker does not use CURVE: drop --curve-key/--broker-pub" if curve
                     else "the broker requires CURVE: give --curve-key and --broker-pub")
-        if e == zmq.EVENT_DISCONNECTED and curve:
+        if e == zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL:
+            why = (f"the CURVE handshake failed ({zmq.strerror(value)}): is --broker-pub the broker's key?" if curve
+                   else f"the handshake failed ({zmq.strerror(value)}): the broker likely requires CURVE: "
+                        "give --curve-key and --broker-pub")
+        if e == zmq.EVENT_DISCONNECTED and curve and not why:
             why = "the broker closed the connection during the CURVE handshake: is --broker-pub its key?"
     return why or f"no handshake with the publisher within {timeout:g} s (is the broker there?)"
 

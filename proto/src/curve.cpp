@@ -189,34 +189,46 @@ void HandshakeWatch::drain() {
         std::uint32_t value = 0;
         std::memcpy(&event, head.data(), 2);
         std::memcpy(&value, static_cast<const char*>(head.data()) + 2, 4);
+        // The most telling reason wins: a refusal of the key, then a
+        // mechanism mismatch, then a broken handshake (a reconnection's
+        // broken pipe must not hide the refusal that came first).
+        auto say = [&](int rank, std::string why) {
+            if (rank >= rank_) {
+                rank_ = rank;
+                failure_ = std::move(why);
+            }
+        };
         switch (event) {
             case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
                 succeeded_ = true;
                 failure_.clear();
+                rank_ = 0;
                 break;
             case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
-                failure_ = "the broker refused this peer's key (status " + std::to_string(value) +
-                           "): its .pub file is not in the broker's allowed keys for this socket";
+                say(3, "the broker refused this peer's key (status " + std::to_string(value) +
+                           "): its .pub file is not in the broker's allowed keys for this socket");
                 break;
             case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
                 if (value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH)
-                    failure_ = curve_ ? "the broker does not use CURVE (started without --curve-key): "
-                                        "drop --curve-key/--broker-pub, or give the broker its key"
-                                      : "the broker requires CURVE: give --curve-key (this peer's keypair) "
-                                        "and --broker-pub (the broker's public key)";
+                    say(2, curve_ ? "the broker does not use CURVE (started without --curve-key): "
+                                    "drop --curve-key/--broker-pub, or give the broker its key"
+                                  : "the broker requires CURVE: give --curve-key (this peer's keypair) "
+                                    "and --broker-pub (the broker's public key)");
                 else
-                    failure_ = "the CURVE handshake with the broker failed (protocol error " + std::to_string(value) +
-                               "): is --broker-pub the broker's public key?";
+                    say(2, "the CURVE handshake with the broker failed (protocol error " + std::to_string(value) +
+                               "): is --broker-pub the broker's public key?");
                 break;
             case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
-                failure_ = curve_ ? "the CURVE handshake with the broker failed (" + std::string(zmq_strerror(int(value))) +
-                                        "): is --broker-pub the public key of this broker?"
-                                  : "the handshake with the broker failed: " + std::string(zmq_strerror(int(value)));
+                say(1, curve_ ? "the CURVE handshake with the broker failed (" + std::string(zmq_strerror(int(value))) +
+                                    "): is --broker-pub the public key of this broker?"
+                              : "the handshake with the broker failed (" + std::string(zmq_strerror(int(value))) +
+                                    "): the broker likely requires CURVE: give --curve-key (this peer's keypair) "
+                                    "and --broker-pub (the broker's public key)");
                 break;
             case ZMQ_EVENT_DISCONNECTED:
-                if (!succeeded_ && failure_.empty() && curve_)
-                    failure_ = "the broker closed the connection during the CURVE handshake: "
-                               "is --broker-pub the public key of this broker?";
+                if (!succeeded_ && curve_)
+                    say(1, "the broker closed the connection during the CURVE handshake: "
+                           "is --broker-pub the public key of this broker?");
                 break;
             default: break;
         }

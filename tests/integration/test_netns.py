@@ -10,10 +10,14 @@ import subprocess
 
 import pytest
 
-from loads_procs import AGENT, BROKER, DEMO, RUNNER, key_file
+from pathlib import Path
+
+from loads_procs import AGENT, BROKER, CASES_LIB, DEMO, RUNNER, key_file
+
+SUBSCRIBER = Path(__file__).resolve().parents[2] / "examples" / "subscriber" / "loads_subscribe.py"
 from netns import Net, Sniffer
 
-SECRET_PATH = "/only-in-the-test-9f3a"  # a URL path the sniffer looks for
+SECRET = "only-in-the-test-9f3a"  # in the run's URL: what the sniffer looks for
 
 
 @pytest.fixture
@@ -90,16 +94,17 @@ def test_a_curve_cluster_across_hosts_runs_and_hides_its_traffic(net, keys, tmp_
     try:
         procs += start_agents(net, ["a0", "a1", "a2"], lambda n: curve(keys, n))
         sniffer = Sniffer(net, "broker", tmp_path / "curve.pcap")
-        url = f"http://{net.addr['target']}:8080{SECRET_PATH}?token=hunter2"
+        url = f"http://{net.addr['target']}:8080/delay?ms=0&secret={SECRET}&token=hunter2"
         r = run(net, url, "-u", "2", "-c", "5", "--agents", "3", "--broker", f"tcp://{net.addr['broker']}:7780",
                 *curve(keys, "r0"), "--output", "json")
         seen = sniffer.stop()
-        assert r.returncode == 0, r.stderr
-        hits = json.loads(r.stdout)["total"]["hits"]
+        j = json.loads(r.stdout)
+        assert r.returncode == 0, (j["total"]["messages"], j["events"], j.get("error"), r.stderr)
+        hits = j["total"]["hits"]
         assert hits == 30 == target_requests(net) - 0
         # The sniffer saw the run's traffic, but none of it in clear.
         assert len(seen) > 10_000
-        assert SECRET_PATH.encode() not in seen and b"hunter2" not in seen and b"SUBMIT" not in seen
+        assert SECRET.encode() not in seen and b"hunter2" not in seen and b"SUBMIT" not in seen
         assert key_file(keys["r0"][0])["secret-key"].encode() not in seen
 
         # Peers without an allowed key, from their own hosts: refused, nothing runs.
@@ -114,6 +119,10 @@ def test_a_curve_cluster_across_hosts_runs_and_hides_its_traffic(net, keys, tmp_
         while "refused this peer's key" not in x.stderr_text():
             assert time.monotonic() < deadline, x.stderr_text()
             time.sleep(0.05)
+        # A subscriber without a key, from another host: refused, says why.
+        sub = net.run("other", ["/usr/bin/python3", SUBSCRIBER, "--publisher", f"tcp://{net.addr['broker']}:7782",
+                                "--timeout", "5"], timeout=30)
+        assert sub.returncode == 1 and "requires CURVE" in sub.stderr, sub.stderr
         assert target_requests(net) == 30
         st = run(net, "--check-cluster", "--broker", f"tcp://{net.addr['broker']}:7780", *curve(keys, "r0"))
         assert st.returncode == 0 and "key a2" in st.stdout and "backend 3/" in st.stdout, st.stdout
@@ -134,12 +143,12 @@ def test_without_curve_a_sniffer_reads_the_run(net, tmp_path):
     try:
         procs += start_agents(net, ["a0"], lambda n: [])
         sniffer = Sniffer(net, "broker", tmp_path / "clear.pcap")
-        url = f"http://{net.addr['target']}:8080{SECRET_PATH}"
+        url = f"http://{net.addr['target']}:8080/delay?ms=0&secret={SECRET}"
         r = run(net, url, "-c", "3", "--agents", "1", "--broker", f"tcp://{net.addr['broker']}:7780",
                 "--output", "json")
         seen = sniffer.stop()
         assert r.returncode == 0, r.stderr
-        assert SECRET_PATH.encode() in seen and b"SUBMIT" in seen
+        assert SECRET.encode() in seen and b"SUBMIT" in seen
     finally:
         for p in procs:
             p.kill()
@@ -161,6 +170,18 @@ def test_an_agent_keeps_its_users_inside_its_allow_list(net, tmp_path):
                                f"import urllib.request;print(urllib.request.urlopen('http://{net.addr['other']}:8080/stats',"
                                f" timeout=5).read().decode())"])
         assert json.loads(p.stdout)["http_requests"] == 0
+        # A test library that connects to the other host itself: every
+        # connection refused before it is made (kind forbidden), and no packet
+        # reaches that host (a sniffer on its link sees none from the agents).
+        sniffer = Sniffer(net, "other", tmp_path / "other.pcap")
+        r = run(net, f"{CASES_LIB}:Outside.test_http", "--server-url", f"http://{net.addr['target']}:8080",
+                "--param", f"url=http://{net.addr['other']}:8080/", "-c", "4", "--agents", "1",
+                "--broker", f"tcp://{net.addr['broker']}:7780", "--output", "json")
+        seen = sniffer.stop()
+        t = json.loads(r.stdout)["total"]
+        assert t["hits"] == 4 and t["errors_by_kind"]["forbidden"] == 4, t
+        assert sniffer.ipv4_from(net.addr["agents"]) == [], "a packet from the agents' host reached the other host"
+        assert len(sniffer.frames) >= 0 and seen is not None
     finally:
         for p in procs:
             p.kill()

@@ -84,7 +84,8 @@ signal.signal(signal.SIGTERM, lambda *a: stop.append(1))
 print("sniffing", flush=True)
 while not stop:
     try:
-        out.write(s.recv(65536))
+        frame = s.recv(65536)
+        out.write(len(frame).to_bytes(4, "big") + frame)
     except socket.timeout:
         continue
     except InterruptedError:
@@ -104,10 +105,22 @@ class Sniffer:
         self.p.wait_for(lambda l: l == "sniffing")
 
     def stop(self):
-        """The bytes seen."""
+        """The bytes seen (every frame's, one after the other); the frames
+        themselves are in `self.frames`."""
         import signal
         self.p.signal(signal.SIGTERM)
         self.p.wait_for(lambda l: l == "stopped")
         self.p.p.wait(timeout=10)
         with open(self.path, "rb") as f:
-            return f.read()
+            raw = f.read()
+        self.frames, i = [], 0
+        while i + 4 <= len(raw):
+            n = int.from_bytes(raw[i:i + 4], "big")
+            self.frames.append(raw[i + 4:i + 4 + n])
+            i += 4 + n
+        return b"".join(self.frames)
+
+    def ipv4_from(self, address):
+        """The IPv4 packets seen whose source is `address` (ARP is not IP)."""
+        src = bytes(int(x) for x in address.split("."))
+        return [f for f in self.frames if len(f) >= 34 and f[12:14] == b"\x08\x00" and f[26:30] == src]

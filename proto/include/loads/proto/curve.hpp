@@ -78,6 +78,7 @@ private:
     bool curve_;
     bool succeeded_ = false;
     std::string failure_;
+    int rank_ = 0;  // how telling failure_ is
 };
 
 }  // namespace loads::proto
