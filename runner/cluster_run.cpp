@@ -209,6 +209,7 @@ Report run_cluster(const Options& options, Interrupts& interrupts) {
         submit.test = options.test_argument;
         submit.agents = options.agents;
         submit.wait = options.wait_for_agents;
+        submit.show_url = options.show_url;
         // A library test ships its library.
         if (options.spec.test.kind == TestSpec::Kind::library)
             submit.library = read_library(options.spec.test.library_path);
@@ -447,7 +448,7 @@ int cluster_status(const Options& options) {
         }
         out << "Runs: " << s.runs.size() << "\n";
         for (const auto& r : s.runs)
-            out << "  " << r.id << " " << r.state << " " << r.agents << " agents " << redact_urls(r.test) << "\n";
+            out << "  " << r.id << " " << r.state << " " << r.agents << " agents " << r.test << "\n";
     }
     std::cout << out.str() << std::flush;
     return 0;

@@ -268,6 +268,10 @@ ParseResult parse(int argc, char** argv) {
         ->group(g)->check(CLI::Range(0u, 10000u));
     app.add_option("--broker", o.broker, "The broker's frontend endpoint")->group(g);
     app.add_flag("--wait", o.wait_for_agents, "Wait for enough idle agents instead of failing")->group(g);
+    app.add_flag("--show-url", o.show_url,
+                 "Let the broker's STATUS and result stream show this run's URL as typed (by default without "
+                 "user:password@ and with query values REDACTED)")
+        ->group(g);
     app.add_flag("--ping-broker", o.ping_broker, "Print the broker's status and exit")->group(g);
     app.add_flag("--check-cluster", o.check_cluster, "Print the broker and its agents and exit")->group(g);
     app.add_option("--curve-key", curve_key, "This runner's CURVE keypair file (loads-broker keygen NAME)")->group(g);

@@ -37,6 +37,7 @@ struct Options {
     bool wait_for_agents = false;
     bool ping_broker = false;
     bool check_cluster = false;
+    bool show_url = false;         // the broker may show the URL unredacted to others (STATUS, PUB)
     std::optional<Duration> broker_timeout;
     // CURVE (docs/security.md): this runner's keypair and the broker's public
     // key, from --curve-key and --broker-pub; disabled when neither is given.

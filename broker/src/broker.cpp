@@ -386,8 +386,8 @@ void Broker::submit(const std::string& runner, proto::Submit&& s) {
     if (s.spec.interval < std::chrono::milliseconds(100)) s.spec.interval = std::chrono::milliseconds(100);
     // The run's name as STATUS, events and summaries show it to anyone
     // connected: its URL without user:password@ or query values (the spec
-    // the agents get keeps the real one).
-    s.test = redact_urls(s.test);
+    // the agents get keeps the real one), unless the run asks otherwise.
+    if (!s.show_url) s.test = redact_urls(s.test);
     auto id = run_id(next_run_++);
     auto run = std::make_unique<Run>(id, std::move(s), runner);
     Run& r = *run;

@@ -432,7 +432,7 @@ struct BodyWriter {
         }
     }
     void operator()(const Submit& m) {
-        begin(w, 7);
+        begin(w, 8);
         w.str("spec");
         write_spec(w, m.spec);
         w.kstr("test", m.test);
@@ -443,6 +443,7 @@ struct BodyWriter {
         write_library(w, m.library);
         w.str("data");
         write_data_files(w, m.data);
+        w.kbool("show_url", m.show_url);
     }
     void operator()(const Submitted& m) {
         begin(w, 2);
@@ -996,6 +997,7 @@ Message read_body(std::string_view command, const Value& v) {
         s.wait_timeout = v("wait_timeout_ns").dur();
         s.library = read_library(v("library"));
         s.data = read_data_files(v.find("data"));
+        if (auto show = v.find("show_url")) s.show_url = show->boolean();  // optional: a later addition
         if (s.agents == 0 || s.agents > 100'000) bad(v.path() + ".agents: out of range");
         return s;
     }

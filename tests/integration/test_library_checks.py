@@ -289,3 +289,27 @@ def test_status_and_pub_show_urls_redacted(tmp_path, target):
         for a in agents:
             a.kill()
         broker.kill()
+
+
+def test_a_run_may_ask_to_show_its_url(target):
+    """--show-url: STATUS (and so --check-cluster) shows the URL as typed."""
+    broker = Broker()
+    agent, runner = None, None
+    try:
+        agent = Agent(broker.backend, "a0")
+        url = target.url + "/echo?user=bob&token=visible"
+        runner = Proc([RUNNER, url, "-u", "1", "-d", "3s", "--sleep", "0.05", "--agents", "1", "--show-url",
+                       "--broker", broker.frontend, "--output", "json"])
+        deadline = time.monotonic() + 15
+        while not any(r["state"] == "running" for r in broker.status()["runs"]):
+            assert time.monotonic() < deadline, broker.status()
+            time.sleep(0.05)
+        assert broker.status()["runs"][0]["test"] == url
+        r = run_runner("--check-cluster", "--broker", broker.frontend, timeout=15)
+        assert url in r.stdout, r.stdout
+        runner.p.wait(timeout=30)
+    finally:
+        for p in (runner, agent):
+            if p:
+                p.kill()
+        broker.kill()

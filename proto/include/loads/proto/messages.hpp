@@ -174,6 +174,7 @@ struct Submit {
     Duration wait_timeout{0};  // 0: forever (until the runner stops it)
     std::optional<Library> library;
     std::vector<DataFile> data;  // --data files
+    bool show_url = false;   // STATUS, events and summaries may show `test` unredacted (--show-url)
 };
 struct Submitted {
     std::string run;
