@@ -346,8 +346,12 @@ Report run_cluster(const Options& options, Interrupts& interrupts) {
                     summary = std::move(f->summary);
                     break;
                 }
+            } else if (std::holds_alternative<proto::Heartbeat>(*m)) {
+                // Answered, so the broker knows we are still here: a run
+                // waiting for agents is dropped once its runner goes away.
+                proto::send(dealer, proto::Heartbeat{"", run});
             }
-            // HEARTBEAT and anything else: liveness only.
+            // Anything else: liveness only.
         }
         if (!summary) check_liveness();
     }

@@ -177,10 +177,11 @@ bool Broker::on_backend() {
         auto msg = proto::decode(env.command, env.body);
         on_agent_message(env.peer, key_of(frames.back()), std::move(msg));
     } catch (const proto::ProtoError& e) {
-        log()->warn("bad message from agent {}: {}: {}", printable(peer), to_string(e.kind), e.what());
+        peer_warn("agent " + printable(peer),
+                  fmt::format("bad message from agent {}: {}: {}", printable(peer), to_string(e.kind), e.what()));
         proto::send_to(backend_, peer, proto::Error{"bad-message", std::string(to_string(e.kind)) + ": " + e.what()});
     } catch (const std::exception& e) {
-        log()->error("message from agent {} failed: {}", printable(peer), e.what());
+        peer_warn("agent " + printable(peer), fmt::format("message from agent {} failed: {}", printable(peer), e.what()));
     }
     return true;
 }
@@ -194,10 +195,11 @@ bool Broker::on_frontend() {
         auto msg = proto::decode(env.command, env.body);
         on_runner_message(env.peer, key_of(frames.back()), std::move(msg));
     } catch (const proto::ProtoError& e) {
-        log()->warn("bad message from runner {}: {}: {}", printable(peer), to_string(e.kind), e.what());
+        peer_warn("runner " + printable(peer),
+                  fmt::format("bad message from runner {}: {}: {}", printable(peer), to_string(e.kind), e.what()));
         proto::send_to(frontend_, peer, proto::Error{"bad-message", std::string(to_string(e.kind)) + ": " + e.what()});
     } catch (const std::exception& e) {
-        log()->error("message from runner {} failed: {}", printable(peer), e.what());
+        peer_warn("runner " + printable(peer), fmt::format("message from runner {} failed: {}", printable(peer), e.what()));
     }
     return true;
 }
@@ -208,8 +210,8 @@ void Broker::on_agent_message(const std::string& id, const std::string& key, pro
         // CURVE: a registered agent's id belongs to its key until it is lost.
         auto bound = agents_.find(id);
         if (bound != agents_.end() && bound->second.key != key) {
-            log()->warn("agent id {} belongs to key {}; a peer with key {} used it: refused", printable(id),
-                        bound->second.key, key);
+            peer_warn("agent " + printable(id), fmt::format("agent id {} belongs to key {}; a peer with key {} used it: refused",
+                                                            printable(id), bound->second.key, key));
             proto::send_to(backend_, id,
                            proto::Error{"id-taken", "agent id " + id + " belongs to another key; choose another --id"});
             return;
@@ -240,7 +242,8 @@ void Broker::on_agent_message(const std::string& id, const std::string& key, pro
     }
     auto it = agents_.find(id);
     if (it == agents_.end()) {
-        log()->info("message {} from unknown agent {}: asking it to register", command_of(m), printable(id));
+        peer_warn("agent " + printable(id),
+                  fmt::format("message {} from unknown agent {}: asking it to register", command_of(m), printable(id)));
         proto::send_to(backend_, id, proto::Error{"unknown-agent", "register first"});
         return;
     }
@@ -259,11 +262,28 @@ void Broker::on_agent_message(const std::string& id, const std::string& key, pro
         [&](auto& msg) {
             using T = std::decay_t<decltype(msg)>;
             if constexpr (std::is_same_v<T, proto::Heartbeat>) {
-                // Nothing more: being alive is the point.
+                // Being alive is the point; its state also corrects ours: an
+                // agent that says it is idle while we hold it in a run that
+                // is over for it (or in none) is idle.
+                if (msg.state == "idle" && agent.state != "idle") {
+                    bool over = agent.run.empty();
+                    if (!over) {
+                        auto r = runs_.find(agent.run);
+                        over = r == runs_.end() || r->second->part_over(id);
+                    }
+                    if (over) {
+                        log()->info("agent {} says it is idle; it was {} in run '{}': now idle", printable(id),
+                                    agent.state, agent.run);
+                        agent.state = "idle";
+                        agent.run.clear();
+                        start_waiting_runs();
+                    }
+                }
             } else if constexpr (std::is_same_v<T, proto::Ready>) {
                 if (Run* run = run_of(msg.run); run && run->ready(id)) {
                     run->mark_running(unix_ms());
                     for (const auto& a : run->agents()) {
+                        if (run->part_over(a)) continue;
                         proto::send_to(backend_, a, proto::Start{run->id()});
                         if (auto ag = agents_.find(a); ag != agents_.end()) ag->second.state = "busy";
                     }
@@ -273,7 +293,15 @@ void Broker::on_agent_message(const std::string& id, const std::string& key, pro
                     run_event(*run, "started", "", "started on " + list);
                 }
             } else if constexpr (std::is_same_v<T, proto::Rejected>) {
-                if (Run* run = run_of(msg.run)) {
+                Run* run = run_of(msg.run);
+                if (run && (run->state() != RunState::preparing || run->part_over(id))) {
+                    peer_warn("agent " + printable(id), fmt::format("run {}: agent {} sent REJECTED after START or after its "
+                                                                    "part ended; refused", run->id(), printable(id)));
+                    proto::send_to(backend_, id,
+                                   proto::Error{"bad-message", "REJECTED for run " + run->id() + " after START"});
+                    run = nullptr;
+                }
+                if (run) {
                     log()->warn("run {}: agent {} rejected it: {}", run->id(), printable(id), msg.error);
                     agent.state = "idle";
                     agent.run.clear();
@@ -283,26 +311,57 @@ void Broker::on_agent_message(const std::string& id, const std::string& key, pro
                 }
             } else if constexpr (std::is_same_v<T, proto::Result>) {
                 if (Run* run = run_of(msg.run)) {
-                    auto gap = run->result(id, msg);
-                    if (!gap.empty()) {
-                        log()->warn("run {}: {}", run->id(), gap);
-                        run_event(*run, "gap", id, gap);
+                    auto out = run->result(id, msg);
+                    switch (out.kind) {
+                        case ResultOutcome::merged:
+                            if (!out.message.empty()) {
+                                peer_warn("agent " + printable(id), fmt::format("run {}: {}", run->id(), out.message));
+                                run_event(*run, "gap", id, out.message);
+                            }
+                            break;
+                        case ResultOutcome::late:
+                            peer_warn("agent " + printable(id), fmt::format("run {}: {}", run->id(), out.message));
+                            run_event(*run, "late", id, out.message);
+                            break;
+                        case ResultOutcome::duplicate:
+                            peer_warn("agent " + printable(id), fmt::format("run {}: {}", run->id(), out.message));
+                            break;
+                        case ResultOutcome::refused:
+                            peer_warn("agent " + printable(id),
+                                      fmt::format("run {}: RESULT seq {} from agent {} refused: {}", run->id(), msg.seq,
+                                                  printable(id), out.message));
+                            proto::send_to(backend_, id,
+                                           proto::Error{"bad-result", "RESULT seq " + std::to_string(msg.seq) +
+                                                                          " for run " + run->id() +
+                                                                          " refused, not merged: " + out.message});
+                            break;
                     }
+                } else {
+                    peer_warn("agent " + printable(id),
+                              fmt::format("agent {}: RESULT for run {} it is not in; dropped", printable(id), msg.run));
                 }
             } else if constexpr (std::is_same_v<T, proto::Finished>) {
+                Run* run = run_of(msg.run);
+                if (run) {
+                    if (auto why = run->finished(id, msg); !why.empty()) {
+                        peer_warn("agent " + printable(id),
+                                  fmt::format("run {}: agent {}: {}; refused", run->id(), printable(id), why));
+                        proto::send_to(backend_, id, proto::Error{"bad-message", why});
+                        return;
+                    }
+                }
                 if (agent.run == msg.run) {
                     agent.state = "idle";
                     agent.run.clear();
                 }
-                if (Run* run = run_of(msg.run)) {
-                    run->finished(id, msg);
-                    maybe_finish(*run);
-                }
+                if (run) maybe_finish(*run);
                 start_waiting_runs();
             } else if constexpr (std::is_same_v<T, proto::Error>) {
-                log()->warn("agent {} reports an error: {}: {}", printable(id), msg.code, msg.message);
+                peer_warn("agent " + printable(id),
+                          fmt::format("agent {} reports an error: {}: {}", printable(id), msg.code, msg.message));
             } else {
-                log()->warn("agent {} sent {}, which agents do not send; dropped", printable(id), command_of(m));
+                peer_warn("agent " + printable(id),
+                          fmt::format("agent {} sent {}, which agents do not send; dropped", printable(id), command_of(m)));
                 proto::send_to(backend_, id, proto::Error{"bad-message", "unexpected " + std::string(command_of(m))});
             }
         },
@@ -317,6 +376,7 @@ bool Broker::may_control(const std::string& run, const std::string& key) const {
 }
 
 void Broker::on_runner_message(const std::string& id, const std::string& key, proto::Message&& m) {
+    runner_seen_[id] = Clock::now();
     std::visit(
         [&](auto& msg) {
             using T = std::decay_t<decltype(msg)>;
@@ -335,7 +395,8 @@ void Broker::on_runner_message(const std::string& id, const std::string& key, pr
                     return;
                 }
                 if (!may_control(msg.run, key)) {
-                    log()->warn("runner key {} asked to stop run {}, which is not its own: refused", key, msg.run);
+                    peer_warn("runner " + printable(id),
+                              fmt::format("runner key {} asked to stop run {}, which is not its own: refused", key, msg.run));
                     proto::send_to(frontend_, id,
                                    proto::Error{"not-yours", "run " + msg.run +
                                                                  " was submitted with another key (only it, or an "
@@ -369,7 +430,8 @@ void Broker::on_runner_message(const std::string& id, const std::string& key, pr
             } else if constexpr (std::is_same_v<T, proto::Heartbeat>) {
                 // A runner saying it is there; nothing to do.
             } else {
-                log()->warn("runner {} sent {}, which runners do not send; dropped", printable(id), command_of(m));
+                peer_warn("runner " + printable(id),
+                          fmt::format("runner {} sent {}, which runners do not send; dropped", printable(id), command_of(m)));
                 proto::send_to(frontend_, id, proto::Error{"bad-message", "unexpected " + std::string(command_of(m))});
             }
         },
@@ -427,15 +489,14 @@ bool Broker::try_start(Run& run) {
     return true;
 }
 
+// In submit order, each waiting run that has enough idle agents starts: a
+// big run at the front does not hold back a smaller one behind it.
 void Broker::start_waiting_runs() {
-    while (!waiting_.empty()) {
-        auto it = runs_.find(waiting_.front());
-        if (it == runs_.end()) {
-            waiting_.pop_front();
-            continue;
-        }
-        if (!try_start(*it->second)) return;
-        waiting_.pop_front();
+    for (auto w = waiting_.begin(); w != waiting_.end();) {
+        if (idle_agents() == 0) return;
+        auto it = runs_.find(*w);
+        if (it == runs_.end() || try_start(*it->second)) w = waiting_.erase(w);
+        else ++w;
     }
 }
 
@@ -504,6 +565,10 @@ void Broker::publish_snapshot(Run& run) {
 // ------------------------------------------------------------------ timers
 
 void Broker::tick(Clock::time_point now) {
+    if (now >= next_log_flush_) {
+        next_log_flush_ = now + std::chrono::seconds(1);
+        peer_log_.flush(now, suppressed_report());
+    }
     if (now >= next_heartbeat_) {
         next_heartbeat_ = now + options_.heartbeat;
         for (const auto& [id, a] : agents_) proto::send_to(backend_, id, proto::Heartbeat{"", ""});
@@ -521,6 +586,30 @@ void Broker::tick(Clock::time_point now) {
             if (quiet > options_.liveness) silent.emplace_back(id, quiet);
         }
         for (const auto& [id, quiet] : silent) agent_lost(id, quiet);
+        // A waiting run none of whose runners has been heard from within the
+        // liveness window (runners answer the broker's HEARTBEAT) is dropped:
+        // its client went away, and its library need not be kept.
+        std::vector<std::string> orphans;
+        for (const auto& id : waiting_) {
+            auto r = runs_.find(id);
+            if (r == runs_.end()) continue;
+            bool heard = false;
+            for (const auto& runner : r->second->runners()) {
+                auto seen = runner_seen_.find(runner);
+                heard = heard || (seen != runner_seen_.end() && now - seen->second <= options_.liveness);
+            }
+            if (!heard) orphans.push_back(id);
+        }
+        for (const auto& id : orphans) {
+            waiting_.erase(std::remove(waiting_.begin(), waiting_.end(), id), waiting_.end());
+            auto r = runs_.find(id);
+            if (r == runs_.end() || r->second->state() != RunState::waiting) continue;
+            log()->warn("run {}: its runner went away while it waited for agents; dropped", id);
+            r->second->fail("the runner went away while the run waited for agents");
+            finish(*r->second);
+        }
+        for (auto it = runner_seen_.begin(); it != runner_seen_.end();)
+            it = now - it->second > 2 * options_.liveness ? runner_seen_.erase(it) : std::next(it);
     }
 
     std::vector<std::string> ids;
@@ -566,6 +655,16 @@ void Broker::run_event(const Run& run, std::string event, std::string agent, std
     proto::RunEvent ev{run.id(), std::move(event), std::move(agent), redact_urls(message), unix_ms(), std::nullopt};
     proto::publish(publisher_, ev);
     to_runners(run, ev);
+}
+
+PeerLog::Report Broker::suppressed_report() {
+    return [](const std::string& peer, std::uint64_t n) {
+        log()->warn("{}: {} more warning{} suppressed", peer, n, n == 1 ? "" : "s");
+    };
+}
+
+void Broker::peer_warn(const std::string& peer, const std::string& line) {
+    if (peer_log_.allow(peer, Clock::now(), suppressed_report())) log()->warn("{}", line);
 }
 
 std::size_t Broker::idle_agents() const {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "authenticator.hpp"
+#include "peer_log.hpp"
 #include "run.hpp"
 
 #include "loads/proto/wire.hpp"
@@ -84,6 +85,9 @@ private:
     void to_runners(const Run& run, const proto::Message& m);
     void run_event(const Run& run, std::string event, std::string agent, std::string message);
     proto::Status status() const;
+    // A warning about a peer's input, rate-limited per peer (PeerLog).
+    void peer_warn(const std::string& peer, const std::string& line);
+    static PeerLog::Report suppressed_report();
     std::size_t idle_agents() const;
 
     Options options_;
@@ -97,10 +101,13 @@ private:
     std::map<std::string, Agent> agents_;
     std::map<std::string, std::unique_ptr<Run>> runs_;
     std::deque<std::string> waiting_;  // run ids in submit order
+    std::map<std::string, Clock::time_point> runner_seen_;  // runner routing id -> last message
     std::uint64_t next_run_ = 1;
     Clock::time_point started_ = Clock::now();
     Clock::time_point next_heartbeat_{};
     Clock::time_point next_liveness_check_{};
+    PeerLog peer_log_;
+    Clock::time_point next_log_flush_{};
 };
 
 }  // namespace loads::broker

@@ -25,7 +25,105 @@ std::string clock_time() {
     std::strftime(buf, sizeof buf, "%H:%M:%S", &tm);
     return buf;
 }
+std::string over(const char* what, std::uint64_t n) {
+    return std::string(what) + " " + std::to_string(n) + " is above the bound of a batch (2^40)";
+}
+
+std::string check_histogram(const char* what, const std::string& where, const Histogram& h) {
+    if (h.count() > kMaxBatchCount)
+        return where + std::string(what) + " holds " + std::to_string(h.count()) +
+               " values, above the bound of a batch (2^40)";
+    return {};
+}
+
 }  // namespace
+
+std::string check_stats(const Stats& s) {
+    const std::pair<const char*, std::uint64_t> counters[] = {
+        {"hits", s.hits},
+        {"successes", s.successes},
+        {"failures", s.failures},
+        {"errors", s.errors},
+        {"interrupted", s.interrupted},
+        {"start_failures", s.start_failures},
+        {"skipped", s.skipped},
+        {"scheduled", s.scheduled},
+        {"dropped", s.dropped},
+        {"late", s.late},
+        {"users_out_of_data", s.users_out_of_data},
+        {"requests", s.requests},
+        {"request_errors", s.request_errors},
+        {"bytes_sent", s.bytes_sent},
+        {"bytes_received", s.bytes_received},
+        {"ws_opened", s.ws_opened},
+        {"ws_closed", s.ws_closed},
+        {"ws_messages_sent", s.ws_messages_sent},
+        {"ws_messages_received", s.ws_messages_received},
+        {"ws_bytes_sent", s.ws_bytes_sent},
+        {"ws_bytes_received", s.ws_bytes_received},
+        {"tcp_opened", s.tcp_opened},
+        {"tcp_closed", s.tcp_closed},
+        {"tcp_bytes_sent", s.tcp_bytes_sent},
+        {"tcp_bytes_received", s.tcp_bytes_received},
+    };
+    for (const auto& [name, n] : counters)
+        if (n > kMaxBatchCount) return over(name, n);
+    // Each is <= 2^40 here, so the sums cannot wrap.
+    if (s.hits != s.successes + s.failures + s.errors)
+        return "hits " + std::to_string(s.hits) + " != successes + failures + errors (" +
+               std::to_string(s.successes) + " + " + std::to_string(s.failures) + " + " + std::to_string(s.errors) +
+               ")";
+    std::uint64_t by_kind = 0;
+    for (auto n : s.errors_by_kind) {
+        if (n > kMaxBatchCount) return over("errors_by_kind", n);
+        by_kind += n;
+    }
+    if (by_kind != s.errors)
+        return "errors " + std::to_string(s.errors) + " != the sum of errors_by_kind (" + std::to_string(by_kind) + ")";
+    for (auto n : s.status_codes)
+        if (n > kMaxBatchCount) return over("a status code count", n);
+    if (s.messages.size() > Stats::kMaxMessages + 1)
+        return std::to_string(s.messages.size()) + " messages, above " + std::to_string(Stats::kMaxMessages) + " + (other)";
+    std::size_t bytes = 0;
+    for (const auto& [text, n] : s.messages) {
+        if (n > kMaxBatchCount) return over("a message count", n);
+        bytes += text.size();
+    }
+    if (bytes > kMaxMessageBytes)
+        return "message texts of " + std::to_string(bytes) + " bytes, above " + std::to_string(kMaxMessageBytes);
+    if (auto e = check_histogram("latency", "", s.latency); !e.empty()) return e;
+    if (auto e = check_histogram("latency_from_schedule", "", s.latency_from_schedule); !e.empty()) return e;
+    if (s.labels.size() > Stats::kMaxLabels + 1)
+        return std::to_string(s.labels.size()) + " labels, above " + std::to_string(Stats::kMaxLabels) + " + (other)";
+    bytes = 0;
+    for (const auto& [name, row] : s.labels) {
+        bytes += name.size();
+        if (row.count > kMaxBatchCount) return over("a label's count", row.count);
+        if (row.errors > row.count) return "label errors " + std::to_string(row.errors) + " > its count " + std::to_string(row.count);
+        if (auto e = check_histogram("latency", "a label's ", row.latency); !e.empty()) return e;
+    }
+    if (bytes > kMaxLabelBytes)
+        return "label names of " + std::to_string(bytes) + " bytes, above " + std::to_string(kMaxLabelBytes);
+    for (const auto& [name, row] : s.tasks) {
+        if (row.count > kMaxBatchCount) return over("a task's count", row.count);
+        if (row.failures + row.errors > row.count) return "a task's failures + errors > its count";
+        if (auto e = check_histogram("duration", "a task's ", row.duration); !e.empty()) return e;
+    }
+    for (const auto& [name, m] : s.metrics) {
+        if (m.count > kMaxBatchCount) return over("a metric's count", m.count);
+        if (m.values)
+            if (auto e = check_histogram("values", "a metric's ", *m.values); !e.empty()) return e;
+    }
+    return {};
+}
+
+std::string check_result(const proto::Result& r, std::size_t plan_cycles) {
+    if (r.seq == 0) return "seq 0 (batches count from 1)";
+    if (r.cycle >= plan_cycles)
+        return "cycle " + std::to_string(r.cycle) + " but the plan has " + std::to_string(plan_cycles) + " cycle" +
+               (plan_cycles == 1 ? "" : "s");
+    return check_stats(r.stats);
+}
 
 Run::Run(std::string id, proto::Submit submit, std::string runner)
     : id_(std::move(id)), submit_(std::move(submit)) {
@@ -63,6 +161,8 @@ bool Run::ready(const std::string& agent) {
     auto it = parts_.find(agent);
     if (it == parts_.end() || state_ != RunState::preparing) return false;
     it->second.ready = true;
+    // A run that failed while preparing (a rejection, a lost agent) never starts.
+    if (!error_.empty()) return false;
     for (const auto& [id, p] : parts_)
         if (!p.ready && !p.lost && !p.rejected) return false;
     return true;
@@ -87,22 +187,82 @@ void Run::mark_running(std::int64_t now_ms) {
     next_snapshot_ = last_snapshot_ + submit_.spec.interval;
 }
 
-std::string Run::result(const std::string& agent, const proto::Result& r) {
+void Run::event(std::string text) {
+    if (events_.size() < kMaxRunEvents) events_.push_back(std::move(text));
+    else ++events_dropped_;
+}
+
+bool Run::any_missing() const {
+    for (const auto& [id, p] : parts_)
+        if (!p.missing.empty()) return true;
+    return false;
+}
+
+bool Run::part_over(const std::string& agent) const {
     auto it = parts_.find(agent);
-    if (it == parts_.end()) return {};
+    return it == parts_.end() || it->second.finished || it->second.lost;
+}
+
+ResultOutcome Run::result(const std::string& agent, const proto::Result& r) {
+    auto it = parts_.find(agent);
+    if (it == parts_.end()) return {ResultOutcome::refused, "not in run " + id_};
     AgentPart& p = it->second;
-    std::string gap;
-    if (r.seq <= p.last_seq) return "agent " + agent + " sent batch " + std::to_string(r.seq) + " twice; ignored";
-    if (r.seq != p.last_seq + 1) {
-        gap = "agent " + agent + ": batches " + std::to_string(p.last_seq + 1) + ".." + std::to_string(r.seq - 1) +
-              " missing";
+    if (state_ != RunState::running) return {ResultOutcome::refused, "RESULT for run " + id_ + " before START"};
+    if (p.finished || p.lost) return {ResultOutcome::refused, "RESULT after the agent's part of run " + id_ + " ended"};
+    if (auto why = check_result(r, submit_.spec.plan.cycles.size()); !why.empty()) {
+        // Not merged. Its seq is spent, so it shows as missing: the run is
+        // incomplete by what that batch claimed.
+        if (r.seq > p.last_seq) {
+            if (r.seq > p.last_seq + 1) p.missing[p.last_seq + 1] = r.seq - 1;
+            p.last_seq = r.seq;
+        }
         incomplete_ = true;
-        events_.push_back(gap);
+        event("agent " + agent + ": batch " + std::to_string(r.seq) + " refused: " + why);
+        return {ResultOutcome::refused, why};
     }
-    p.last_seq = r.seq;
-    p.hits_done = r.hits_done;
-    p.users = r.users;
-    p.users_busy = r.users_busy;
+    // No run total may wrap: refuse the batch that would take one past 2^62.
+    auto would_pass = [](std::uint64_t total, std::uint64_t add) { return total + add > kMaxRunCount; };
+    if (would_pass(total_.hits, r.stats.hits) || would_pass(total_.requests, r.stats.requests) ||
+        would_pass(total_.bytes_received, r.stats.bytes_received) || would_pass(total_.bytes_sent, r.stats.bytes_sent) ||
+        would_pass(total_.latency.count(), r.stats.latency.count()) ||
+        would_pass(total_.latency_from_schedule.count(), r.stats.latency_from_schedule.count())) {
+        incomplete_ = true;
+        std::string why = "it would take the run's totals past 2^62";
+        event("agent " + agent + ": batch " + std::to_string(r.seq) + " refused: " + why);
+        return {ResultOutcome::refused, why};
+    }
+    ResultOutcome out;
+    if (r.seq <= p.last_seq) {
+        // Late (a seq reported missing) or a duplicate.
+        auto m = p.missing.upper_bound(r.seq);
+        if (m == p.missing.begin() || std::prev(m)->second < r.seq)
+            return {ResultOutcome::duplicate, "agent " + agent + " sent batch " + std::to_string(r.seq) +
+                                                  " again (already merged); dropped"};
+        --m;
+        const auto [first, last] = *m;
+        p.missing.erase(m);
+        if (first < r.seq) p.missing[first] = r.seq - 1;
+        if (r.seq < last) p.missing[r.seq + 1] = last;
+        out.kind = ResultOutcome::late;
+        out.message = "agent " + agent + ": batch " + std::to_string(r.seq) + " arrived late; merged";
+        event(out.message);
+    } else {
+        if (r.seq != p.last_seq + 1) {
+            out.message = "agent " + agent + ": batches " + std::to_string(p.last_seq + 1) + ".." +
+                          std::to_string(r.seq - 1) + " missing";
+            p.missing[p.last_seq + 1] = r.seq - 1;
+            while (p.missing.size() > kMaxMissingRanges) {
+                p.missing.erase(p.missing.begin());  // forgotten, so missing for good
+                incomplete_ = true;
+            }
+            event(out.message);
+        }
+        p.last_seq = r.seq;
+        // The latest figures are those of the highest seq.
+        p.hits_done = r.hits_done;
+        p.users = r.users;
+        p.users_busy = r.users_busy;
+    }
     p.errors += r.stats.errors;
     p.failures += r.stats.failures;
     total_.merge(r.stats);
@@ -110,21 +270,26 @@ std::string Run::result(const std::string& agent, const proto::Result& r) {
     fresh_ = true;
     cycles_[r.cycle].merge(r.stats);
     current_cycle_ = std::max(current_cycle_, r.cycle);
-    return gap;
+    return out;
 }
 
-void Run::finished(const std::string& agent, const proto::Finished& f) {
+std::string Run::finished(const std::string& agent, const proto::Finished& f) {
     auto it = parts_.find(agent);
-    if (it == parts_.end()) return;
+    if (it == parts_.end()) return "not in run " + id_;
     AgentPart& p = it->second;
-    if (f.last_seq != p.last_seq && !p.lost) {
+    if (p.finished || p.lost) return "FINISHED twice for run " + id_;
+    // Before START only a STOP (the run stopped or failed) ends a part.
+    if (state_ == RunState::preparing && error_.empty() && !stopped_)
+        return "FINISHED for run " + id_ + " before START (and no STOP was sent)";
+    if (f.last_seq != p.last_seq) {
         incomplete_ = true;
-        events_.push_back("agent " + agent + " finished after batch " + std::to_string(f.last_seq) + " but batch " +
-                          std::to_string(p.last_seq) + " was the last received");
+        event("agent " + agent + " finished after batch " + std::to_string(f.last_seq) + " but batch " +
+              std::to_string(p.last_seq) + " was the last received");
     }
     p.finished = true;
     p.end = f;
     if (f.stopped) stopped_ = true;
+    return {};
 }
 
 std::string Run::lost(const std::string& agent, std::chrono::milliseconds silent) {
@@ -136,7 +301,7 @@ std::string Run::lost(const std::string& agent, std::chrono::milliseconds silent
     std::snprintf(secs, sizeof secs, "%.1f", static_cast<double>(silent.count()) / 1000.0);
     std::string msg = "agent " + agent + " lost at " + clock_time() + " (silent for " + secs + " s); its " +
                       std::to_string(it->second.last_seq) + " batches so far are kept";
-    events_.push_back(msg);
+    event(msg);
     if (state_ == RunState::preparing) fail("agent " + agent + " was lost while preparing the run");
     return msg;
 }
@@ -198,10 +363,11 @@ proto::RunSummary Run::summary() const {
     s.test = submit_.test;
     s.started_ms = started_ms_;
     s.stopped = stopped_;
-    s.incomplete = incomplete_;
+    s.incomplete = incomplete_ || any_missing();
     s.error = error_;
     s.agents = agents_;
     s.events = events_;
+    if (events_dropped_) s.events.push_back(std::to_string(events_dropped_) + " more events not kept");
     s.total = total_;
     Duration longest{0};
     std::int64_t first_start = 0;

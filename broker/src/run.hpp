@@ -19,6 +19,35 @@ using Clock = std::chrono::steady_clock;
 enum class RunState { waiting, preparing, running, done };
 std::string_view to_string(RunState s);
 
+// Bounds on what one RESULT may claim (docs/protocol.md, "Checking RESULT").
+// Far above what an agent counts in one interval, far below what could
+// overflow a run's 64-bit totals: 2^24 batches at the bound still fit.
+inline constexpr std::uint64_t kMaxBatchCount = std::uint64_t(1) << 40;
+// A run's totals stop accepting batches past this (no counter can wrap).
+inline constexpr std::uint64_t kMaxRunCount = std::uint64_t(1) << 62;
+// Bytes of label names and of message texts in one batch.
+inline constexpr std::size_t kMaxLabelBytes = std::size_t(1) << 20;
+inline constexpr std::size_t kMaxMessageBytes = std::size_t(256) << 10;
+// Missing seq ranges remembered per agent (older ones are forgotten: their
+// batches, should they come, are dropped as duplicates).
+inline constexpr std::size_t kMaxMissingRanges = 256;
+// Events kept for a run's summary; later ones are counted.
+inline constexpr std::size_t kMaxRunEvents = 200;
+
+// "" when `s` is consistent and within bounds, else why not: every count at
+// most kMaxBatchCount, hits = successes + failures + errors, errors = the sum
+// of errors_by_kind, a label's errors <= its count, label names and messages
+// within their byte caps, every histogram within kMaxBatchCount.
+std::string check_stats(const Stats& s);
+// check_stats plus the RESULT's own fields: seq >= 1, cycle < plan_cycles.
+std::string check_result(const proto::Result& r, std::size_t plan_cycles);
+
+// What the broker did with a RESULT.
+struct ResultOutcome {
+    enum Kind { merged, late, duplicate, refused } kind = merged;
+    std::string message;  // a gap (merged), the late batch, the duplicate, or why it was refused
+};
+
 class Run {
 public:
     Run(std::string id, proto::Submit submit, std::string runner);
@@ -39,10 +68,13 @@ public:
     // Agent messages. Each returns events to announce (text), if any.
     bool ready(const std::string& agent);           // true when every agent is ready: send START
     void rejected(const std::string& agent, const std::string& error);
-    // A RESULT: merged into the totals, the cycle and the next snapshot. Returns
-    // a gap message when sequence numbers were skipped.
-    std::string result(const std::string& agent, const proto::Result& r);
-    void finished(const std::string& agent, const proto::Finished& f);
+    // A RESULT: checked (check_result, the run's totals, the seq), then merged
+    // into the totals, the cycle and the next snapshot, or refused/dropped.
+    ResultOutcome result(const std::string& agent, const proto::Result& r);
+    // "" when taken; else why it is refused (FINISHED before START, twice).
+    std::string finished(const std::string& agent, const proto::Finished& f);
+    // The agent's part is over (finished, rejected or lost), or it has none.
+    bool part_over(const std::string& agent) const;
     // The agent went silent: its figures so far are kept.
     std::string lost(const std::string& agent, std::chrono::milliseconds silent);
     void mark_running(std::int64_t now_ms);
@@ -70,7 +102,10 @@ public:
 
 private:
     struct AgentPart {
-        std::uint64_t last_seq = 0;
+        std::uint64_t last_seq = 0;  // the highest seq received
+        // Seqs skipped so far, as [first, last] ranges: one of them arriving
+        // late is merged; any other seq <= last_seq is a duplicate.
+        std::map<std::uint64_t, std::uint64_t> missing;
         std::uint64_t hits_done = 0;
         std::uint64_t errors = 0, failures = 0;    // from its RESULT stats, whole run
         std::uint32_t users = 0, users_busy = 0;  // latest gauges
@@ -98,6 +133,9 @@ private:
     bool stopped_ = false;
     std::string error_;
     std::vector<std::string> events_;
+    std::uint64_t events_dropped_ = 0;
+    void event(std::string text);
+    bool any_missing() const;
 
 public:
     void stopping() { stopped_ = true; }

@@ -664,6 +664,12 @@ Stats read_stats(const Value& v) {
         auto code = k.u64();
         s.status_codes[code < Stats::kStatusCodes ? code : 0] += n.u64();
     });
+    // An agent folds past its caps, so more rows than the cap plus "(other)"
+    // is not from one (docs/protocol.md, Stats).
+    if (v("messages").map().size > Stats::kMaxMessages + 1)
+        bad(v.path() + ".messages: more than " + std::to_string(Stats::kMaxMessages) + " messages and (other)");
+    if (v("labels").map().size > Stats::kMaxLabels + 1)
+        bad(v.path() + ".labels: more than " + std::to_string(Stats::kMaxLabels) + " labels and (other)");
     v("messages").each([&](const Value& k, const Value& n) {
         auto text = k.str();
         auto count = n.u64();
@@ -1009,11 +1015,54 @@ Message read_body(std::string_view command, const Value& v) {
     throw ProtoError(ErrorKind::unknown_command, "unknown command '" + std::string(command.substr(0, 64)) + "'");
 }
 
+// Walks a body without building it: counts the values its arrays and maps
+// declare and their nesting, so a body that would make the unpacker allocate
+// far more than its size (a header claiming 2^24 elements, 96 MiB of nested
+// nils) is refused before anything is allocated.
+struct ValueCounter : msgpack::null_visitor {
+    explicit ValueCounter(std::size_t body_size) : size(body_size) {}
+    bool add(std::size_t n) {
+        declared += n;
+        if (declared > size) {
+            // Every value takes a byte at least: the body cannot be whole.
+            kind = ErrorKind::truncated;
+            what = "declares " + std::to_string(declared) + " values in " + std::to_string(size) + " bytes";
+            return false;
+        }
+        if (declared > kMaxBodyValues)
+            return (what = "declares more than " + std::to_string(kMaxBodyValues) + " values", false);
+        return true;
+    }
+    bool enter() {
+        if (++depth > kMaxBodyDepth) return (what = "nested deeper than " + std::to_string(kMaxBodyDepth), false);
+        return true;
+    }
+    bool start_array(std::uint32_t n) { return enter() && add(n); }
+    bool end_array() { return --depth, true; }
+    bool start_map(std::uint32_t n) { return enter() && add(std::size_t(n) * 2); }
+    bool end_map() { return --depth, true; }
+    std::size_t size, declared = 0, depth = 0;
+    ErrorKind kind = ErrorKind::oversized;
+    std::string what;  // set when a bound was passed
+};
+
+void check_value_counts(std::string_view body) {
+    ValueCounter counter(body.size());
+    std::size_t offset = 0;
+    try {
+        msgpack::parse(body.data(), body.size(), offset, counter);
+    } catch (const std::exception&) {
+        // Not msgpack: the unpacker says precisely how.
+    }
+    if (!counter.what.empty()) throw ProtoError(counter.kind, "body " + counter.what);
+}
+
 // Unpacks one msgpack map, checks "v", hands it to `read`.
 template <class F>
 Message unpack_body(std::string_view body, F&& read) {
     if (body.empty()) throw ProtoError(ErrorKind::empty, "empty body");
     if (body.size() > kMaxBodySize) throw ProtoError(ErrorKind::oversized, "body of " + std::to_string(body.size()) + " bytes");
+    check_value_counts(body);
     msgpack::object_handle oh;
     std::size_t offset = 0;
     try {
@@ -1108,6 +1157,7 @@ std::string encode_stats(const Stats& s) {
 }
 
 Stats decode_stats(std::string_view body) {
+    check_value_counts(body);
     msgpack::object_handle oh;
     try {
         oh = msgpack::unpack(body.data(), body.size());

@@ -9,6 +9,7 @@
 using namespace std::chrono_literals;
 using namespace loads;
 using loads::broker::Run;
+using loads::broker::ResultOutcome;
 using loads::broker::RunState;
 
 namespace {
@@ -99,8 +100,8 @@ TEST_CASE("results merge exactly; snapshots carry deltas and the agents' latest 
     run.ready("a");
     run.ready("b");
     run.mark_running(1000);
-    CHECK(run.result("a", result("r5", 1, 5, 4)).empty());
-    CHECK(run.result("b", result("r5", 1, 7, 2)).empty());
+    CHECK(run.result("a", result("r5", 1, 5, 4)).message.empty());
+    CHECK(run.result("b", result("r5", 1, 7, 2)).message.empty());
     auto snap = run.take_snapshot(1s);
     CHECK(snap.delta.hits == 12);
     CHECK(snap.delta.scheduled == 12);
@@ -108,11 +109,11 @@ TEST_CASE("results merge exactly; snapshots carry deltas and the agents' latest 
     CHECK(snap.hits_done == 12);
     CHECK(snap.users == 6);
     CHECK(snap.users_busy == 3);
-    CHECK(run.result("a", result("r5", 2, 1, 4)).empty());
+    CHECK(run.result("a", result("r5", 2, 1, 4)).message.empty());
     CHECK(run.take_snapshot(2s).delta.hits == 1);  // a delta, not a total
 
     // A skipped batch is a gap: reported, and the run is incomplete.
-    CHECK_FALSE(run.result("b", result("r5", 3, 1)).empty());
+    CHECK_FALSE(run.result("b", result("r5", 3, 1)).message.empty());
     proto::Finished fa{"r5", 2, false, 1000, 5s, {}};
     proto::Finished fb{"r5", 3, false, 1000, 5s, {}};
     run.finished("a", fa);
@@ -152,6 +153,7 @@ TEST_CASE("snapshots carry each agent's figures for the whole run, and its state
         r.stats.errors = errors;
         r.stats.failures = failures;
         r.stats.successes = r.stats.hits - errors - failures;
+        r.stats.errors_by_kind[static_cast<std::size_t>(ErrorKind::connect)] = errors;
         return r;
     };
     run.result("a", with_errors(result("r7", 1, 5, 4), 1, 0));
@@ -185,4 +187,141 @@ TEST_CASE("snapshots carry each agent's figures for the whole run, and its state
     CHECK(s4.agents[0].errors == 1);
     CHECK(s4.agents[0].failures == 3);
     CHECK(s4.agents[1].state == "lost");
+}
+
+namespace {
+Run running_run(const std::string& id, std::uint32_t agents = 2) {
+    Run run(id, submit_of(closed_plan(), agents), "runner");
+    std::vector<std::string> names;
+    for (std::uint32_t i = 0; i < agents; ++i) names.push_back(std::string(1, char('a' + i)));
+    run.assign(names);
+    for (const auto& n : names) run.ready(n);
+    run.mark_running(1000);
+    return run;
+}
+}  // namespace
+
+TEST_CASE("check_stats: counts must be consistent and bounded") {
+    using loads::broker::check_stats;
+    using loads::broker::kMaxBatchCount;
+    Stats ok = result("r", 1, 10).stats;
+    CHECK(check_stats(ok).empty());
+
+    Stats s = ok;
+    s.hits = 11;  // hits != successes + failures + errors
+    CHECK(check_stats(s).find("successes + failures + errors") != std::string::npos);
+
+    s = ok;
+    s.hits = s.successes = UINT64_MAX;  // wraps when merged
+    CHECK(check_stats(s).find("above the bound") != std::string::npos);
+
+    s = ok;
+    s.successes = 9;
+    s.errors = 1;  // but no kind
+    CHECK(check_stats(s).find("errors_by_kind") != std::string::npos);
+    s.errors_by_kind[static_cast<std::size_t>(ErrorKind::timeout)] = 1;
+    CHECK(check_stats(s).empty());
+
+    s = ok;
+    s.latency = Histogram{};
+    s.latency.record_n(1000, UINT64_MAX);  // a histogram claiming 2^64-1 values
+    CHECK(check_stats(s).find("latency") != std::string::npos);
+    s = ok;
+    s.latency = Histogram{};
+    s.latency.record_n(1000, kMaxBatchCount);
+    CHECK(check_stats(s).empty());  // the bound itself is fine
+
+    s = ok;
+    s.label("GET /").count = 3;
+    s.label("GET /").errors = 4;
+    CHECK(check_stats(s).find("label errors") != std::string::npos);
+
+    s = ok;
+    s.label(std::string(2u << 20, 'x')).count = 1;  // 2 MiB of label name
+    CHECK(check_stats(s).find("label names") != std::string::npos);
+
+    s = ok;
+    s.messages[std::string(300u << 10, 'm')] = 1;
+    CHECK(check_stats(s).find("message texts") != std::string::npos);
+
+    s = ok;
+    s.requests = kMaxBatchCount + 1;
+    CHECK(check_stats(s).find("requests") != std::string::npos);
+}
+
+TEST_CASE("check_result: seq from 1, cycle within the plan") {
+    using loads::broker::check_result;
+    CHECK(check_result(result("r", 1, 1), 3).empty());
+    CHECK(check_result(result("r", 0, 1), 3).find("seq 0") != std::string::npos);
+    auto r = result("r", 1, 1);
+    r.cycle = 3;
+    CHECK(check_result(r, 3).find("cycle 3") != std::string::npos);
+    r.cycle = 2;
+    CHECK(check_result(r, 3).empty());
+}
+
+TEST_CASE("a refused batch is not merged, the run goes on and is incomplete") {
+    Run run = running_run("r8");
+    auto bad = result("r8", 1, 5);
+    bad.stats.latency.record_n(1000, UINT64_MAX - 1);
+    auto out = run.result("a", bad);
+    CHECK(out.kind == ResultOutcome::refused);
+    auto phantom = result("r8", 2, 5);
+    phantom.cycle = 4000;  // the plan has 3
+    CHECK(run.result("a", phantom).kind == ResultOutcome::refused);
+    CHECK(run.result("b", result("r8", 1, 7)).kind == ResultOutcome::merged);
+    auto s = run.summary();
+    CHECK(s.total.hits == 7);
+    CHECK(s.total.latency.count() == 1);
+    CHECK(s.cycles.size() == 1);  // no phantom cycle
+    CHECK(s.incomplete);
+
+    // Two batches at the bound cannot wrap the total: it grows past 2^40.
+    Run big = running_run("r9");
+    auto at_bound = [](std::uint64_t seq) {
+        auto r = result("r9", seq, 0);
+        r.stats.hits = r.stats.successes = loads::broker::kMaxBatchCount;
+        return r;
+    };
+    CHECK(big.result("a", at_bound(1)).kind == ResultOutcome::merged);
+    CHECK(big.result("a", at_bound(2)).kind == ResultOutcome::merged);
+    CHECK(big.summary().total.hits == 2 * loads::broker::kMaxBatchCount);
+}
+
+TEST_CASE("seq: a gap is reported, a late batch merged, a duplicate dropped, 0 refused") {
+    Run run = running_run("r10", 1);
+    CHECK(run.result("a", result("r10", 1, 1)).kind == ResultOutcome::merged);
+    auto gap = run.result("a", result("r10", 4, 1));
+    CHECK(gap.kind == ResultOutcome::merged);
+    CHECK(gap.message.find("2..3 missing") != std::string::npos);
+    CHECK(run.summary().incomplete);
+    CHECK(run.result("a", result("r10", 3, 1)).kind == ResultOutcome::late);
+    CHECK(run.result("a", result("r10", 3, 1)).kind == ResultOutcome::duplicate);
+    CHECK(run.result("a", result("r10", 4, 1)).kind == ResultOutcome::duplicate);
+    CHECK(run.summary().incomplete);  // batch 2 still missing
+    CHECK(run.result("a", result("r10", 2, 1)).kind == ResultOutcome::late);
+    CHECK(run.summary().total.hits == 4);  // 1, 4, 3, 2: each once
+    CHECK(run.finished("a", proto::Finished{"r10", 4, false, 1000, 1s, {}}).empty());
+    CHECK_FALSE(run.summary().incomplete);  // every batch arrived in the end
+
+    // seq 0 is never valid: refused, and its figures are missing from the run.
+    Run zero = running_run("r12", 1);
+    CHECK(zero.result("a", result("r12", 0, 1)).kind == ResultOutcome::refused);
+    CHECK(zero.summary().total.hits == 0);
+    CHECK(zero.summary().incomplete);
+}
+
+TEST_CASE("FINISHED before START is refused; after a STOP or a rejection it ends the part") {
+    Run run("r11", submit_of(closed_plan(), 2), "runner");
+    run.assign({"a", "b"});
+    CHECK_FALSE(run.finished("a", proto::Finished{"r11", 0, false, 0, 0s, {}}).empty());
+    CHECK_FALSE(run.all_done());
+    CHECK(run.result("a", result("r11", 1, 1)).kind == ResultOutcome::refused);  // RESULT before START
+
+    // b rejects: a's READY does not start the run, and a's FINISHED (after STOP) ends it.
+    run.rejected("b", "no such test");
+    CHECK_FALSE(run.ready("a"));
+    CHECK(run.finished("a", proto::Finished{"r11", 0, true, 0, 0s, {}}).empty());
+    CHECK(run.all_done());
+    CHECK_FALSE(run.finished("a", proto::Finished{"r11", 0, true, 0, 0s, {}}).empty());  // twice
 }

@@ -417,6 +417,37 @@ TEST_CASE("oversized input is refused as oversized") {
     CHECK(kind_of("READY", deep + "\x01") == Kind::oversized);
 }
 
+TEST_CASE("element counts are bounded by the body's size and kMaxBodyValues") {
+    // A header claiming 2^24 elements in a few bytes: refused before any allocation.
+    CHECK(kind_of("READY", std::string("\xdc\xff\xff", 3)) == Kind::truncated);
+    CHECK(kind_of("READY", std::string("\xdd\x01\x00\x00\x00\xc0", 6)) == Kind::truncated);
+    // A whole body of more values than kMaxBodyValues (nested nils) is oversized.
+    std::string nils("\xdd", 1);
+    const std::uint32_t n = static_cast<std::uint32_t>(kMaxBodyValues) + 1;
+    for (int shift : {24, 16, 8, 0}) nils += static_cast<char>((n >> shift) & 0xff);
+    nils.append(n, '\xc0');
+    CHECK(kind_of("READY", nils) == Kind::oversized);
+    // Depth: 33 nested maps.
+    std::string deep;
+    for (int i = 0; i < 33; ++i) deep += "\x81\xa1k";
+    deep += "\xc0";
+    CHECK(kind_of("READY", deep) == Kind::oversized);
+}
+
+TEST_CASE("more labels or messages than an agent keeps are malformed") {
+    Stats s;
+    s.hits = s.successes = 1;
+    for (int i = 0; i < 1100; ++i) s.labels["L" + std::to_string(i)].count = 1;  // bypasses the fold
+    CHECK(kind_of("RESULT", encode(Result{"r1", 1, 0, 1, 1s, s}).body) == Kind::malformed);
+    Stats m;
+    for (int i = 0; i < 60; ++i) m.messages["m" + std::to_string(i)] = 1;
+    CHECK(kind_of("RESULT", encode(Result{"r1", 1, 0, 1, 1s, m}).body) == Kind::malformed);
+    Stats ok;
+    for (int i = 0; i < 1000; ++i) ok.label("L" + std::to_string(i)).count = 1;
+    ok.label("one more").count = 1;  // folds into (other): 1001 rows
+    CHECK(std::holds_alternative<Result>(decode("RESULT", encode(Result{"r1", 1, 0, 1, 1s, ok}).body)));
+}
+
 TEST_CASE("frames are split by the protocol's layout") {
     std::vector<zmq::message_t> frames;
     frames.emplace_back(std::string_view("peer-1"));

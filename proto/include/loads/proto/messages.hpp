@@ -24,6 +24,13 @@ inline constexpr std::uint32_t kVersion = 2;
 // Frames larger than this are refused before decoding (test libraries ride in
 // SUBMIT and PREPARE, hence the size).
 inline constexpr std::size_t kMaxBodySize = 128u << 20;
+// msgpack values (each element of an array, each key and value of a map) one
+// body may declare: no more than its bytes (every value takes at least one),
+// nor than this, which keeps a decoded body under ~200 MB of objects however
+// it is made (docs/protocol.md section 3).
+inline constexpr std::size_t kMaxBodyValues = std::size_t(1) << 23;
+// Nesting depth of arrays and maps in a body.
+inline constexpr std::size_t kMaxBodyDepth = 32;
 
 // ---------------------------------------------------------------- pieces
 

@@ -1,0 +1,423 @@
+"""A hostile or broken agent against a real broker (issue 12): a raw pyzmq
+DEALER speaking docs/protocol.md sends what no loads-agent sends. Its bad
+batches are refused with an ERROR and never merged, the run goes on, and a
+real agent in the same run keeps its exact totals; no stuck state, and the
+broker's log stays bounded under a flood."""
+import json
+import os
+import time
+
+import msgpack
+import pytest
+import zmq
+
+from loads_procs import RUNNER, Agent, Broker, Proc
+
+U64 = 2**64 - 1
+
+
+def histogram(values=()):
+    """A docs/protocol.md Histogram of small values (< 256 ns: bucket = value)."""
+    counts = {}
+    for v in values:
+        counts[v] = counts.get(v, 0) + 1
+    buckets = []
+    for v in sorted(counts):
+        buckets += [v, counts[v]]
+    if not counts:
+        return {"buckets": [], "min": 0, "max": 0, "sum": 0, "clamped": 0}
+    return {"buckets": buckets, "min": min(counts), "max": max(counts), "sum": sum(values), "clamped": 0}
+
+
+def stats(hits=0, successes=None, failures=0, errors=0, latency=None, labels=None, errors_by_kind=None):
+    s = {k: 0 for k in ("hits", "successes", "failures", "errors", "interrupted", "scheduled", "dropped",
+                        "late", "requests", "request_errors", "bytes_sent", "bytes_received", "ws_opened",
+                        "ws_closed", "ws_messages_sent", "ws_messages_received", "ws_bytes_sent",
+                        "ws_bytes_received", "tcp_opened", "tcp_closed", "tcp_bytes_sent", "tcp_bytes_received")}
+    s["hits"] = hits
+    s["successes"] = hits - failures - errors if successes is None else successes
+    s["failures"] = failures
+    s["errors"] = errors
+    s["errors_by_kind"] = errors_by_kind or ({"connect": errors} if errors else {})
+    s["status_codes"] = {}
+    s["messages"] = {}
+    s["latency"] = latency if latency is not None else histogram([100] * hits)
+    s["latency_from_schedule"] = histogram()
+    s["labels"] = labels or {}
+    return s
+
+
+class RawAgent:
+    """An agent written with pyzmq from docs/protocol.md, that sends whatever
+    the test tells it to."""
+
+    def __init__(self, backend, agent_id):
+        self.id = agent_id
+        self.s = zmq.Context.instance().socket(zmq.DEALER)
+        self.s.setsockopt(zmq.LINGER, 0)
+        self.s.setsockopt(zmq.ROUTING_ID, agent_id.encode())
+        self.s.connect(backend)
+        self.send("REGISTER", {"agent": {"id": agent_id, "host": "raw", "pid": os.getpid(), "threads": 1,
+                                         "version": "raw"}})
+        self.expect("WELCOME")
+
+    def send(self, command, body):
+        self.s.send_multipart([command.encode(), msgpack.packb({"v": 2, **body})])
+
+    def recv(self, timeout=15.0):
+        """The next message that is not a HEARTBEAT, or None."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not self.s.poll(int(left * 1000)):
+                return None
+            cmd, raw = self.s.recv_multipart()
+            cmd = cmd.decode()
+            if cmd != "HEARTBEAT":
+                return cmd, msgpack.unpackb(raw, strict_map_key=False)
+
+    def expect(self, command, timeout=15.0):
+        got = self.recv(timeout)
+        assert got is not None, f"{self.id}: no {command} within {timeout}s"
+        assert got[0] == command, (command, got)
+        return got[1]
+
+    def nothing(self, timeout=0.5):
+        """Asserts nothing but heartbeats arrives within timeout (no ERROR for a good batch)."""
+        got = self.recv(timeout)
+        assert got is None, got
+
+    def result(self, run, seq, st, cycle=0, hits_done=0):
+        self.send("RESULT", {"run": run, "seq": seq, "cycle": cycle, "hits_done": hits_done,
+                             "elapsed_ns": 1000, "users": 1, "users_busy": 0, "stats": st})
+
+    def finished(self, run, last_seq, stopped=False):
+        self.send("FINISHED", {"run": run, "last_seq": last_seq, "stopped": stopped,
+                               "started_ms": int(time.time() * 1000), "elapsed_ns": 1000, "cycles": []})
+
+    def close(self):
+        self.s.close()
+
+
+def runner(broker, url, agents, *extra):
+    return Proc([RUNNER, url, "-u", "2", "-c", "50", "--agents", str(agents), "--broker", broker.frontend,
+                 "--interval", "100ms", "--output", "json", *extra])
+
+
+def summary_of(proc, timeout=30):
+    out, err = proc.p.communicate(timeout=timeout)
+    assert out.strip(), f"no summary (rc {proc.p.returncode}): {proc.stderr_text()[-2000:]}"
+    return proc.p.returncode, json.loads(out)
+
+
+def vm_rss_kb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+@pytest.fixture
+def broker():
+    b = Broker(heartbeat="200ms", liveness="10s")
+    yield b
+    b.kill()
+
+
+def test_bad_batches_are_refused_and_a_real_agent_in_the_run_keeps_exact_totals(broker, tmp_path, target):
+    real = Agent(broker.backend, "a0", cache_dir=str(tmp_path / "cache"))
+    evil = RawAgent(broker.backend, "zz-evil")
+    try:
+        broker.wait_agents(2)
+        r = runner(broker, target.url + "/", 2)
+        prep = evil.expect("PREPARE")
+        run = prep["run"]
+        assert len(prep["spec"]["plan"]["cycles"]) == 1
+        evil.send("READY", {"run": run})
+        evil.expect("START")
+
+        refused = []
+
+        def refuse(seq, st, cycle=0):
+            evil.result(run, seq, st, cycle=cycle)
+            body = evil.expect("ERROR")
+            assert body["code"] == "bad-result", body
+            refused.append(body["message"])
+
+        # A latency count of 2^64-1 would wrap the merged histogram.
+        refuse(1, stats(hits=1, latency={"buckets": [100, U64], "min": 100, "max": 100, "sum": U64, "clamped": 0}))
+        # Counters of 2^64-1 (two of them would wrap to a small total).
+        refuse(2, stats(hits=U64, successes=U64, latency=histogram([100])))
+        refuse(3, stats(hits=U64, successes=U64, latency=histogram([100])))
+        # hits != successes + failures + errors.
+        refuse(4, stats(hits=5, successes=1))
+        # errors without their kinds.
+        refuse(5, stats(hits=2, errors=2, errors_by_kind={"connect": 1}))
+        # A cycle the plan does not have (a phantom cycle).
+        refuse(6, stats(hits=1), cycle=4000)
+        assert "above the bound" in refused[0] and "latency" in refused[0], refused[0]
+        assert "hits" in refused[1] and "above the bound" in refused[1], refused[1]
+        assert "successes + failures + errors" in refused[3], refused[3]
+        assert "errors_by_kind" in refused[4], refused[4]
+        assert "cycle 4000" in refused[5], refused[5]
+
+        # A good batch is merged without a word; then the agent ends its part.
+        evil.result(run, 7, stats(hits=3))
+        evil.nothing(0.3)
+        evil.finished(run, 7)
+
+        rc, j = summary_of(r)
+        # The real agent's 100 hits and the good batch's 3, nothing else.
+        assert j["total"]["hits"] == 103, j["total"]
+        assert j["total"]["successes"] == 103
+        assert j["total"]["latency"]["count"] == 103
+        assert len(j["cycles"]) == 1, j["cycles"]  # no phantom cycle
+        assert j["cycles"][0]["hits"] == 103
+        assert target.stats()["http_requests"] == 100
+        # Refused batches make the run incomplete, and say why.
+        assert j["incomplete"] is True and rc == 1
+        assert sum("refused" in e for e in j["events"]) == 6, j["events"]
+        broker.wait_agents(2, timeout=5)  # both idle again
+        assert broker.p.poll() is None
+    finally:
+        evil.close()
+        real.kill()
+
+
+def test_seq_gap_late_duplicate_and_zero(broker, target):
+    evil = RawAgent(broker.backend, "raw1")
+    try:
+        broker.wait_agents(1)
+        r = runner(broker, target.url + "/", 1)
+        run = evil.expect("PREPARE")["run"]
+        evil.send("READY", {"run": run})
+        evil.expect("START")
+        evil.result(run, 1, stats(hits=1))
+        evil.result(run, 3, stats(hits=2))   # 2 is missing for now
+        evil.result(run, 2, stats(hits=4))   # late: merged, not "sent twice"
+        evil.result(run, 2, stats(hits=8))   # a duplicate: dropped
+        evil.nothing(0.3)                   # none of these is an error
+        evil.result(run, 0, stats(hits=16))  # seq 0 is never valid
+        body = evil.expect("ERROR")
+        assert body["code"] == "bad-result" and "seq 0" in body["message"], body
+        evil.finished(run, 3)
+        rc, j = summary_of(r)
+        assert j["total"]["hits"] == 7, j["total"]
+        # Batch 2 came after all: the run is complete.
+        assert any("batch 2 arrived late" in e for e in j["events"]), j["events"]
+        assert not any("twice" in e for e in j["events"]), j["events"]
+        # seq 0 was refused: that is recorded.
+        assert any("seq 0" in e for e in j["events"]), j["events"]
+    finally:
+        evil.close()
+
+
+def test_finished_before_start_does_not_end_the_run(broker, target):
+    evil = RawAgent(broker.backend, "raw1")
+    try:
+        broker.wait_agents(1)
+        r = runner(broker, target.url + "/", 1)
+        run = evil.expect("PREPARE")["run"]
+        evil.finished(run, 0)
+        body = evil.expect("ERROR")
+        assert "before START" in body["message"], body
+        # A FINISHED for a run it is not in is dropped too.
+        evil.finished("r999-none", 0)
+        runs = broker.status()["runs"]
+        assert [x["id"] for x in runs] == [run] and runs[0]["state"] == "preparing", runs
+        assert r.p.poll() is None  # the runner still waits
+        evil.send("READY", {"run": run})
+        evil.expect("START")
+        evil.result(run, 1, stats(hits=5))
+        evil.finished(run, 1)
+        rc, j = summary_of(r)
+        assert rc == 0, j
+        assert j["total"]["hits"] == 5
+        assert j["incomplete"] is False
+    finally:
+        evil.close()
+
+
+def test_rejected_before_ready_fails_cleanly_and_the_next_run_works(broker, target):
+    a = RawAgent(broker.backend, "raw-a")
+    b = RawAgent(broker.backend, "raw-b")
+    try:
+        broker.wait_agents(2)
+        r = runner(broker, target.url + "/", 2)
+        run = a.expect("PREPARE")["run"]
+        assert b.expect("PREPARE")["run"] == run
+        a.send("REJECTED", {"run": run, "error": "no such test"})
+        # b was told to stop once a rejected: READY must not start the run.
+        b.send("READY", {"run": run})
+        got = b.recv(5)
+        assert got is not None and got[0] == "STOP", got
+        b.finished(run, 0, stopped=True)
+        rc, j = summary_of(r)
+        assert rc != 0
+        assert "rejected" in j["error"] and "no such test" in j["error"], j["error"]
+        # Neither got START; both are idle.
+        assert a.recv(0.3) is None
+        states = {x["agent"]["id"]: (x["state"], x["run"]) for x in broker.status()["agents"]}
+        assert states == {"raw-a": ("idle", ""), "raw-b": ("idle", "")}, states
+
+        # The next run on both works.
+        r2 = runner(broker, target.url + "/", 2)
+        run2 = a.expect("PREPARE")["run"]
+        assert b.expect("PREPARE")["run"] == run2
+        for ag, hits in ((a, 3), (b, 4)):
+            ag.send("READY", {"run": run2})
+        for ag, hits in ((a, 3), (b, 4)):
+            ag.expect("START")
+            ag.result(run2, 1, stats(hits=hits))
+            ag.finished(run2, 1)
+        rc, j = summary_of(r2)
+        assert rc == 0, j
+        assert j["total"]["hits"] == 7
+    finally:
+        a.close()
+        b.close()
+
+
+def test_heartbeat_idle_during_prepare_changes_nothing(broker, target):
+    """The broker takes an agent's word that it is idle only for a run that is
+    over for it: an idle HEARTBEAT racing its PREPARE leaves the run alone."""
+    evil = RawAgent(broker.backend, "raw1")
+    try:
+        broker.wait_agents(1)
+        r = runner(broker, target.url + "/", 1)
+        run = evil.expect("PREPARE")["run"]
+        evil.send("HEARTBEAT", {"state": "idle", "run": ""})
+        evil.send("READY", {"run": run})
+        evil.expect("START")
+        agents = broker.status()["agents"]
+        assert agents[0]["state"] == "busy" and agents[0]["run"] == run, agents
+        evil.result(run, 1, stats(hits=2))
+        evil.finished(run, 1)
+        rc, j = summary_of(r)
+        assert rc == 0 and j["total"]["hits"] == 2
+    finally:
+        evil.close()
+
+
+def test_labels_are_capped_and_the_broker_stays_bounded(broker, target):
+    evil = RawAgent(broker.backend, "raw1")
+    try:
+        broker.wait_agents(1)
+        r = runner(broker, target.url + "/", 1)
+        run = evil.expect("PREPARE")["run"]
+        evil.send("READY", {"run": run})
+        evil.expect("START")
+        before = vm_rss_kb(broker.p.pid)
+
+        def labels(n, prefix, width=8):
+            return {f"{prefix}{i:0{width}d}": {"count": 1, "errors": 0, "latency": histogram([100])}
+                    for i in range(n)}
+
+        # More labels than an agent ever sends: refused by the decoder.
+        evil.result(run, 1, stats(hits=1, labels=labels(5000, "x")))
+        body = evil.expect("ERROR")
+        assert body["code"] == "bad-message" and "labels" in body["message"], body
+        # 1000 labels of 2 KiB names: over the byte cap of a batch.
+        evil.result(run, 2, stats(hits=1, labels=labels(1000, "y" * 2048)))
+        body = evil.expect("ERROR")
+        assert body["code"] == "bad-result" and "label names" in body["message"], body
+        refused_growth = vm_rss_kb(broker.p.pid) - before
+
+        # Batches of 1000 new labels each: the run keeps 1000 rows and (other).
+        for seq in range(3, 8):
+            evil.result(run, seq, stats(hits=1, labels=labels(1000, f"L{seq}-")))
+        evil.nothing(0.5)
+        grown = vm_rss_kb(broker.p.pid) - before
+        evil.finished(run, 7)
+        rc, j = summary_of(r, timeout=60)
+        assert j["total"]["hits"] == 5
+        assert len(j["total"]["labels"]) <= 1001
+        print(f"broker RSS: {before} kB at start, +{refused_growth} kB after refused batches, "
+              f"+{grown} kB after 5 batches of 1000 labels")
+        assert refused_growth < 64 * 1024, refused_growth
+        assert grown < 400 * 1024, grown
+        assert broker.p.poll() is None
+    finally:
+        evil.close()
+
+
+def test_a_flood_of_bad_messages_logs_a_bounded_number_of_lines(broker):
+    s = zmq.Context.instance().socket(zmq.DEALER)
+    s.setsockopt(zmq.LINGER, 0)
+    s.setsockopt(zmq.ROUTING_ID, b"flooder")
+    s.connect(broker.backend)
+    try:
+        n = 3000
+        for i in range(n):
+            s.send_multipart([b"RESULT", b"\xc1garbage" + str(i).encode()])
+        # Every bad message is answered: once all answers are in, all were handled.
+        answers = 0
+        deadline = time.monotonic() + 30
+        while answers < n and time.monotonic() < deadline:
+            if s.poll(1000):
+                cmd, _ = s.recv_multipart()
+                answers += cmd == b"ERROR"
+        assert answers == n
+        lines = [l for l in broker.stderr_text().splitlines() if "flooder" in l]
+        assert 1 <= len(lines) <= 20, len(lines)
+        # When the window closes, one line says how many were held back.
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            said = [l for l in broker.stderr_text().splitlines() if "flooder" in l and "suppressed" in l]
+            if said:
+                break
+            time.sleep(0.2)
+        assert said, broker.stderr_text()[-2000:]
+        assert f"{n - 10} more warnings suppressed" in said[0], said
+        assert broker.status()["agents"] == []
+    finally:
+        s.close()
+
+
+def waiting_runs(b):
+    return [x["id"] for x in b.status()["runs"] if x["state"] == "waiting"]
+
+
+def test_a_waiting_run_of_a_gone_runner_expires_and_blocks_nothing(target):
+    b = Broker(heartbeat="200ms", liveness="1500ms")
+    evil = RawAgent(b.backend, "raw1")
+    gone = runner(b, target.url + "/", 5, "--wait")
+    live = None
+    try:
+        b.wait_agents(1)
+        deadline = time.monotonic() + 15
+        while not waiting_runs(b):
+            assert time.monotonic() < deadline, b.status()
+            time.sleep(0.05)
+        orphan = waiting_runs(b)[0]
+        # A live runner waiting for more agents than there are is kept past
+        # the liveness window: it answers the broker's heartbeats.
+        kept_until = time.monotonic() + 3.0
+        while time.monotonic() < kept_until:
+            assert waiting_runs(b) == [orphan]
+            time.sleep(0.2)
+        gone.kill()
+        gone_at = time.monotonic()
+        # A run behind it that one agent can serve starts at once.
+        live = runner(b, target.url + "/", 1, "--wait")
+        run = evil.expect("PREPARE")["run"]
+        evil.send("READY", {"run": run})
+        evil.expect("START")
+        evil.result(run, 1, stats(hits=4))
+        evil.finished(run, 1)
+        rc, j = summary_of(live)
+        assert rc == 0 and j["total"]["hits"] == 4
+        # The gone runner's run is dropped within the liveness window (+ a check interval).
+        deadline = gone_at + 10
+        while orphan in waiting_runs(b):
+            assert time.monotonic() < deadline, b.status()
+            time.sleep(0.1)
+        assert b.status()["runs"] == []
+        assert "went away" in b.stderr_text()
+    finally:
+        gone.kill()
+        if live:
+            live.kill()
+        evil.close()
+        b.kill()
