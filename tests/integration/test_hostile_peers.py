@@ -73,7 +73,9 @@ class RawAgent:
                 return None
             cmd, raw = self.s.recv_multipart()
             cmd = cmd.decode()
-            if cmd != "HEARTBEAT":
+            if cmd == "HEARTBEAT":  # answered, so the broker keeps us
+                self.send("HEARTBEAT", {"state": "idle", "run": ""})
+            else:
                 return cmd, msgpack.unpackb(raw, strict_map_key=False)
 
     def expect(self, command, timeout=15.0):
@@ -253,9 +255,9 @@ def test_rejected_before_ready_fails_cleanly_and_the_next_run_works(broker, targ
         got = b.recv(5)
         assert got is not None and got[0] == "STOP", got
         b.finished(run, 0, stopped=True)
-        rc, j = summary_of(r)
-        assert rc != 0
-        assert "rejected" in j["error"] and "no such test" in j["error"], j["error"]
+        r.p.communicate(timeout=30)
+        assert r.p.returncode == 1
+        assert "agent raw-a rejected the run: no such test" in r.stderr_text(), r.stderr_text()
         # Neither got START; both are idle.
         assert a.recv(0.3) is None
         states = {x["agent"]["id"]: (x["state"], x["run"]) for x in broker.status()["agents"]}
@@ -332,7 +334,7 @@ def test_labels_are_capped_and_the_broker_stays_bounded(broker, target):
         evil.finished(run, 7)
         rc, j = summary_of(r, timeout=60)
         assert j["total"]["hits"] == 5
-        assert len(j["total"]["labels"]) <= 1001
+        assert 1000 <= len(j["total"]["names"]) <= 1001, len(j["total"]["names"])
         print(f"broker RSS: {before} kB at start, +{refused_growth} kB after refused batches, "
               f"+{grown} kB after 5 batches of 1000 labels")
         assert refused_growth < 64 * 1024, refused_growth
@@ -396,7 +398,7 @@ def test_a_waiting_run_of_a_gone_runner_expires_and_blocks_nothing(target):
         kept_until = time.monotonic() + 3.0
         while time.monotonic() < kept_until:
             assert waiting_runs(b) == [orphan]
-            time.sleep(0.2)
+            evil.nothing(0.2)  # answers heartbeats meanwhile
         gone.kill()
         gone_at = time.monotonic()
         # A run behind it that one agent can serve starts at once.
