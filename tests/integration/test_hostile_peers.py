@@ -423,3 +423,32 @@ def test_a_waiting_run_of_a_gone_runner_expires_and_blocks_nothing(target):
             live.kill()
         evil.close()
         b.kill()
+
+
+def test_a_body_of_millions_of_values_is_refused_before_it_is_built(broker):
+    """16 MiB of nils would be ~400 MB of decoded objects: refused as oversized
+    by counting first (docs/protocol.md section 3), the broker stays small."""
+    s = zmq.Context.instance().socket(zmq.DEALER)
+    s.setsockopt(zmq.LINGER, 0)
+    s.setsockopt(zmq.ROUTING_ID, b"bomber")
+    s.connect(broker.backend)
+    try:
+        before = vm_rss_kb(broker.p.pid)
+        n = 16 << 20
+        nils = b"\xdd" + n.to_bytes(4, "big") + b"\xc0" * n
+        # A header claiming 2^32-1 values in 5 bytes, then the big one.
+        for body in (b"\xdd\xff\xff\xff\xff", nils):
+            s.send_multipart([b"RESULT", body])
+        replies = []
+        for _ in range(2):
+            assert s.poll(30000)
+            cmd, raw = s.recv_multipart()
+            replies.append((cmd, msgpack.unpackb(raw)))
+        assert replies[0][0] == b"ERROR" and replies[0][1]["message"].startswith("truncated"), replies[0]
+        assert replies[1][0] == b"ERROR" and replies[1][1]["message"].startswith("oversized"), replies[1]
+        grown = vm_rss_kb(broker.p.pid) - before
+        print(f"broker RSS +{grown} kB after a 16 MiB body of nils")
+        assert grown < 100 * 1024, grown
+        assert broker.status()["pid"] == broker.p.pid
+    finally:
+        s.close()
