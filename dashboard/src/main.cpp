@@ -37,6 +37,7 @@ int main(int argc, char** argv) {
     app.add_option("--log-level", log_level, "Diagnostics on stderr: trace, debug, info, warn, error, off")
         ->capture_default_str();
     app.set_version_flag("--version", LOADS_VERSION);
+    app.set_config("--config", "", "Read options from this TOML or INI file");
     loads::proto::ClientKeys curve;
     try {
         app.parse(argc, argv);

@@ -274,3 +274,40 @@ def request_no_reply(endpoint, command, body, curve):
     s.connect(endpoint)
     s.send_multipart([command.encode(), msgpack.packb({"v": 2, **body})])
     s.close()
+
+
+def test_a_dashboard_with_keys_follows_a_curve_broker(keys, target, tmp_path):
+    import json
+    import urllib.request
+    from loads_procs import DASHBOARD, DashboardProc
+    b = curve_broker(keys)
+    procs = []
+    try:
+        procs.append(Agent(b.backend, "a0", *client_args(keys, "a0")))
+        # Its key is a subscriber's (s0), from a config file: the publisher lets it in.
+        conf = tmp_path / "dash.ini"
+        conf.write_text(f"curve-key = {keys['s0'][0]}\nbroker-pub = {keys['broker'][1]}\n")
+        dash = DashboardProc(b, "--config", conf, frontend=False)
+        procs.append(dash)
+        r = run_runner(target.url + "/", "-c", "6", "--agents", "1", "--broker", b.frontend,
+                       *client_args(keys, "r0"), "--output", "json")
+        assert r.rc == 0, r.stderr
+        import time
+        deadline = time.monotonic() + 15
+        while True:
+            with urllib.request.urlopen(dash.url + "/api/state", timeout=5) as resp:
+                runs = json.loads(resp.read())["runs"]
+            if runs and runs[-1]["state"] == "finished":
+                break
+            assert time.monotonic() < deadline, runs
+            time.sleep(0.1)
+        assert runs[-1]["totals"]["hits"] == 6
+        # Without keys: it says why, and never subscribes.
+        bare = Proc([DASHBOARD, "--publisher", b.publisher, "--listen", "127.0.0.1:0", "--log-level", "error"])
+        procs.append(bare)
+        wait_stderr(bare, "cannot subscribe to")
+        assert "requires CURVE" in bare.stderr_text()
+    finally:
+        for p in procs:
+            p.kill()
+        b.kill()
