@@ -1,6 +1,7 @@
 #include "url.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 
 namespace loads {
@@ -17,6 +18,21 @@ std::string lower(std::string_view s) {
     std::transform(out.begin(), out.end(), out.begin(),
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     return out;
+}
+
+// "" when `host` can be a URL's host: an IPv6 literal (it was in brackets)
+// of hex digits, ':' and '.', else a name or IPv4 address of RFC 3986's
+// reg-name characters. Anything else (a stray '[', a ':' or a space) would
+// make a Host header and an origin that do not parse back.
+std::string bad_host(std::string_view host, bool bracketed) {
+    for (const char c : host) {
+        const auto u = static_cast<unsigned char>(c);
+        const bool ok = bracketed ? std::isxdigit(u) || c == ':' || c == '.'
+                                  : std::isalnum(u) || std::string_view("-._~%!$&'()*+,;=").find(c) != std::string_view::npos;
+        if (!ok || u >= 0x80) return std::string("bad character '") + c + "' in host" + (bracketed ? " (an IPv6 address in [])" : "");
+    }
+    if (bracketed && host.find(':') == std::string_view::npos) return "an address in [] must be IPv6";
+    return "";
 }
 
 }  // namespace
@@ -55,7 +71,8 @@ Parsed<Url> parse_url(std::string_view text) {
     if (auto at = authority.rfind('@'); at != std::string_view::npos)
         return fail("user information in URLs is not supported");
     std::string_view port_text;
-    if (!authority.empty() && authority.front() == '[') {
+    const bool bracketed = !authority.empty() && authority.front() == '[';
+    if (bracketed) {
         auto close = authority.find(']');
         if (close == std::string_view::npos) return fail("unclosed '[' in host");
         u.host = std::string(authority.substr(1, close - 1));
@@ -70,6 +87,7 @@ Parsed<Url> parse_url(std::string_view text) {
         if (colon != std::string_view::npos) port_text = authority.substr(colon + 1);
     }
     if (u.host.empty()) return fail("missing host");
+    if (auto why = bad_host(u.host, bracketed); !why.empty()) return fail(why);
     u.host = lower(u.host);
     if (!port_text.empty()) {
         unsigned p = 0;
@@ -91,6 +109,8 @@ Parsed<Url> parse_url(std::string_view text) {
 
 Parsed<Url> resolve_url(const Url& base, std::string_view ref) {
     if (ref.find("://") != std::string_view::npos) return parse_url(ref);
+    // A fragment is the client's own: it never goes into a request target.
+    ref = ref.substr(0, ref.find('#'));
     Url u = base;
     if (ref.empty()) return {std::move(u), {}};
     if (ref.starts_with("//")) return parse_url(base.scheme + ":" + std::string(ref));
