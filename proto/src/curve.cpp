@@ -220,7 +220,8 @@ void HandshakeWatch::drain() {
                 break;
             case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
                 say(1, curve_ ? "the CURVE handshake with the broker failed (" + std::string(zmq_strerror(int(value))) +
-                                    "): is --broker-pub the public key of this broker?"
+                                    "): is --broker-pub the public key of this broker, and does the broker use "
+                                    "CURVE (--curve-key)?"
                               : "the handshake with the broker failed (" + std::string(zmq_strerror(int(value))) +
                                     "): the broker likely requires CURVE: give --curve-key (this peer's keypair) "
                                     "and --broker-pub (the broker's public key)");
@@ -228,7 +229,8 @@ void HandshakeWatch::drain() {
             case ZMQ_EVENT_DISCONNECTED:
                 if (!succeeded_ && curve_)
                     say(1, "the broker closed the connection during the CURVE handshake: "
-                           "is --broker-pub the public key of this broker?");
+                           "is --broker-pub the public key of this broker, and does the broker use CURVE "
+                           "(--curve-key)?");
                 break;
             default: break;
         }

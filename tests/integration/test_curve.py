@@ -311,3 +311,19 @@ def test_a_dashboard_with_keys_follows_a_curve_broker(keys, target, tmp_path):
         for p in procs:
             p.kill()
         b.kill()
+
+
+def test_peers_with_keys_are_told_when_the_broker_has_none(keys):
+    b = Broker()  # no CURVE
+    try:
+        r = run_runner("--ping-broker", "--broker", b.frontend, "--broker-timeout", "2s", *client_args(keys, "r0"))
+        # ZeroMQ reports the mechanism mismatch, or (a race) only the dropped connection.
+        assert r.rc == 1 and ("the broker does not use CURVE" in r.stderr or
+                              "does the broker use CURVE (--curve-key)?" in r.stderr), r.stderr
+        a = Proc([AGENT, "--broker", b.backend, "--id", "a0", "--threads", "1", *client_args(keys, "a0")])
+        try:
+            wait_stderr(a, "CURVE")
+        finally:
+            a.kill()
+    finally:
+        b.kill()
