@@ -24,6 +24,13 @@ from loads_procs import Cluster, run_runner
 
 QUANTILES = [("p50", 0.50), ("p90", 0.90), ("p99", 0.99)]
 REL, ABS_NS = 0.01, 300_000  # reported <= truth * (1 + REL) + ABS_NS
+# The max is one sample: a single delay of the client's thread (preempted by
+# another process, a page fault) moves it by that whole delay, while it moves a
+# percentile only when many samples shift. It keeps the exact causality check
+# (never below the truth) but gets one scheduling delay on a shared machine
+# as its budget: it once read 71.1 ms against the server's 61.7 ms on a quiet
+# 2-core machine, with p50..p99 all within 1%.
+MAX_ABS_NS = 15_000_000
 
 # 9000 hits in both modes (10 users x 900 hits locally, 10 x 300 on each of
 # 3 agents): at p99 one rank is ~0.06 ms of this distribution, and the few
@@ -86,8 +93,8 @@ def check_against_truth(report, target, hits, label):
     print("\n" + table)
     below = [name for name, tr, got in rows if got < tr]
     assert not below, f"reported below the truth (impossible by causality): {below}\n{table}"
-    far = [name for name, tr, got in rows if got > tr * (1 + REL) + ABS_NS]
-    assert not far, f"reported more than 1% + 0.3 ms above the truth: {far}\n{table}"
+    far = [name for name, tr, got in rows if got > tr * (1 + REL) + (MAX_ABS_NS if name == "max" else ABS_NS)]
+    assert not far, f"reported more than 1% + 0.3 ms (max: 1% + 15 ms) above the truth: {far}\n{table}"
 
 
 def test_dist_endpoint_draws_and_records(target):
