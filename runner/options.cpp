@@ -151,7 +151,7 @@ ParseResult parse(int argc, char** argv) {
                  "  loads-runner http://127.0.0.1:8080/ -u 10:20:30 -c 20\n"
                  "  loads-runner ./libexample.so:WebSite.test_home --server-url http://127.0.0.1:8080 -u 50 -d 30s\n",
                  "loads-runner"};
-    app.set_version_flag("--version", "loads-runner 0.1.0");
+    app.set_version_flag("--version", "loads-runner " LOADS_VERSION);
     app.option_defaults()->always_capture_default();
 
     Options o;

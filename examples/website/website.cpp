@@ -1,7 +1,7 @@
 // A first test library: copy this folder to start your own.
 //
 // Build (inside this project, or anywhere after `cmake --install`):
-//     find_package(loads REQUIRED)                      # not needed in-tree
+//     find_package(loads 0.2 REQUIRED)                  # not needed in-tree
 //     loads_add_test_library(website SOURCES website.cpp)
 // Run against the demo target:
 //     loads-demo-target --http-port 8080 &
