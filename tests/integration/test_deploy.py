@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from loads_procs import BUILD, Broker, free_port, request, run_runner
+from loads_procs import BUILD, Broker, free_port, request, require_tool, run_runner
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 
 
-@pytest.mark.skipif(shutil.which("supervisord") is None, reason="supervisor is not installed")
 def test_supervisord_cluster_runs_6000_hits(tmp_path, target):
+    require_tool("supervisord", "supervisor")
     ports = {7780: free_port(), 7781: free_port(), 7782: free_port()}
     conf = (DEPLOY / "supervisord.conf").read_text()
     conf = conf.replace("/usr/local/bin/loads-broker", str(BUILD / "broker" / "loads-broker"))
@@ -64,6 +64,7 @@ def test_supervisord_cluster_runs_6000_hits(tmp_path, target):
 
 
 def test_supervisord_curve_cluster_with_the_keygen_step(tmp_path, target):
+    require_tool("supervisord", "supervisor")
     """deploy/keys.sh makes the keys, deploy/supervisord-curve.conf runs the
     broker with CURVE and five agents with theirs; a runner with its key
     runs, one without is refused."""
@@ -117,6 +118,7 @@ def test_systemd_units_verify(tmp_path):
     """deploy/systemd's units as systemd 252 reads them (systemd-analyze
     verify: directives, specifiers such as %d for the key credential,
     executables), with the binaries of this build."""
+    require_tool("systemd-analyze", "systemd")
     units = []
     for unit in (DEPLOY / "systemd").iterdir():
         text = unit.read_text()

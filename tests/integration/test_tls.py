@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from loads_procs import RUNNER, SOCKET_LIB, Proc
+from loads_procs import RUNNER, SOCKET_LIB, Proc, require_tool
 
 PEERS = Path(__file__).resolve().parents[1] / "support" / "peers.py"
 
-pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl CLI not installed")
+require_tool("openssl", "openssl")  # every test here makes its certificates with it
 
 
 @pytest.fixture(scope="module")

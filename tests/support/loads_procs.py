@@ -112,6 +112,15 @@ def run_runner(*args, timeout=60, cwd=None):
     return Result(p.returncode, p.stdout, p.stderr, time.monotonic() - t0)
 
 
+def require_tool(name, package):
+    """Fails (never skips) when a tool a test needs is missing: CI's setup
+    installs it, so its absence is a broken setup, not a reason to pass."""
+    import shutil
+    import pytest
+    if shutil.which(name) is None:
+        pytest.fail(f"{name} is not installed (Debian package {package}): run `bash .ci/setup`", pytrace=False)
+
+
 def free_port():
     import socket
     with socket.socket() as s:

@@ -7,7 +7,7 @@ link with a raw AF_PACKET socket."""
 import os
 import subprocess
 
-from loads_procs import Proc
+from loads_procs import Proc, require_tool
 
 
 def ip(*args, ns=None, check=True):
@@ -22,6 +22,7 @@ class Net:
     """A switch namespace with a bridge, and hosts plugged into it."""
 
     def __init__(self, *hosts, subnet=None):
+        require_tool("ip", "iproute2")
         tag = f"lt{os.getpid() % 100000}"
         self.subnet = subnet or f"10.213.{os.getpid() % 200 + 20}"
         self.switch = f"{tag}-sw"
