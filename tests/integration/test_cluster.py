@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from loads_procs import (CASES_LIB, RUNNER, WEBSITE_LIB, Agent, Broker, Cluster, Proc, free_port,
+from loads_procs import (CASES_LIB, RUNNER, WEBSITE_LIB, Agent, Broker, Cluster, Proc,
                          request, run_runner)
 
 SUBSCRIBER = Path(__file__).resolve().parents[2] / "examples" / "subscriber" / "loads_subscribe.py"
@@ -102,8 +102,12 @@ def test_wait_holds_the_run_until_agents_come(tmp_path, target):
 
 
 def test_no_broker_is_a_clear_error(target):
-    r = run_runner(target.url + "/", "--agents", "1", "--broker", f"tcp://127.0.0.1:{free_port()}",
-                   "--broker-timeout", "1s", timeout=30)
+    # A port held by a socket that never listens: nothing can answer there.
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        port = held.getsockname()[1]
+        r = run_runner(target.url + "/", "--agents", "1", "--broker", f"tcp://127.0.0.1:{port}",
+                       "--broker-timeout", "1s", timeout=30)
     assert r.rc == 2
     assert "no broker" in r.stderr
 
@@ -177,10 +181,8 @@ def test_ctrl_c_stops_every_agent_and_prints_the_summary(tmp_path, target):
 
 
 def test_broker_restart_gets_idle_agents_back(tmp_path):
-    ports = [free_port() for _ in range(3)]
-    eps = dict(frontend=f"tcp://127.0.0.1:{ports[0]}", backend=f"tcp://127.0.0.1:{ports[1]}",
-               publisher=f"tcp://127.0.0.1:{ports[2]}")
-    broker = Broker(**eps)
+    broker = Broker()  # ports from the OS; the restarted broker binds the same ones
+    eps = dict(frontend=broker.frontend, backend=broker.backend, publisher=broker.publisher)
     agents = [Agent(broker.backend, f"r{i}") for i in range(2)]
     try:
         broker.wait_agents(2)

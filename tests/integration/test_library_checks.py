@@ -23,7 +23,7 @@ import zmq
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
 
 from loads_procs import (AGENT, CASES_LIB, RUNNER, Agent, Broker, Cluster, Proc,  # noqa: E402
-                         free_port, run_runner)
+                         run_runner)
 
 
 def build_marker_library(tmp_path, marker):

@@ -121,6 +121,9 @@ def require_tool(name, package):
         pytest.fail(f"{name} is not installed (Debian package {package}): run `bash .ci/setup`", pytrace=False)
 
 
+# Only for programs that cannot say which port the OS gave them: the deploy
+# files under test (supervisord configs name fixed ports, as deployed) and
+# Prometheus. Everything of ours binds port 0 and prints what it bound.
 def free_port():
     import socket
     with socket.socket() as s:
