@@ -2,6 +2,7 @@
 // HTTP (Beast is heavy to compile: keep it in few files).
 #include "http_session.hpp"
 
+#include "connect.hpp"
 #include "http_simple.hpp"
 #include "io_error.hpp"
 
@@ -295,34 +296,16 @@ private:
             plain_.emplace(worker.io());
             sock = &*plain_;
         }
-        error_code ec;
-        arm(opts.connect_timeout);
-        asio::async_connect(*sock, endpoints, io_.yield()[ec]);
-        if (ec) {
-            disarm();
+        arm(opts.connect_timeout);  // bounds the connect and the TLS handshake together
+        auto failed = tcp_connect(*sock, endpoints, io_.yield());
+        if (!failed && secure_) failed = tls_handshake(*tls_, host_, opts.insecure, io_.yield());
+        disarm();
+        if (failed) {
             bool to = timed_out();
             close();
-            return RequestError(classify(ec, IoPhase::connect, to),
-                                describe(ec, IoPhase::connect, to) + " (" + origin_ + ")");
+            return RequestError(classify(failed->ec, failed->phase, to),
+                                describe(failed->ec, failed->phase, to) + " (" + origin_ + ")");
         }
-        sock->set_option(tcp::no_delay(true), ec);
-        if (secure_) {
-            if (!SSL_set_tlsext_host_name(tls_->native_handle(), host_.c_str())) {
-                disarm();
-                close();
-                return RequestError(ErrorKind::tls, "TLS: cannot set SNI host name " + host_);
-            }
-            if (!opts.insecure) tls_->set_verify_callback(ssl::host_name_verification(host_));
-            tls_->async_handshake(ssl::stream_base::client, io_.yield()[ec]);
-            if (ec) {
-                disarm();
-                bool to = timed_out();
-                close();
-                return RequestError(classify(ec, IoPhase::tls_handshake, to),
-                                    describe(ec, IoPhase::tls_handshake, to) + " (" + origin_ + ")");
-            }
-        }
-        disarm();
         connected_ = true;
         return std::nullopt;
     }

@@ -1,4 +1,5 @@
 // Raw TCP streams for tests: send, recv_until, recv_exactly, recv_some.
+#include "connect.hpp"
 #include "io_error.hpp"
 #include "socket_clients.hpp"
 
@@ -36,20 +37,11 @@ public:
         const auto& eps = io_.worker().resolve(host_, port_);
         if (options_.tls) tls_.emplace(io_.worker().io(), io_.worker().tls());
         else plain_.emplace(io_.worker().io());
-        error_code ec;
         arm(std::chrono::duration_cast<Clock::duration>(io_.options().connect_timeout));
-        asio::async_connect(socket(), eps, io_.yield()[ec]);
+        auto failed = tcp_connect(socket(), eps, io_.yield());
+        if (!failed && tls_) failed = tls_handshake(*tls_, host_, io_.options().insecure, io_.yield());
         disarm();
-        if (ec) fail(ec, IoPhase::connect);
-        socket().set_option(tcp::no_delay(true), ec);
-        if (tls_) {
-            SSL_set_tlsext_host_name(tls_->native_handle(), host_.c_str());
-            if (!io_.options().insecure) tls_->set_verify_callback(ssl::host_name_verification(host_));
-            arm(std::chrono::duration_cast<Clock::duration>(io_.options().connect_timeout));
-            tls_->async_handshake(ssl::stream_base::client, io_.yield()[ec]);
-            disarm();
-            if (ec) fail(ec, IoPhase::tls_handshake);
-        }
+        if (failed) fail(failed->ec, failed->phase);
         open_ = true;
         ++io_.stats().tcp_opened;
     }

@@ -4,6 +4,7 @@
 // Every socket has a reader coroutine of its own, so that messages the
 // server pushes are read as they arrive (and counted, or handed to the
 // test's callback) whether or not the test is waiting in receive().
+#include "connect.hpp"
 #include "hit_outcome.hpp"
 #include "io_error.hpp"
 #include "socket_clients.hpp"
@@ -360,17 +361,11 @@ std::unique_ptr<WebSocket> open_websocket(UserIo& io, const Url& url, WsOptions 
         throw RequestError(classify(ec, phase, to), describe(ec, phase, to) + " (" + url.str() + ")");
     };
     error_code ec;
-    st->arm(connect_timeout);
-    asio::async_connect(st->lowest(), w.resolve(url.host, url.port), io.yield()[ec]);
-    if (ec) fail(ec, IoPhase::connect);
-    st->lowest().set_option(tcp::no_delay(true), ec);
-    if (st->tls) {
-        auto& tls = st->tls->next_layer().next_layer();
-        SSL_set_tlsext_host_name(tls.native_handle(), url.host.c_str());
-        if (!opts.insecure) tls.set_verify_callback(ssl::host_name_verification(url.host));
-        tls.async_handshake(ssl::stream_base::client, io.yield()[ec]);
-        if (ec) fail(ec, IoPhase::tls_handshake);
-    }
+    st->arm(connect_timeout);  // bounds the connect and both handshakes together
+    auto failed = tcp_connect(st->lowest(), w.resolve(url.host, url.port), io.yield());
+    if (!failed && st->tls)
+        failed = tls_handshake(st->tls->next_layer().next_layer(), url.host, opts.insecure, io.yield());
+    if (failed) fail(failed->ec, failed->phase);
     Headers headers = options.headers;
     std::string subprotocol = options.subprotocol;
     websocket::response_type res;

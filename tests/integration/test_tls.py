@@ -21,7 +21,7 @@ def tls(tmp_path_factory):
     d = tmp_path_factory.mktemp("tls")
     cert, key = d / "cert.pem", d / "key.pem"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
                     "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True,
                    timeout=60)
     p = Proc(["/usr/bin/python3", PEERS, "--tls", cert, key])
@@ -106,3 +106,36 @@ def test_tcp_over_tls(tls):
     assert rc == 0, (err, j and j["total"]["messages"])
     assert j["total"]["successes"] == 6
     assert j["total"]["tcp"]["opened"] == 6
+
+
+def test_sni_is_the_host_name_and_never_an_address(tls):
+    """HTTPS, WSS and TLS over TCP send the URL's host name as SNI and check
+    the certificate against it; an address literal is not sent (RFC 6066)."""
+    p = tls["proc"]
+
+    def sends_sni(action, expected):
+        # Lines of earlier tests' handshakes may still be arriving: wait for
+        # the expected one rather than take the first.
+        before = len(p.lines)
+        action()
+        p.wait_for(lambda l: f"sni {expected}" in p.lines[before:], timeout=10)
+
+    def by_name(url, *args):
+        def run():
+            rc, j, err = runner(url, *args, "-u", "1", "-c", "2", trust=tls["cert"])
+            assert rc == 0, (err, j and j["total"]["messages"])
+            assert j["total"]["successes"] == 2
+        return run
+
+    https_port = tls["https"].rsplit(":", 1)[1]
+    wss_port = tls["wss"].rsplit(":", 1)[1]
+    tcps_port = tls["tcps"].rsplit(":", 1)[1]
+    sends_sni(by_name(f"https://localhost:{https_port}/"), "localhost")
+    sends_sni(by_name(f"wss://localhost:{wss_port}/echo", "--expect", "ping"), "localhost")
+    sends_sni(by_name(f"{SOCKET_LIB}:Tls.test_tcp_echo", "--server-url", f"tcp://localhost:{tcps_port}"), "localhost")
+    # By address: no SNI (the server reads lines in handshake order: a None
+    # after the last localhost), and never the address itself.
+    by_name(f"https://{tls['https']}/")()
+    last_name = max(i for i, x in enumerate(p.lines) if x == "sni localhost")
+    p.wait_for(lambda l: "sni None" in p.lines[last_name:], timeout=10)
+    assert not [x for x in p.lines if x.startswith("sni 127.")], p.lines

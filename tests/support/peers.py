@@ -153,6 +153,8 @@ async def serve_tls(cert, key):
     import ssl
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(cert, key)
+    # Each handshake says which host name the client sent as SNI (None: none).
+    ctx.sni_callback = lambda _sock, name, _ctx: print(f"sni {name}", flush=True)
     https = await asyncio.start_server(https_handler, "127.0.0.1", 0, ssl=ctx)
     wss = await websockets.serve(ws_handler, "127.0.0.1", 0, ssl=ctx, max_size=8 * 2**20)
     tcps = await asyncio.start_server(tcp_handler, "127.0.0.1", 0, ssl=ctx)

@@ -53,7 +53,7 @@ struct TaskInfo {
 
 // How the engine's clients behave.
 struct ClientOptions {
-    Duration connect_timeout = std::chrono::seconds(10);
+    Duration connect_timeout = std::chrono::seconds(10);  // the TCP connect and the TLS handshake together
     Duration timeout = std::chrono::seconds(30);  // one request or receive
     bool follow_redirects = false;                // URL mode; sessions default to true
     unsigned max_redirects = 10;
