@@ -12,6 +12,11 @@
 // skipped (a config that says `curve-key = /dev/zero` would read forever —
 // that is the user's own machine, not hostile input). parse() prints its
 // messages to std::cout/std::cerr: they go nowhere here.
+//
+// Speed: one runner::CommandLine serves every input (building CLI11's App
+// was most of the time per input, and of ASan's allocation bookkeeping);
+// each parse starts from the defaults, as tests/unit/runner/test_options.cpp
+// checks. Mode 1's file is on /dev/shm (tmpfs) when there is one: no disk.
 #include "options.hpp"
 #include "thresholds.hpp"
 
@@ -42,12 +47,14 @@ std::string config_path;
     std::abort();
 }
 
+loads::runner::CommandLine* command_line;
+
 int run_parse(std::vector<std::string>& args) {
     std::vector<char*> argv;
     argv.push_back(const_cast<char*>("loads-runner"));
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
-    auto r = loads::runner::parse(static_cast<int>(argv.size() - 1), argv.data());
+    auto r = command_line->parse(static_cast<int>(argv.size() - 1), argv.data());
     if (r.options && r.exit_code != 0) fail("options and a non-zero exit code");
     if (!r.options && r.exit_code != 0 && r.exit_code != 2) fail("an exit code other than 0 or 2");
     return r.exit_code;
@@ -65,11 +72,17 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
     static NullBuf null;
     std::cout.rdbuf(&null);
     std::cerr.rdbuf(&null);
-    char tmpl[] = "/tmp/loads-fuzz-config-XXXXXX";
-    const int fd = ::mkstemp(tmpl);
+    command_line = new loads::runner::CommandLine;  // kept to the end, never destroyed
+    char shm[] = "/dev/shm/loads-fuzz-config-XXXXXX";
+    char tmp[] = "/tmp/loads-fuzz-config-XXXXXX";
+    int fd = ::mkstemp(shm);
+    config_path = shm;
+    if (fd < 0) {
+        fd = ::mkstemp(tmp);
+        config_path = tmp;
+    }
     if (fd < 0) fail("mkstemp");
     ::close(fd);
-    config_path = tmpl;
     std::atexit([] { ::unlink(config_path.c_str()); });
     return 0;
 }

@@ -144,16 +144,9 @@ std::optional<std::string> config_argument(int argc, char** argv) {
     return std::nullopt;
 }
 
-}  // namespace
-
-ParseResult parse(int argc, char** argv) {
-    CLI::App app{"loads-runner: run a load test, on this machine or on a loads cluster.\n\n"
-                 "  loads-runner http://127.0.0.1:8080/ -u 10:20:30 -c 20\n"
-                 "  loads-runner ./libexample.so:WebSite.test_home --server-url http://127.0.0.1:8080 -u 50 -d 30s\n",
-                 "loads-runner"};
-    app.set_version_flag("--version", "loads-runner " LOADS_VERSION);
-    app.option_defaults()->always_capture_default();
-
+// The variables the command line's options are bound to, with their
+// defaults; a parse starts from a fresh copy.
+struct Values {
     Options o;
     PlanInput plan;
     std::string test_arg, timeout = "30s", connect_timeout = "10s", interval = "1s";
@@ -165,6 +158,30 @@ ParseResult parse(int argc, char** argv) {
     std::vector<std::string> data;
     std::string data_exhausted = "wrap";
     std::vector<std::string> params;
+};
+
+}  // namespace
+
+// CLI11's App with every option bound to a member of `v`: made once, used
+// for every parse (CLI11 clears the options' results at each parse, and `v`
+// is reset to its defaults).
+struct CommandLine::Impl {
+    Values v;
+    CLI::App app{"loads-runner: run a load test, on this machine or on a loads cluster.\n\n"
+                 "  loads-runner http://127.0.0.1:8080/ -u 10:20:30 -c 20\n"
+                 "  loads-runner ./libexample.so:WebSite.test_home --server-url http://127.0.0.1:8080 -u 50 -d 30s\n",
+                 "loads-runner"};
+    CLI::Option* users_opt = nullptr;
+
+    Impl();
+    ParseResult parse(int argc, char** argv);
+};
+
+CommandLine::Impl::Impl() {
+    auto& [o, plan, test_arg, timeout, connect_timeout, interval, headers, output, broker_timeout, curve_key,
+           broker_pub, thresholds, data, data_exhausted, params] = v;
+    app.set_version_flag("--version", "loads-runner " LOADS_VERSION);
+    app.option_defaults()->always_capture_default();
 
     app.add_option("test", test_arg,
                    "What each hit runs: a URL (http, https, ws, wss, tcp://host:port) or "
@@ -173,7 +190,7 @@ ParseResult parse(int argc, char** argv) {
     app.allow_config_extras(CLI::config_extras_mode::error);  // a misspelt name is an error, not ignored
 
     auto* g = "Load plan";
-    auto* users_opt = app.add_option("-u,--users", plan.users, "Concurrent users per cycle, e.g. 10 or 10:20:30 (closed model, the default)")
+    users_opt = app.add_option("-u,--users", plan.users, "Concurrent users per cycle, e.g. 10 or 10:20:30 (closed model, the default)")
         ->group(g)->check(checked(parse_count_list, "USERS"));
     auto* hits_opt = app.add_option("-c,--hits", plan.hits,
                                     "Hits per user in each cycle (one value, or one per cycle: 5:10:20)")
@@ -281,6 +298,13 @@ ParseResult parse(int argc, char** argv) {
     app.add_option("--interval", interval, "How often results are reported (100ms to 10s)")
         ->group(g)->check(checked(parse_duration, "DURATION"));
 
+}
+
+ParseResult CommandLine::Impl::parse(int argc, char** argv) {
+    v = Values{};  // the options stay bound: v's members keep their addresses
+    auto& [o, plan, test_arg, timeout, connect_timeout, interval, headers, output, broker_timeout, curve_key,
+           broker_pub, thresholds, data, data_exhausted, params] = v;
+
     if (auto path = config_argument(argc, argv))
         if (auto why = why_not_config(app, *path); !why.empty()) {
             std::cerr << "loads-runner: " << why << "\nRun with --help for more information.\n";
@@ -373,5 +397,12 @@ ParseResult parse(int argc, char** argv) {
             if (auto why = why_not_writable(option, *path); !why.empty()) return usage(why);
     return {std::move(o), 0};
 }
+
+CommandLine::CommandLine() : impl_(std::make_unique<Impl>()) {}
+CommandLine::~CommandLine() = default;
+
+ParseResult CommandLine::parse(int argc, char** argv) { return impl_->parse(argc, argv); }
+
+ParseResult parse(int argc, char** argv) { return CommandLine().parse(argc, argv); }
 
 }  // namespace loads::runner

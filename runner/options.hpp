@@ -8,6 +8,7 @@
 
 #include "loads/engine.hpp"
 
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -52,6 +53,23 @@ struct ParseResult {
 };
 
 ParseResult parse(int argc, char** argv);
+
+// The same parser, kept for many parses: building it (CLI11's App, every
+// option and check) is most of a parse's cost, which a program parsing many
+// command lines (fuzz/fuzz_options) pays once. parse(argc, argv) above is
+// CommandLine().parse(argc, argv); each parse starts from the defaults.
+class CommandLine {
+public:
+    CommandLine();
+    ~CommandLine();
+    CommandLine(const CommandLine&) = delete;
+    CommandLine& operator=(const CommandLine&) = delete;
+    ParseResult parse(int argc, char** argv);
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
 
 // Adds each "KEY=VALUE" of --param to `out`. Returns why one is bad (no '=',
 // a bad or repeated key, too long, too many), or "".

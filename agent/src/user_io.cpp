@@ -23,6 +23,12 @@ asio::ssl::context& WorkerIo::tls() {
     return *tls_;
 }
 
+void UserIo::throw_in_callback() {
+    throw std::logic_error(
+        "a WebSocket on_message callback cannot wait (request, sleep, receive, close, connect): "
+        "it runs on the socket's reader; send() from it is queued");
+}
+
 namespace {
 
 // getaddrinfo for a name; an empty list and rc set when it fails.

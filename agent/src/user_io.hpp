@@ -184,13 +184,27 @@ public:
     const ClientOptions& options() const { return worker_.options(); }
     bool stopping() const { return worker_.stopping(); }
 
-    // The user's coroutine; valid while its loop runs.
-    asio::yield_context& yield() { return *yield_; }
+    // The user's coroutine; valid while its loop runs. Only the user's own
+    // code may suspend it: a WebSocket's on_message runs on the socket's
+    // reader coroutine, and anything there that would wait (a request,
+    // sleep, receive, close) throws std::logic_error instead of suspending
+    // the user from another coroutine.
+    asio::yield_context& yield() {
+        if (in_ws_callback_) throw_in_callback();
+        return *yield_;
+    }
     void set_yield(asio::yield_context* y) { yield_ = y; }
 
+    // Set by a WebSocket reader while it runs the test's on_message.
+    bool in_ws_callback() const { return in_ws_callback_; }
+    void set_in_ws_callback(bool in) { in_ws_callback_ = in; }
+
 private:
+    [[noreturn]] static void throw_in_callback();
+
     WorkerIo& worker_;
     asio::yield_context* yield_ = nullptr;
+    bool in_ws_callback_ = false;
 };
 
 }  // namespace loads

@@ -172,7 +172,7 @@ void async_teardown(beast::role_type role, Gated<Next>& s, Handler&& h) {
 struct WsState final : Cancellable, std::enable_shared_from_this<WsState> {
     WsState(WorkerIo& w, const Url& url, WsOptions o)
         : worker(w), origin(url.str()), options(std::move(o)), gate(w.io().get_executor()), wake(w.io()),
-          registration(w, this) {
+          turn(w.io(), Clock::time_point::max()), registration(w, this) {
         if (url.secure()) tls.emplace(gate, w.io(), w.tls());
         else plain.emplace(gate, w.io());
     }
@@ -182,6 +182,7 @@ struct WsState final : Cancellable, std::enable_shared_from_this<WsState> {
         lowest().close(ec);
         gate.release(asio::error::operation_aborted);
         wake.cancel();
+        turn.cancel();
     }
 
     tcp::socket& lowest() { return tls ? beast::get_lowest_layer(*tls) : beast::get_lowest_layer(*plain); }
@@ -200,6 +201,99 @@ struct WsState final : Cancellable, std::enable_shared_from_this<WsState> {
         close_reason = std::move(why);
         ++worker.stats().ws_closed;
         wake.cancel();
+        turn.cancel();
+    }
+
+    // One write at a time on a Beast stream (a message, or close()'s close
+    // frame): the user's own send() and close(), and the writer coroutine
+    // that carries what on_message sent, take turns. Waits on `y` while
+    // another write is in flight (or, unless `queued`, while sends of
+    // on_message are waiting: they were made first). False when the socket
+    // closed meanwhile.
+    bool take_write_turn(asio::yield_context& y, bool queued) {
+        while (!closed && (writing || (!queued && !outbox.empty()))) {
+            error_code ec;  // `turn` never expires: give_write_turn() or cancel() ends the wait
+            turn.async_wait(y[ec]);
+        }
+        if (closed) return false;
+        writing = true;
+        return true;
+    }
+    void give_write_turn() {
+        writing = false;
+        turn.cancel();
+    }
+
+    // Writes one message on the caller's coroutine (its turn taken); false
+    // and the socket closed (with the reason) when the write fails.
+    bool write_message(asio::yield_context& y, std::string_view data, bool binary, Clock::duration timeout) {
+        error_code ec;
+        arm(timeout);
+        with_stream([&](auto& ws) {
+            ws.binary(binary);
+            ws.async_write(asio::buffer(data), y[ec]);
+        });
+        disarm();
+        if (ec) {
+            bool to = timed_out();
+            auto kind = classify(ec, IoPhase::write, to);
+            if (kind == ErrorKind::reset) kind = ErrorKind::closed;
+            mark_closed(kind, describe(ec, IoPhase::write, to) + " (" + origin + ")");
+            cancel();
+            return false;
+        }
+        Stats& s = worker.stats();
+        ++s.ws_messages_sent;
+        s.ws_bytes_sent += data.size();
+        return true;
+    }
+
+    // A send() made inside on_message: queued, and written in order by a
+    // writer coroutine of this socket (started when needed, ending when the
+    // queue is empty), so the callback never waits.
+    void queue_send(std::string_view data, bool binary) {
+        outbox.push_back(WsMessage{std::string(data), binary});
+        if (writer_running) return;
+        writer_running = true;
+        asio::spawn(
+            asio::any_io_executor(worker.io().get_executor()), std::allocator_arg,
+            boost::context::fixedsize_stack(stack_size),
+            [self = shared_from_this()](asio::yield_context y) { self->write_loop(y); },
+            [](std::exception_ptr e) { log_coroutine_end("writer", e); });
+    }
+
+    void write_loop(asio::yield_context& y) {
+        while (!outbox.empty() && !detached) {
+            if (!take_write_turn(y, true)) break;
+            WsMessage m = std::move(outbox.front());
+            outbox.pop_front();
+            bool ok = write_message(y, m.data, m.binary, send_timeout);
+            give_write_turn();
+            if (!ok) {
+                if (!detached && !worker.stopping())
+                    worker.stats().note("WebSocket send from on_message: " + close_reason);
+                break;
+            }
+        }
+        outbox.clear();
+        writer_running = false;
+        turn.cancel();  // a user's send() waiting for the queue to drain
+    }
+
+    // An exception out of a reader or writer coroutine (none is expected:
+    // the test's callback is caught inside) is logged, whatever its type.
+    static void log_coroutine_end(const char* which, std::exception_ptr e) noexcept {
+        if (!e) return;
+        try {
+            std::rethrow_exception(e);
+        } catch (...) {
+            try {
+                get_logger("engine")->error("WebSocket {} ended by an exception: {}", which,
+                                            describe_current_exception().note());
+            } catch (...) {
+                // no memory left for the log line
+            }
+        }
     }
 
     void read_loop(asio::yield_context yield) {
@@ -207,6 +301,10 @@ struct WsState final : Cancellable, std::enable_shared_from_this<WsState> {
         for (;;) {
             error_code ec;
             with_stream([&](auto& ws) { ws.async_read(buffer, yield[ec]); });
+            // The WebSocket object is gone (its destructor cancelled us, but
+            // this read may have completed first): nothing of the test's may
+            // be touched, its callback least of all.
+            if (detached) return;
             if (ec) {
                 if (closing)  // our close(): close_op ends the stream, the read learns it last
                     mark_closed(ErrorKind::closed, "closed by the test");
@@ -229,7 +327,7 @@ struct WsState final : Cancellable, std::enable_shared_from_this<WsState> {
             Stats& s = worker.stats();
             ++s.ws_messages_received;
             s.ws_bytes_received += m.data.size();
-            if (waiting || !options.on_message) {
+            if (waiting || !options.on_message || closed) {
                 if (queue.size() >= kMaxQueued) {
                     queue.pop_front();
                     s.note("WebSocket: message dropped, " + std::to_string(kMaxQueued) +
@@ -238,13 +336,28 @@ struct WsState final : Cancellable, std::enable_shared_from_this<WsState> {
                 queue.push_back(std::move(m));
                 if (waiting) wake.cancel();
             } else {
-                try {
-                    options.on_message(m.data, m.binary);
-                } catch (...) {
-                    s.note("WebSocket on_message: " + describe_current_exception().note());
-                }
+                run_callback(m);
             }
         }
+    }
+
+    // The test's on_message, on this reader coroutine: waiting calls throw
+    // there (UserIo::yield), send() is queued (queue_send). What it throws
+    // is kept for the user's next call on the socket (rethrown there, so
+    // the hit in progress ends by it), or noted if the socket goes first.
+    void run_callback(const WsMessage& m) {
+        UserIo* io = user;  // the callback may destroy the WebSocket object
+        const bool outer = io->in_ws_callback();
+        io->set_in_ws_callback(true);
+        try {
+            options.on_message(m.data, m.binary);
+        } catch (...) {
+            if (callback_error || detached)
+                worker.stats().note("WebSocket on_message: " + describe_current_exception().note());
+            else
+                callback_error = std::current_exception();
+        }
+        io->set_in_ws_callback(outer);
     }
 
     WorkerIo& worker;
@@ -261,6 +374,18 @@ struct WsState final : Cancellable, std::enable_shared_from_this<WsState> {
     bool closing = false;  // close() has begun the close handshake
     ErrorKind close_kind = ErrorKind::closed;
     std::string close_reason;
+    // The WebSocket object (WsClient): its user, while it lives; once it is
+    // destroyed (`detached`) the coroutines only end.
+    UserIo* user = nullptr;
+    bool detached = false;
+    std::exception_ptr callback_error;  // the first exception of on_message not yet rethrown
+    // Writes: one at a time (take_write_turn); on_message's sends queued.
+    bool writing = false;
+    asio::steady_timer turn;
+    std::deque<WsMessage> outbox;
+    bool writer_running = false;
+    std::size_t stack_size = 32 * 1024;   // of the reader and writer coroutines
+    Clock::duration send_timeout{};       // of the writer's writes: the socket's timeout
     Registration registration;
 };
 
@@ -270,11 +395,20 @@ public:
         timeout_ = st_->options.timeout
                        ? std::chrono::duration_cast<Clock::duration>(*st_->options.timeout)
                        : std::chrono::duration_cast<Clock::duration>(io_.options().timeout);
+        st_->user = &io_;
+        st_->send_timeout = timeout_;
     }
     ~WsClient() override {
         // No close handshake from a destructor: just drop the connection.
-        st_->mark_closed(ErrorKind::closed, "closed");
-        st_->cancel();
+        // The reader and writer coroutines may outlive this object (they
+        // hold the state); `detached` keeps them from the test's callback.
+        auto& st = *st_;
+        st.detached = true;
+        st.user = nullptr;
+        st.outbox.clear();
+        if (st.callback_error) note_callback_error();
+        st.mark_closed(ErrorKind::closed, "closed");
+        st.cancel();
     }
 
     void send(std::string_view text) override { write(text, false); }
@@ -282,6 +416,7 @@ public:
 
     WsMessage receive(std::optional<Seconds> timeout) override {
         auto& st = *st_;
+        rethrow_callback_error();
         if (!st.queue.empty()) return pop();
         if (st.closed) throw RequestError(st.close_kind, st.close_reason);
         auto limit = timeout ? std::chrono::duration_cast<Clock::duration>(*timeout) : timeout_;
@@ -290,6 +425,7 @@ public:
         error_code ec;
         st.wake.async_wait(io_.yield()[ec]);
         st.waiting = false;
+        rethrow_callback_error();
         if (!st.queue.empty()) return pop();
         if (st.closed) throw RequestError(st.close_kind, st.close_reason);
         if (io_.stopping()) throw RequestError(ErrorKind::other, "stopped");
@@ -298,14 +434,20 @@ public:
 
     void close() override {
         auto& st = *st_;
-        if (st.closed) return;
+        rethrow_callback_error();
+        if (st.closed || st.closing) return;
+        auto& yield = io_.yield();  // throws inside on_message
+        // After what on_message sent, and any send of ours in flight.
+        if (!st.take_write_turn(yield, false)) return;
         error_code ec;
         st.closing = true;
         st.gate.arm();  // see CloseGate: the read loop, not async_close, reads up to the peer's close frame
         st.arm(timeout_);
-        st.with_stream([&](auto& ws) { ws.async_close(websocket::close_code::normal, io_.yield()[ec]); });
+        st.with_stream([&](auto& ws) { ws.async_close(websocket::close_code::normal, yield[ec]); });
         st.disarm();
+        st.give_write_turn();
         st.mark_closed(ErrorKind::closed, "closed by the test");
+        rethrow_callback_error();
     }
 
     bool is_open() const override { return !st_->closed; }
@@ -319,24 +461,39 @@ private:
 
     void write(std::string_view data, bool binary) {
         auto& st = *st_;
-        if (st.closed) throw RequestError(st.close_kind, st.close_reason);
-        error_code ec;
-        st.arm(timeout_);
-        st.with_stream([&](auto& ws) {
-            ws.binary(binary);
-            ws.async_write(asio::buffer(data), io_.yield()[ec]);
-        });
-        st.disarm();
-        if (ec) {
-            bool to = st.timed_out();
-            auto kind = classify(ec, IoPhase::write, to);
-            if (kind == ErrorKind::reset) kind = ErrorKind::closed;
-            st.mark_closed(kind, describe(ec, IoPhase::write, to) + " (" + st.origin + ")");
-            st.cancel();
-            throw RequestError(kind, st.close_reason);
+        if (io_.in_ws_callback()) {  // from on_message (of this socket or another)
+            if (st.closed) throw RequestError(st.close_kind, st.close_reason);
+            if (st.closing) throw RequestError(ErrorKind::closed, "closing: close() has begun (" + st.origin + ")");
+            st.queue_send(data, binary);
+            return;
         }
-        ++io_.stats().ws_messages_sent;
-        io_.stats().ws_bytes_sent += data.size();
+        rethrow_callback_error();
+        if (st.closed) throw RequestError(st.close_kind, st.close_reason);
+        if (st.closing) throw RequestError(ErrorKind::closed, "closing: close() has begun (" + st.origin + ")");
+        auto& yield = io_.yield();
+        bool ok = st.take_write_turn(yield, false);
+        if (ok) {
+            ok = st.write_message(yield, data, binary, timeout_);
+            st.give_write_turn();
+        }
+        rethrow_callback_error();
+        if (!ok) throw RequestError(st.close_kind, st.close_reason);
+    }
+
+    // What on_message threw, once, in the user's own code.
+    void rethrow_callback_error() {
+        if (auto e = std::exchange(st_->callback_error, nullptr)) std::rethrow_exception(e);
+    }
+    void note_callback_error() noexcept {
+        try {
+            std::rethrow_exception(std::exchange(st_->callback_error, nullptr));
+        } catch (...) {
+            try {
+                if (!io_.stopping()) io_.stats().note("WebSocket on_message: " + describe_current_exception().note());
+            } catch (...) {
+                // no memory for the note
+            }
+        }
     }
 
     UserIo& io_;
@@ -402,19 +559,14 @@ std::unique_ptr<WebSocket> open_websocket(UserIo& io, const Url& url, WsOptions 
     ++l.count;
     l.latency.record(static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(took).count()));
 
+    st->stack_size = reader_stack;
+    auto client = std::make_unique<WsClient>(io, st);
     asio::spawn(
         asio::any_io_executor(w.io().get_executor()), std::allocator_arg,
         boost::context::fixedsize_stack(reader_stack),
         [st](asio::yield_context y) { st->read_loop(y); },
-        [](std::exception_ptr e) {
-            if (!e) return;
-            try {
-                std::rethrow_exception(e);
-            } catch (const std::exception& ex) {
-                get_logger("engine")->error("WebSocket reader ended by an exception: {}", ex.what());
-            }
-        });
-    return std::make_unique<WsClient>(io, std::move(st));
+        [](std::exception_ptr e) { WsState::log_coroutine_end("reader", e); });
+    return client;
 }
 
 }  // namespace loads

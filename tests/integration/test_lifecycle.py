@@ -125,3 +125,42 @@ def test_duration_mode_users_sit_out_their_cycle(srv, tmp_path):
     assert t["hits"] == 3 and t["errors"] == 3 and t["skipped"] == 0 and t["start_failures"] == 3
     assert t["names"]["logout"]["count"] == 3
     assert "\nSkipped: 0\n" in text and "Users that could not start: 3" in text
+
+
+ODD = "exception: threw oddities::NotAnException (not derived from std::exception)"
+
+
+@pytest.mark.parametrize("test,message", [
+    ("OddThrows.test_custom", ODD),
+    ("OddThrows.test_int", "exception: threw int 42"),
+])
+def test_anything_thrown_from_a_task_is_an_error(mode, request, srv, tmp_path, test, message):
+    """Issue 12: a type not derived from std::exception (or an int) thrown by a
+    task is an error of kind `exception` naming it; every hit still runs."""
+    rc, text, j, n = run(mode, where(mode, request), srv, tmp_path, test, "-u", "2", "-c", "5")
+    t = j["total"]
+    assert rc == 1
+    assert t["hits"] == 10 * n and t["errors"] == 10 * n and t["errors_by_kind"]["exception"] == 10 * n
+    assert t["messages"] == {message: 10 * n}
+    assert srv.stats()["http_requests"] == 10 * n
+    assert message in text
+
+
+def test_a_group_body_throwing_anything_is_an_error(srv, tmp_path):
+    rc, text, j, _ = run("local", None, srv, tmp_path, "OddThrows.test_group", "-u", "2", "-c", "5")
+    t = j["total"]
+    assert rc == 1
+    assert t["hits"] == 10 and t["errors"] == 10 and t["errors_by_kind"]["exception"] == 10
+    assert t["messages"] == {ODD: 10}
+    assert t["names"]["group odd"]["count"] == 10 and t["names"]["group odd"]["errors"] == 10
+    assert srv.stats()["http_requests"] == 10
+
+
+def test_on_stop_throwing_anything_is_noted_and_the_run_ends(mode, request, srv, tmp_path):
+    rc, text, j, n = run(mode, where(mode, request), srv, tmp_path, "OddThrows.test_ok", "-u", "3", "-c", "2",
+                         "--param", "on_stop=throw")
+    t = j["total"]
+    assert rc == 0  # the hits succeeded; on_stop's exception is reported, not a hit
+    assert t["hits"] == 6 * n and t["successes"] == 6 * n
+    assert t["messages"] == {"on_stop: " + ODD: 3 * n}
+    assert ("on_stop: " + ODD) in text

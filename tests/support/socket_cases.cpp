@@ -4,7 +4,9 @@
 // tcp://HOST:PORT for the TCP ones.
 #include <loads/loads.hpp>
 
+#include <atomic>
 #include <chrono>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -173,6 +175,90 @@ public:
     }
 };
 
+// WebSocket callbacks (issue 12): their lifetime, and send() from inside.
+class WsCallbacks : public loads::TestCase {
+public:
+    // Ping-pong driven by the callback alone: it answers echo "k" with
+    // "k+1" until kRounds, so the socket sends and receives kRounds + 1
+    // messages exactly (the integration test counts them).
+    static constexpr int kRounds = 50;
+    void test_echo_from_callback() {
+        int seen = 0, last = -1;
+        bool in_order = true;
+        loads::WebSocket* self = nullptr;
+        loads::WsOptions o;
+        o.on_message = [&](const std::string& data, bool) {
+            int k = std::stoi(data);
+            in_order = in_order && k == last + 1;
+            last = k;
+            ++seen;
+            if (k < kRounds) self->send(std::to_string(k + 1));
+        };
+        auto ws = create_ws(server_url() + "/echo", o);
+        self = ws.get();
+        ws->send("0");
+        for (int i = 0; i < 500 && seen < kRounds + 1; ++i) sleep(0.01);
+        check_equal(seen, kRounds + 1, "echoes seen by the callback");
+        check(in_order, "echoes in order");
+        ws->close();
+        check_equal(seen, kRounds + 1, "no echo after the last");
+    }
+    // Sockets destroyed while the server pushes as fast as it can: the
+    // callback, which captures this frame's locals, is never called once its
+    // socket is gone (a read that completed just before the destruction is
+    // dropped), and nothing crashes (under ASan too).
+    void test_destroy_while_pushing() {
+        for (int round = 0; round < 5; ++round) {
+            auto gone = std::make_shared<bool>(false);
+            int got = 0;
+            loads::WsOptions o;
+            o.on_message = [&got, gone](const std::string&, bool) {
+                if (*gone) ++late_calls;
+                else ++got;
+            };
+            auto ws = create_ws(server_url() + "/stream", o);
+            ws->send("go");
+            for (int i = 0; i < 500 && got < 100; ++i) sleep(0.002);
+            check(got >= 100, "the server pushes");
+            ws.reset();
+            *gone = true;
+            sleep(0.02);  // the reader, if its read had completed, runs now
+        }
+        check_equal(late_calls.load(), 0, "callbacks after the socket was destroyed");
+    }
+    // What the callback throws ends the hit in the user's next call.
+    void test_callback_throws_int() {
+        loads::WsOptions o;
+        o.on_message = [](const std::string&, bool) { throw 42; };
+        auto ws = create_ws(server_url() + "/echo", o);
+        ws->send("x");
+        sleep(0.2);
+        ws->receive(loads::Seconds(5));  // rethrows: "exception: threw int 42"
+        check(false, "receive after a throwing callback must rethrow");
+    }
+    void test_callback_fails_check() {
+        loads::WsOptions o;
+        o.on_message = [this](const std::string& data, bool) { check_equal(data, std::string("y"), "echo"); };
+        auto ws = create_ws(server_url() + "/echo", o);
+        ws->send("x");
+        sleep(0.2);
+        ws->close();  // rethrows the failed check: a failure
+        check(false, "close after a failing callback must rethrow");
+    }
+    // A callback that would wait (sleep) gets std::logic_error instead.
+    void test_callback_waits() {
+        loads::WsOptions o;
+        o.on_message = [this](const std::string&, bool) { sleep(0.01); };
+        auto ws = create_ws(server_url() + "/echo", o);
+        ws->send("x");
+        sleep(0.2);
+        ws->send("again");  // rethrows the logic_error
+        check(false, "send after a waiting callback must rethrow");
+    }
+
+    static inline std::atomic<int> late_calls{0};  // over the users of all worker threads
+};
+
 class Tcp : public loads::TestCase {
 public:
     std::unique_ptr<loads::TcpStream> open(std::string_view mode) {
@@ -253,6 +339,11 @@ LOADS_TEST(Ws, test_timeout)
 LOADS_TEST(Ws, test_close_midstream)
 LOADS_TEST(Ws, test_close_midstream_callback)
 LOADS_TEST(Ws, test_close_peer_drops)
+LOADS_TEST(WsCallbacks, test_echo_from_callback)
+LOADS_TEST(WsCallbacks, test_destroy_while_pushing)
+LOADS_TEST(WsCallbacks, test_callback_throws_int)
+LOADS_TEST(WsCallbacks, test_callback_fails_check)
+LOADS_TEST(WsCallbacks, test_callback_waits)
 LOADS_TEST(Tcp, test_split_delimiter)
 LOADS_TEST(Tcp, test_partial_reads)
 LOADS_TEST(Tcp, test_peer_closes_early)

@@ -268,3 +268,37 @@ public:
 LOADS_TEST(Outside, test_http)
 LOADS_TEST(Outside, test_tcp)
 LOADS_TEST(Outside, test_ws)
+
+// Exceptions of any type (issue 12): a type not derived from std::exception,
+// thrown from a task, from on_stop and from a group() body, counts as an
+// error of kind `exception` naming the type; nothing ends the worker or the
+// run. Each hit makes one GET first, so the target's count shows every hit ran.
+namespace oddities {
+struct NotAnException {
+    int code = 7;
+};
+}  // namespace oddities
+
+class OddThrows : public loads::TestCase {
+public:
+    void on_stop() override {
+        if (param("on_stop", "") == "throw") throw oddities::NotAnException{};
+    }
+    void test_custom() {
+        session().get("/");
+        throw oddities::NotAnException{};
+    }
+    void test_int() {
+        session().get("/");
+        throw 42;
+    }
+    void test_group() {
+        session().get("/");
+        group("odd", [] { throw oddities::NotAnException{}; });
+    }
+    void test_ok() { session().get("/"); }
+};
+LOADS_TEST(OddThrows, test_custom)
+LOADS_TEST(OddThrows, test_int)
+LOADS_TEST(OddThrows, test_group)
+LOADS_TEST(OddThrows, test_ok)

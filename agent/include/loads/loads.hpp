@@ -201,10 +201,25 @@ struct WsOptions {
     Headers headers;
     std::string subprotocol;
     // Called for every message that arrives while no receive() is waiting
-    // (text or binary payload, is_binary). Runs on the user's own thread.
-    // Without it, messages wait in a queue for receive(), in order, up to
-    // 100,000: beyond that the oldest is dropped, and every drop is counted
-    // in the run's messages ("WebSocket: message dropped, ...").
+    // (text or binary payload, is_binary). Without it, messages wait in a
+    // queue for receive(), in order, up to 100,000: beyond that the oldest
+    // is dropped, and every drop is counted in the run's messages
+    // ("WebSocket: message dropped, ...").
+    //
+    // Its life: it runs on the user's own thread, on the socket's reader
+    // (while the user's code is suspended elsewhere, e.g. in sleep() or a
+    // request), one message at a time, never after the WebSocket object is
+    // destroyed or close() has returned (messages that arrive during close()
+    // still reach it). So it may capture locals of the function that owns
+    // the WebSocket object by reference, as long as they outlive that object.
+    // It must not wait: send() and send_binary() from it (to this socket or
+    // another of the user's) are queued and written in order without
+    // waiting (a failed write closes the socket: its next call says why);
+    // a request, sleep(), receive(), close() or create_ws() from it throws
+    // std::logic_error. What it throws (a failed check(), `throw 42`) is
+    // rethrown by the user's next send(), receive() or close() on that
+    // socket, so the hit in progress ends by it (failure or error); if the
+    // socket is destroyed first, it goes to the run's messages.
     std::function<void(const std::string&, bool)> on_message;
     std::optional<Seconds> timeout;  // receive/handshake; default: the run's --timeout
 };
