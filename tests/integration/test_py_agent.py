@@ -178,3 +178,54 @@ def test_the_python_agent_rejects_what_it_cannot_run(mixed, srv):
     assert r.rc != 0
     assert "py_agent runs the closed model only" in r.stdout + r.stderr
     broker.wait_agents(2, timeout=10)
+
+
+def test_the_routing_id_names_an_agent_whatever_its_body_says():
+    """4.8: the broker knows an agent by its routing id; REGISTER's agent.id is replaced by it."""
+    import msgpack
+    import zmq
+    broker = Broker()
+    d = zmq.Context.instance().socket(zmq.DEALER)
+    try:
+        d.setsockopt(zmq.LINGER, 0)
+        d.setsockopt(zmq.IDENTITY, b"routing-x1")
+        d.connect(broker.backend)
+        d.send_multipart([b"REGISTER", msgpack.packb({"v": 2, "agent": {
+            "id": "body-y2", "host": "h", "pid": 1, "threads": 1, "version": "raw"}})])
+        assert d.poll(5000), "no WELCOME"
+        cmd, _ = d.recv_multipart()
+        assert cmd == b"WELCOME"
+        assert [a["agent"]["id"] for a in broker.status()["agents"]] == ["routing-x1"]
+    finally:
+        d.close()
+        broker.kill()
+
+
+def test_the_python_agent_ignores_commands_it_does_not_know():
+    """4.8: an agent does not answer a command it does not know; it goes on heartbeating."""
+    import msgpack
+    import zmq
+    router = zmq.Context.instance().socket(zmq.ROUTER)
+    router.setsockopt(zmq.LINGER, 0)
+    port = router.bind_to_random_port("tcp://127.0.0.1")
+    py = Proc([sys.executable, PY_AGENT, "--broker", f"tcp://127.0.0.1:{port}", "--id", "p9"])
+    try:
+        assert router.poll(5000), "no REGISTER"
+        peer, cmd, body = router.recv_multipart()
+        assert (peer, cmd) == (b"p9", b"REGISTER")
+        assert msgpack.unpackb(body)["agent"]["id"] == "p9"
+        router.send_multipart([peer, b"WELCOME", msgpack.packb({"v": 2, "heartbeat_ms": 50, "liveness_ms": 5000})])
+        py.wait_for(lambda l: l.startswith("registered p9"))
+        router.send_multipart([peer, b"SOMETHING_NEW", msgpack.packb({"v": 2, "run": "r1", "x": [1, 2]})])
+        router.send_multipart([peer, b"HEARTBEAT", msgpack.packb({"v": 2, "state": "", "run": "", "new_key": 1})])
+        seen = []
+        deadline = time.monotonic() + 0.5
+        while time.monotonic() < deadline:
+            if router.poll(50):
+                _, cmd, body = router.recv_multipart()
+                seen.append((cmd, msgpack.unpackb(body)))
+        assert seen and all(c == b"HEARTBEAT" and b == {"v": 2, "state": "idle", "run": ""} for c, b in seen), seen
+        assert py.p.poll() is None
+    finally:
+        py.kill()
+        router.close()
