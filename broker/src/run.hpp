@@ -28,6 +28,9 @@ inline constexpr std::uint64_t kMaxRunCount = std::uint64_t(1) << 62;
 // Bytes of label names and of message texts in one batch.
 inline constexpr std::size_t kMaxLabelBytes = std::size_t(1) << 20;
 inline constexpr std::size_t kMaxMessageBytes = std::size_t(256) << 10;
+// What an agent's Stats keep fits them whatever the test does.
+static_assert((Stats::kMaxLabels + 1) * Stats::kMaxLabelName <= kMaxLabelBytes);
+static_assert((Stats::kMaxMessages + 1) * Stats::kMaxMessageText <= kMaxMessageBytes);
 // Missing seq ranges remembered per agent (older ones are forgotten: their
 // batches, should they come, are dropped as duplicates).
 inline constexpr std::size_t kMaxMissingRanges = 256;

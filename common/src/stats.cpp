@@ -88,7 +88,32 @@ TaskStats& Stats::task(std::string_view name) {
     return tasks.emplace(std::string(name), TaskStats{}).first->second;
 }
 
+namespace {
+
+// `text` cut to at most `max` bytes of whole UTF-8 characters plus "...", or
+// `text` itself when it fits.
+std::string clipped(std::string_view text, std::size_t max) {
+    std::size_t end = max;
+    while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;  // not inside a character
+    std::string out(text.substr(0, end));
+    out += "...";
+    return out;
+}
+
+}  // namespace
+
+void Stats::note(std::string_view message) {
+    std::string cut;
+    if (message.size() > kMaxMessageText) message = cut = clipped(message, kMaxMessageText - 3);
+    auto it = messages.find(message);
+    if (it != messages.end()) ++it->second;
+    else if (messages.size() < kMaxMessages) messages.emplace(std::string(message), 1);
+    else ++messages["(other)"];
+}
+
 LabelStats& Stats::label(std::string_view name) {
+    std::string cut;
+    if (name.size() > kMaxLabelName) name = cut = clipped(name, kMaxLabelName - 3);
     if (auto it = labels.find(name); it != labels.end()) return it->second;
     if (labels.size() >= kMaxLabels) {
         if (auto it = labels.find(std::string_view("(other)")); it != labels.end()) return it->second;

@@ -549,6 +549,7 @@ public:
     Duration dur() const {
         auto v = i64();
         if (v < 0) bad(path_ + ": negative duration");
+        if (Duration(v) > kMaxWireDuration) bad(path_ + ": above 366 days");
         return Duration(v);
     }
     bool boolean() const {
@@ -807,6 +808,7 @@ RunSpec read_spec(const Value& v) {
     s.client.max_body = c("max_body").u64();
     s.interval = v("interval_ns").dur();
     if (s.interval < std::chrono::milliseconds(10)) bad(v.path() + ".interval_ns: below 10 ms");
+    if (s.interval > kMaxInterval) bad(v.path() + ".interval_ns: above 1 hour");
     s.agent_index = v("agent_index").u32();
     s.agent_count = v("agent_count").u32();
     if (s.agent_count == 0 || s.agent_index >= s.agent_count)

@@ -144,14 +144,13 @@ struct Stats {
     // Why hits failed or errored: the first kMaxMessages distinct messages
     // ("failure: home page greets", "connect: connect: Connection refused"),
     // each with how often it was seen; later new ones count under "(other)".
+    // A message longer than kMaxMessageText bytes is cut there (at a UTF-8
+    // boundary) and ends in "...": 51 of them stay far below the 256 KiB of
+    // message text a broker takes in one batch (docs/protocol.md 4.7).
     static constexpr std::size_t kMaxMessages = 50;
+    static constexpr std::size_t kMaxMessageText = 1000;
     std::map<std::string, std::uint64_t, std::less<>> messages;
-    void note(std::string_view message) {
-        auto it = messages.find(message);
-        if (it != messages.end()) ++it->second;
-        else if (messages.size() < kMaxMessages) messages.emplace(std::string(message), 1);
-        else ++messages["(other)"];
-    }
+    void note(std::string_view message);
 
     // Latency of every request and every named exchange, in ns: the service
     // time, from the first byte sent to the last byte received (a timed-out
@@ -163,7 +162,10 @@ struct Stats {
     // Per-name rows. Node addresses are stable: hot paths keep pointers.
     std::map<std::string, LabelStats, std::less<>> labels;
 
-    // Finds or creates the row for `name`, folding into "(other)" past kMaxLabels.
+    // Finds or creates the row for `name`, folding into "(other)" past
+    // kMaxLabels; a name is cut to kMaxLabelName bytes like a message (1001
+    // rows of it stay below the 1 MiB of names a broker takes in one batch).
+    static constexpr std::size_t kMaxLabelName = 1000;
     LabelStats& label(std::string_view name);
 
     // Per-task rows of a weighted-task run (empty for a run of one test).

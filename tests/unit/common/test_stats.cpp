@@ -136,3 +136,29 @@ TEST_CASE("a custom metric name keeps its kind, and names past the cap fold per 
     CHECK(s.metrics.at("(other trends)").count == 1);
     CHECK(s.metrics.count("late one") == 0);
 }
+
+TEST_CASE("long messages and label names are cut to what a broker takes in one batch") {
+    Stats s;
+    const std::string long_text(5000, 'x');
+    s.note(long_text);
+    s.note(long_text + "y");  // differs only past the cut: the same row
+    REQUIRE(s.messages.size() == 1);
+    const auto& [text, count] = *s.messages.begin();
+    CHECK(count == 2);
+    CHECK(text.size() == Stats::kMaxMessageText);
+    CHECK(text.substr(text.size() - 3) == "...");
+    // A cut never splits a UTF-8 character: 'é' is 2 bytes, so 996 bytes of
+    // x then 'é' puts a character across byte 997.
+    Stats u;
+    u.note(std::string(996, 'x') + "\xc3\xa9" + std::string(100, 'z'));
+    CHECK(u.messages.begin()->first == std::string(996, 'x') + "...");
+    s.label(std::string(3000, 'n')).count += 1;
+    s.label(std::string(3000, 'n') + "tail").count += 1;
+    REQUIRE(s.labels.size() == 1);
+    CHECK(s.labels.begin()->first.size() == Stats::kMaxLabelName);
+    CHECK(s.labels.begin()->second.count == 2);
+    const std::string exact(Stats::kMaxMessageText, 'e');  // at the bound: kept whole
+    Stats e;
+    e.note(exact);
+    CHECK(e.messages.begin()->first == exact);
+}

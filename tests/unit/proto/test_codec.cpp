@@ -177,6 +177,29 @@ TEST_CASE("params are checked like --param checks them") {
     CHECK(back.spec.params == most);
 }
 
+TEST_CASE("durations are bounded: a result interval by one hour, any other by 366 days") {
+    auto decoded = [](RunSpec spec) {
+        return std::get<Prepare>(decode("PREPARE", encode(Prepare{"r9", std::move(spec), std::nullopt}).body)).spec;
+    };
+    auto refused = [](RunSpec spec) { return kind_of("PREPARE", encode(Prepare{"r9", std::move(spec), std::nullopt}).body); };
+    RunSpec spec = sample_spec();
+    spec.interval = kMaxInterval;
+    CHECK(decoded(spec).interval == kMaxInterval);
+    spec.interval = kMaxInterval + 1ns;
+    CHECK(refused(spec) == Kind::malformed);
+    spec.interval = Duration(INT64_MAX);  // once made a broker publish snapshots in a tight loop
+    CHECK(refused(spec) == Kind::malformed);
+    spec = sample_spec();
+    spec.client.timeout = kMaxWireDuration;
+    CHECK(decoded(spec).client.timeout == kMaxWireDuration);
+    spec.client.timeout = kMaxWireDuration + 1ns;
+    CHECK(refused(spec) == Kind::malformed);
+    spec = sample_spec();
+    spec.plan.cycles[0].duration = Duration(INT64_MAX);
+    CHECK(refused(spec) == Kind::malformed);
+    CHECK(kind_of("RESULT", encode(Result{"r1", 1, 0, 1, Duration(INT64_MAX), Stats{}}).body) == Kind::malformed);
+}
+
 TEST_CASE("STATUS is a request without fields and a reply with them") {
     CHECK(std::holds_alternative<StatusRequest>(decode("STATUS", encode(StatusRequest{}).body)));
     Status st;

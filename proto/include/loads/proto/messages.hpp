@@ -10,6 +10,7 @@
 #include "loads/engine.hpp"
 #include "loads/stats.hpp"
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <stdexcept>
@@ -31,6 +32,12 @@ inline constexpr std::size_t kMaxBodySize = 128u << 20;
 inline constexpr std::size_t kMaxBodyValues = std::size_t(1) << 23;
 // Nesting depth of arrays and maps in a body.
 inline constexpr std::size_t kMaxBodyDepth = 32;
+// Any duration on the wire is at most 366 days, and a run's result interval
+// at most one hour: a reader adds them to its clock, where 2^63 ns overflows
+// (a broker once published 20,795 snapshots a second for an interval of
+// 2^63 - 1 ns).
+inline constexpr std::chrono::nanoseconds kMaxWireDuration = std::chrono::hours(24 * 366);
+inline constexpr std::chrono::nanoseconds kMaxInterval = std::chrono::hours(1);
 
 // ---------------------------------------------------------------- pieces
 
