@@ -57,6 +57,7 @@ class RawAgent:
         self.s.setsockopt(zmq.LINGER, 0)
         self.s.setsockopt(zmq.ROUTING_ID, agent_id.encode())
         self.s.connect(backend)
+        self.acks = []  # the broker's ACK bodies, in order (docs/protocol.md 5.4)
         self.send("REGISTER", {"agent": {"id": agent_id, "host": "raw", "pid": os.getpid(), "threads": 1,
                                          "version": "raw"}})
         self.expect("WELCOME")
@@ -65,7 +66,7 @@ class RawAgent:
         self.s.send_multipart([command.encode(), msgpack.packb({"v": 2, **body})])
 
     def recv(self, timeout=15.0):
-        """The next message that is not a HEARTBEAT, or None."""
+        """The next message that is not a HEARTBEAT or an ACK (kept in self.acks), or None."""
         deadline = time.monotonic() + timeout
         while True:
             left = deadline - time.monotonic()
@@ -75,6 +76,8 @@ class RawAgent:
             cmd = cmd.decode()
             if cmd == "HEARTBEAT":  # answered, so the broker keeps us
                 self.send("HEARTBEAT", {"state": "idle", "run": ""})
+            elif cmd == "ACK":
+                self.acks.append(msgpack.unpackb(raw, strict_map_key=False))
             else:
                 return cmd, msgpack.unpackb(raw, strict_map_key=False)
 

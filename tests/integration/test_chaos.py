@@ -1,0 +1,155 @@
+"""Faults in the middle of a run, with real processes (issue 12): an agent
+stopped (SIGSTOP) for 3 s and for 10 s, the broker killed (SIGKILL) and
+restarted, an agent cut from the broker by a network partition (namespaces of
+the test's own). Each run is a count plan long enough to outlast the fault, so
+its hits are known exactly; the runner's summary must count every hit the
+demo target served, and say what happened."""
+import json
+import signal
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+from loads_procs import AGENT, BROKER, DEMO, RUNNER, Agent, Broker, Cluster, free_port
+
+
+class Runner:
+    """loads-runner in the background, its output in files (JSON report on stdout)."""
+
+    def __init__(self, *args, prefix=()):
+        self.out, self.err = tempfile.TemporaryFile(), tempfile.TemporaryFile()
+        self.p = subprocess.Popen([*map(str, prefix), str(RUNNER), *map(str, args)], stdout=self.out,
+                                  stderr=self.err, start_new_session=True)
+
+    def finish(self, timeout):
+        try:
+            rc = self.p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            self.p.wait(timeout=10)
+            raise AssertionError(f"the runner did not end within {timeout}s: {self.stderr()[-3000:]}")
+        self.out.seek(0)
+        return rc, self.out.read().decode(errors="replace")
+
+    def stderr(self):
+        self.err.seek(0)
+        return self.err.read().decode(errors="replace")
+
+    def kill(self):
+        if self.p.poll() is None:
+            self.p.kill()
+            self.p.wait(timeout=10)
+
+
+def wait_until(what, predicate, timeout=20.0, step=0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(step)
+    raise AssertionError(f"not within {timeout}s: {what}")
+
+
+def running(broker):
+    return any(r["state"] == "running" for r in broker.status()["runs"])
+
+
+def report(rc, stdout, runner):
+    try:
+        return json.loads(stdout)
+    except ValueError:
+        raise AssertionError(f"rc={rc}, no JSON report: {stdout[-2000:]!r} {runner.stderr()[-3000:]}")
+
+
+# Each agent's users make exactly this many hits: 2 users x HITS per agent,
+# about 10 ms apart, so a run lasts about HITS / 100 s.
+USERS = 2
+
+
+def plan(hits):
+    return ["-u", USERS, "-c", hits, "--sleep", "10ms", "--output", "json"]
+
+
+def stop_agent(cluster, target, seconds, hits):
+    """A run on two agents; agent a1 is stopped for `seconds` once the run is
+    under way. Returns the runner's report and the target's count."""
+    runner = Runner(target.url + "/", *plan(hits), "--agents", 2, "--broker", cluster.broker.frontend)
+    try:
+        wait_until("the run is running", lambda: running(cluster.broker))
+        wait_until("hits reach the target", lambda: target.stats()["http_requests"] > 200)
+        victim = cluster.agents[1]
+        victim.signal(signal.SIGSTOP)
+        time.sleep(seconds)
+        victim.signal(signal.SIGCONT)
+        rc, out = runner.finish(timeout=90)
+        return rc, report(rc, out, runner), target.stats()["http_requests"], runner.stderr()
+    finally:
+        runner.kill()
+
+
+def test_an_agent_stopped_3s_is_not_lost_and_nothing_is_missing(tmp_path, target):
+    c = Cluster(2, tmp_path, heartbeat="200ms", liveness="5000ms")
+    try:
+        rc, j, served, err = stop_agent(c, target, 3, 1000)
+        assert j["total"]["hits"] == 2 * USERS * 1000 == served, (j["total"]["hits"], served)
+        assert not j["incomplete"], j["events"]
+        assert not any("lost" in e for e in j["events"]), j["events"]
+        assert rc == 0, err
+    finally:
+        c.kill()
+
+
+def test_an_agent_stopped_10s_is_lost_rejoins_and_nothing_is_missing(tmp_path, target):
+    # liveness 1.5 s: a1 is declared lost 1.5 s into its 10 s stop.
+    c = Cluster(2, tmp_path, heartbeat="200ms", liveness="1500ms")
+    try:
+        rc, j, served, err = stop_agent(c, target, 10, 2000)
+        assert j["total"]["hits"] == 2 * USERS * 2000 == served, (j["total"]["hits"], served, j["events"])
+        assert any(e.startswith("agent a1 lost at") for e in j["events"]), j["events"]
+        back = [e for e in j["events"] if e.startswith("agent a1 was lost for ")]
+        assert len(back) == 1 and back[0].endswith("s and rejoined; nothing missing"), j["events"]
+        away = float(back[0].split()[5])
+        assert 9.0 <= away <= 13.0, back
+        assert not j["incomplete"], j["events"]
+        assert rc == 0, err
+        assert "rejoined" in err  # said live, too
+        # Both agents are idle again and take the next run.
+        c.broker.wait_agents(2, timeout=10)
+    finally:
+        c.kill()
+
+
+def test_the_broker_killed_and_restarted_mid_run_loses_nothing(tmp_path, target):
+    ports = [free_port() for _ in range(3)]
+    eps = dict(zip(("frontend", "backend", "publisher"), (f"tcp://127.0.0.1:{p}" for p in ports)))
+    broker = Broker(heartbeat="200ms", liveness="1500ms", **eps)
+    agents, runner = [], None
+    try:
+        agents = [Agent(broker.backend, f"a{i}", cache_dir=str(tmp_path / f"cache-{i}")) for i in range(2)]
+        broker.wait_agents(2)
+        runner = Runner(target.url + "/", *plan(1500), "--agents", 2, "--broker", broker.frontend)
+        wait_until("the run is running", lambda: running(broker))
+        wait_until("hits reach the target", lambda: target.stats()["http_requests"] > 200)
+        broker.kill()  # SIGKILL: nothing of the run survives in it
+        time.sleep(1)
+        broker = Broker(heartbeat="200ms", liveness="1500ms", **eps)
+        # The agents come back with the run; the broker learns it from them.
+        wait_until("the run is learned back", lambda: running(broker), timeout=15)
+        rc, out = runner.finish(timeout=90)
+        j = report(rc, out, runner)
+        served = target.stats()["http_requests"]
+        assert j["total"]["hits"] == 2 * USERS * 1500 == served, (j["total"]["hits"], served, j["events"])
+        assert not j["incomplete"], j["events"]
+        assert any("the broker restarted" in e for e in j["events"]), j["events"]
+        assert rc == 0, runner.stderr()
+        assert "re-attaching" in runner.stderr() and "re-attached to run" in runner.stderr()
+        broker.wait_agents(2, timeout=10)
+    finally:
+        if runner:
+            runner.kill()
+        for a in agents:
+            a.kill()
+        broker.kill()
