@@ -153,3 +153,55 @@ def test_the_broker_killed_and_restarted_mid_run_loses_nothing(tmp_path, target)
         for a in agents:
             a.kill()
         broker.kill()
+
+
+def test_an_agent_cut_from_the_broker_for_10s_rejoins_and_nothing_is_missing(tmp_path):
+    """Broker and runner on one host, each agent on a host of its own with its
+    own demo target on its loopback (so cutting an agent's link cuts it from
+    the broker only); agent a1's link goes down for 10 s mid-run."""
+    from netns import Net
+    net = Net("broker", "a0", "a1")
+    procs, runner = [], None
+    try:
+        b = net.addr["broker"]
+        broker = net.proc("broker", [BROKER, "--frontend", f"tcp://{b}:7780", "--backend", f"tcp://{b}:7781",
+                                     "--publisher", f"tcp://{b}:7782", "--heartbeat", "200ms", "--liveness", "1500ms",
+                                     "--insecure"])
+        procs.append(broker)
+        broker.wait_for(lambda l: l == "ready")
+        for h in ("a0", "a1"):
+            t = net.proc(h, [DEMO, "--http-port", "8080", "--no-tcp"])
+            procs.append(t)
+            t.wait_for(lambda l: l == "ready")
+        for h in ("a0", "a1"):
+            a = net.proc(h, [AGENT, "--broker", f"tcp://{b}:7781", "--id", h, "--threads", "1",
+                             "--cache-dir", tmp_path / f"cache-{h}"])
+            procs.append(a)
+            a.wait_for(lambda l: l.startswith("registered "))
+
+        def served(h):
+            p = net.run(h, ["/usr/bin/python3", "-c", "import urllib.request;print(urllib.request.urlopen("
+                            "'http://127.0.0.1:8080/stats', timeout=5).read().decode())"])
+            assert p.returncode == 0, p.stderr
+            return json.loads(p.stdout)["http_requests"]
+
+        runner = Runner("http://127.0.0.1:8080/", *plan(2000), "--agents", 2, "--broker", f"tcp://{b}:7780",
+                        prefix=["ip", "netns", "exec", net.ns["broker"]])
+        wait_until("hits reach both targets", lambda: served("a0") > 200 and served("a1") > 200, timeout=30, step=0.2)
+        net.cut("a1")
+        time.sleep(10)
+        net.heal("a1")
+        rc, out = runner.finish(timeout=90)
+        j = report(rc, out, runner)
+        total = served("a0") + served("a1")
+        assert j["total"]["hits"] == 2 * USERS * 2000 == total, (j["total"]["hits"], total, j["events"])
+        back = [e for e in j["events"] if e.startswith("agent a1 was lost for ")]
+        assert len(back) == 1 and back[0].endswith("nothing missing"), j["events"]
+        assert not j["incomplete"], j["events"]
+        assert rc == 0, runner.stderr()
+    finally:
+        if runner:
+            runner.kill()
+        for p in procs:
+            p.kill()
+        net.close()
