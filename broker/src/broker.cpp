@@ -662,10 +662,14 @@ void Broker::tick(Clock::time_point now) {
     // first: the registry changes while we handle losses.
     if (now >= next_liveness_check_) {
         next_liveness_check_ = now + std::chrono::milliseconds(100);
+        // Messages still waiting on the backend may be from the agents that
+        // look silent (the broker is behind, not they): no loss is declared
+        // then before twice the liveness window.
+        const bool behind = (backend_.get(zmq::sockopt::events) & ZMQ_POLLIN) != 0;
         std::vector<std::pair<std::string, std::chrono::milliseconds>> silent;
         for (const auto& [id, a] : agents_) {
             auto quiet = std::chrono::duration_cast<std::chrono::milliseconds>(now - a.last_seen);
-            if (quiet > options_.liveness) silent.emplace_back(id, quiet);
+            if (quiet > options_.liveness && (!behind || quiet > 2 * options_.liveness)) silent.emplace_back(id, quiet);
         }
         for (const auto& [id, quiet] : silent) agent_lost(id, quiet);
         // A waiting run none of whose runners has been heard from within the

@@ -205,3 +205,62 @@ def test_an_agent_cut_from_the_broker_for_10s_rejoins_and_nothing_is_missing(tmp
         for p in procs:
             p.kill()
         net.close()
+
+
+def test_under_curve_a_restarted_broker_keeps_the_run_its_owners(tmp_path, target):
+    """With CURVE, the run a restarted broker learns back from its agents is
+    still its runner's: that runner re-attaches and gets the whole summary,
+    another allowed runner key gets not-yours."""
+    from loads_procs import request
+    for d in ("agents", "runners"):
+        (tmp_path / d).mkdir()
+
+    def keygen(name, d):
+        p = subprocess.run([str(BROKER), "keygen", name, "--dir", str(d)], capture_output=True, text=True, timeout=10)
+        assert p.returncode == 0, p.stderr
+        return d / f"{name}.key", d / f"{name}.pub"
+
+    bkey = keygen("broker", tmp_path)
+    a0, r0, r1 = keygen("a0", tmp_path / "agents"), keygen("r0", tmp_path / "runners"), keygen("r1", tmp_path / "runners")
+    ports = [free_port() for _ in range(3)]
+    eps = dict(zip(("frontend", "backend", "publisher"), (f"tcp://127.0.0.1:{p}" for p in ports)))
+    args = ("--curve-key", bkey[0], "--allow-agents", tmp_path / "agents", "--allow-runners", tmp_path / "runners")
+
+    def start_broker():
+        b = Broker(*args, heartbeat="200ms", liveness="1500ms", **eps)
+        b.curve = (r0[0], bkey[1])
+        return b
+
+    broker = start_broker()
+    agent, runner = None, None
+    try:
+        agent = Agent(broker.backend, "a0", "--curve-key", a0[0], "--broker-pub", bkey[1],
+                      cache_dir=str(tmp_path / "cache"))
+        runner = Runner(target.url + "/", *plan(1200), "--agents", 1, "--broker", broker.frontend,
+                        "--curve-key", r0[0], "--broker-pub", bkey[1])
+        wait_until("the run is running", lambda: running(broker))
+        run_id = broker.status()["runs"][0]["id"]
+        wait_until("hits reach the target", lambda: target.stats()["http_requests"] > 100)
+        broker.kill()
+        time.sleep(1)
+        broker = start_broker()
+        wait_until("the run is learned back", lambda: running(broker), timeout=15)
+        cmd, body = request(broker.frontend, "ATTACH", {"run": run_id}, curve=(r1[0], bkey[1]))
+        assert (cmd, body["code"]) == ("ERROR", "not-yours"), (cmd, body)
+        rc, out = runner.finish(timeout=90)
+        j = report(rc, out, runner)
+        served = target.stats()["http_requests"]
+        assert j["total"]["hits"] == USERS * 1200 == served, (j["total"]["hits"], served, j["events"])
+        assert not j["incomplete"], j["events"]
+        assert rc == 0, runner.stderr()
+        # Ended, its summary is kept for its owner only.
+        cmd, body = request(broker.frontend, "ATTACH", {"run": run_id}, curve=(r1[0], bkey[1]))
+        assert (cmd, body["code"]) == ("ERROR", "not-yours"), (cmd, body)
+        cmd, body = request(broker.frontend, "ATTACH", {"run": run_id}, curve=(r0[0], bkey[1]))
+        assert cmd == "SUBMITTED" and body["agents"] == ["a0"], (cmd, body)
+    finally:
+        if runner:
+            runner.kill()
+        if agent:
+            agent.kill()
+        broker.kill()

@@ -156,13 +156,6 @@ inline std::vector<Message> every_message() {
     Prepare owned{"r5-own", one_hit_spec(), std::nullopt, {}, "http://x/?q=REDACTED", "runner-1"};
     return {
         Register{sample_agent()},
-        Register{sample_agent(), held},
-        Register{sample_agent(), over},
-        range,
-        Welcome{1000, 5000, "r1-abcd", 7},
-        owned,
-        Ack{"r1-abcd", 4, false},
-        Ack{"r1-abcd", 9, true},
         Heartbeat{"busy", "r1-abcd"},
         Ready{"r1-abcd"},
         Rejected{"r1-abcd", "library does not load"},
@@ -186,6 +179,14 @@ inline std::vector<Message> every_message() {
         RunEvent{"r1-abcd", "finished", "", "", 1'790'000'000'000, sample_summary()},
         RunEvent{"r1-abcd", "agent-lost", "a1", "agent a1 lost", 1'790'000'000'000, std::nullopt},
         ClusterEvent{"agent-registered", sample_agent(), 1'790'000'000'000},
+        // Recovery (docs/protocol.md 5.4).
+        Register{sample_agent(), held},
+        Register{sample_agent(), over},
+        range,
+        Welcome{1000, 5000, "r1-abcd", 7},
+        owned,
+        Ack{"r1-abcd", 4, false},
+        Ack{"r1-abcd", 9, true},
     };
 }
 
