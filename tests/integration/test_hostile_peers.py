@@ -535,3 +535,40 @@ def test_acks_rejoin_and_a_restarted_broker_learning_the_run_on_the_wire(target)
         if r:
             r.kill()
         b.kill()
+
+
+def test_an_agent_back_after_its_run_ended_is_told_so(target):
+    """A lost agent that comes back with a run that ended meanwhile gets
+    WELCOME without the run (it drops what it kept), and the run's figures
+    are those from before it was lost."""
+    b = Broker(heartbeat="200ms", liveness="1500ms")
+    evil = r = None
+    try:
+        evil = RawAgent(b.backend, "raw1")
+        b.wait_agents(1)
+        r = runner(b, target.url + "/", 1)
+        prep = evil.expect("PREPARE")
+        run = prep["run"]
+        evil.send("READY", {"run": run})
+        evil.expect("START")
+        evil.result(run, 1, stats(hits=3))
+        assert evil.ack()["seq"] == 1
+        # Silent (no heartbeat answered): lost, and the run, its only agent gone, ends.
+        rc, j = summary_of(r, timeout=30)
+        assert j["total"]["hits"] == 3 and j["incomplete"], j
+        assert any(e.startswith("agent raw1 lost at") for e in j["events"]), j["events"]
+        evil.close()
+        held = {"run": run, "spec": prep["spec"], "test": prep["test"], "owner": "", "state": "running",
+                "started_ms": int(time.time() * 1000), "last_seq": 2}
+        evil = RawAgent(b.backend, "raw1", held=held)
+        assert (evil.welcome["run"], evil.welcome["acked"]) == ("", 0), evil.welcome
+        # Anything it sends for that run now is answered: nothing more is taken.
+        evil.result(run, 2, stats(hits=5))
+        assert evil.ack() == {"v": 2, "run": run, "seq": 0, "finished": True}
+        assert b.status()["runs"] == [] and b.status()["agents"][0]["state"] == "idle"
+    finally:
+        if evil:
+            evil.close()
+        if r:
+            r.kill()
+        b.kill()
