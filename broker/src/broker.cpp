@@ -601,7 +601,8 @@ void Broker::agent_lost(const std::string& id, std::chrono::milliseconds silent)
 }
 
 void Broker::maybe_finish(Run& run) {
-    if (run.state() != RunState::done && run.all_done()) finish(run);
+    if (run.state() != RunState::done && run.all_done() && !run.awaits_rejoin(Clock::now(), options_.liveness))
+        finish(run);
 }
 
 void Broker::finish(Run& run) {
@@ -698,16 +699,19 @@ void Broker::tick(Clock::time_point now) {
             it = now - it->second > 2 * options_.liveness ? runner_seen_.erase(it) : std::next(it);
         for (auto it = ended_.begin(); it != ended_.end();)
             it = now - it->second.at > kKeepEnded ? ended_.erase(it) : std::next(it);
-        // A re-created run waits one liveness window for its other agents.
-        std::vector<std::string> gave_up;
-        for (auto& [id, run] : runs_)
-            if (run->give_up_missing(now, options_.liveness)) gave_up.push_back(id);
-        for (const auto& id : gave_up) {
-            auto r = runs_.find(id);
-            if (r == runs_.end()) continue;
-            log()->warn("run {}: not every agent came back after the restart; going on without the others", id);
-            maybe_finish(*r->second);
+        // A re-created run waits one liveness window for its other agents,
+        // and any run as long for a lost agent to rejoin before it ends.
+        std::vector<std::string> check;
+        for (auto& [id, run] : runs_) {
+            if (run->give_up_missing(now, options_.liveness)) {
+                log()->warn("run {}: not every agent came back after the restart; going on without the others", id);
+                check.push_back(id);
+            } else if (run->state() == RunState::running && run->all_done()) {
+                check.push_back(id);
+            }
         }
+        for (const auto& id : check)
+            if (auto r = runs_.find(id); r != runs_.end()) maybe_finish(*r->second);
     }
 
     std::vector<std::string> ids;

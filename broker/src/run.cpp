@@ -393,6 +393,13 @@ std::string Run::lost(const std::string& agent, std::chrono::milliseconds silent
     return msg;
 }
 
+bool Run::awaits_rejoin(Clock::time_point now, std::chrono::milliseconds window) const {
+    if (state_ != RunState::running || !error_.empty()) return false;
+    for (const auto& [id, p] : parts_)
+        if (p.lost && now - p.lost_at <= window) return true;
+    return false;
+}
+
 bool Run::all_done() const {
     if (agents_.size() < expected_) return false;  // a re-created run waits for its agents
     for (const auto& [id, p] : parts_)

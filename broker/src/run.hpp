@@ -108,6 +108,9 @@ public:
     bool involves(const std::string& agent) const;
     // Every agent has finished, been rejected, or been lost.
     bool all_done() const;
+    // A running run keeps a lost agent's place for `window` after it was
+    // lost, so it may rejoin (docs/protocol.md 5.4): true while one may.
+    bool awaits_rejoin(Clock::time_point now, std::chrono::milliseconds window) const;
     std::uint32_t agents_running() const;
 
     // The snapshot of everything merged since the previous one (resets the delta).

@@ -122,6 +122,30 @@ def test_an_agent_stopped_10s_is_lost_rejoins_and_nothing_is_missing(tmp_path, t
         c.kill()
 
 
+def test_the_only_agent_of_a_run_lost_for_a_moment_rejoins_before_the_run_ends(tmp_path, target):
+    """A run keeps a lost agent's place for a liveness window: its only agent,
+    stopped 3 s (lost after 2 s), rejoins and the run is complete."""
+    c = Cluster(1, tmp_path, heartbeat="200ms", liveness="2000ms")
+    try:
+        runner = Runner(target.url + "/", *plan(800), "--agents", 1, "--broker", c.broker.frontend)
+        try:
+            wait_until("hits reach the target", lambda: target.stats()["http_requests"] > 100)
+            c.agents[0].signal(signal.SIGSTOP)
+            time.sleep(3)
+            c.agents[0].signal(signal.SIGCONT)
+            rc, out = runner.finish(timeout=90)
+            j = report(rc, out, runner)
+        finally:
+            runner.kill()
+        served = target.stats()["http_requests"]
+        assert j["total"]["hits"] == USERS * 800 == served, (j["total"]["hits"], served, j["events"])
+        assert any(e.startswith("agent a0 lost at") for e in j["events"]), j["events"]
+        assert any(e.startswith("agent a0 was lost for ") and e.endswith("nothing missing") for e in j["events"])
+        assert not j["incomplete"] and rc == 0, (j["events"], runner.stderr())
+    finally:
+        c.kill()
+
+
 def test_the_broker_killed_and_restarted_mid_run_loses_nothing(tmp_path, target):
     ports = [free_port() for _ in range(3)]
     eps = dict(zip(("frontend", "backend", "publisher"), (f"tcp://127.0.0.1:{p}" for p in ports)))

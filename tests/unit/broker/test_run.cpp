@@ -334,6 +334,9 @@ TEST_CASE("recovery: a lost agent rejoins; ACK's seq is what is held with none m
     CHECK(run.result("b", result("r20", 1, 5)).kind == ResultOutcome::merged);
     CHECK_FALSE(run.lost("a", 1500ms).empty());
     CHECK(run.summary().incomplete);  // while it is away
+    // Its place is kept a window long for it to come back.
+    CHECK(run.awaits_rejoin(broker::Clock::now(), 1500ms));
+    CHECK_FALSE(run.awaits_rejoin(broker::Clock::now() + 2s, 1500ms));
     CHECK(run.rejoin("b", broker::Clock::now()).empty());  // b was never lost
     auto back = run.rejoin("a", broker::Clock::now() + 8s);
     CHECK(back.find("agent a rejoined") != std::string::npos);
