@@ -219,16 +219,24 @@ Report run_cluster(const Options& options, Interrupts& interrupts) {
             throw UsageError(too_large_for_a_message(submit_frames.body.size(), options.spec.test.body.size()));
     }
 
-    zmq::socket_t dealer = proto::make_dealer(ctx, "");
-    // Every send is followed by waiting for its answer: nothing to flush at exit.
-    dealer.set(zmq::sockopt::linger, 0);
-    proto::set_curve_client(dealer, options.curve);
-    proto::HandshakeWatch handshake(ctx, dealer, options.curve.enabled());
-    dealer.connect(options.broker);
+    zmq::socket_t dealer;
+    std::unique_ptr<proto::HandshakeWatch> handshake;
+    // A fresh connection to the broker (again after it went silent: a socket
+    // of its own, nothing of the old one's queue goes to the new broker).
+    auto connect_dealer = [&] {
+        handshake.reset();
+        dealer = proto::make_dealer(ctx, "");
+        // Every send is followed by waiting for its answer: nothing to flush at exit.
+        dealer.set(zmq::sockopt::linger, 0);
+        proto::set_curve_client(dealer, options.curve);
+        handshake = std::make_unique<proto::HandshakeWatch>(ctx, dealer, options.curve.enabled());
+        dealer.connect(options.broker);
+    };
+    connect_dealer();
 
     // 1. Who is there, and where does it publish?
     auto status = ask_status(dealer, broker_timeout(options));
-    if (!status) throw UsageError(no_broker(options, handshake));
+    if (!status) throw UsageError(no_broker(options, *handshake));
     const std::string publisher = proto::endpoint_for_peer(status->publisher, host_of(options.broker));
 
 
@@ -253,11 +261,32 @@ Report run_cluster(const Options& options, Interrupts& interrupts) {
     submit_frames = {};  // the bytes are queued; free ours
 
     const Duration liveness = std::max(kMinLiveness, broker_timeout(options));
+    // How long a run's runner keeps trying to re-attach to a broker that
+    // went silent (it may restart and learn the run back from its agents).
+    const Duration reattach_for = std::max<Duration>(std::chrono::seconds(30), 3 * liveness);
     auto last_heard = Clock::now();
-    auto check_liveness = [&] {
-        if (Clock::now() - last_heard > liveness)
+    std::optional<Clock::time_point> reattaching;  // since when
+    Clock::time_point last_attach{};
+    std::string run;  // id, once SUBMITTED came
+    auto check_liveness = [&](const ProgressBar& bar) {
+        const auto now = Clock::now();
+        if (now - last_heard <= liveness) return;
+        if (run.empty())
             throw std::runtime_error("lost the broker at " + options.broker + ": no message for " +
                                      seconds_text(liveness) + " s");
+        if (!reattaching) {
+            reattaching = now;
+            warn_line(bar, "lost the broker at " + options.broker + " (no message for " + seconds_text(liveness) +
+                               " s): re-attaching to run " + run + "...");
+        }
+        if (now - *reattaching > reattach_for)
+            throw std::runtime_error("lost the broker at " + options.broker + ": run " + run +
+                                     " could not be re-attached within " + seconds_text(reattach_for) + " s");
+        if (now - last_attach >= std::chrono::seconds(1)) {
+            last_attach = now;
+            connect_dealer();
+            proto::send(dealer, proto::Attach{run});
+        }
     };
 
     ProgressBar bar(stdout, !options.quiet && options.output == OutputFormat::text);
@@ -267,7 +296,6 @@ Report run_cluster(const Options& options, Interrupts& interrupts) {
     SeriesBuilder series(options.spec.interval);
     AbortWatch watch(options.thresholds, options.abort_on_fail, options.spec.plan.open());
 
-    std::string run;               // id, once SUBMITTED came
     bool started = false;          // SUBMITTED with agents came
     bool stop_sent = false;
     std::vector<std::string> live_events;
@@ -319,7 +347,16 @@ Report run_cluster(const Options& options, Interrupts& interrupts) {
 
         // The dialog with the broker.
         while (auto m = receive(dealer)) {
+            if (auto* e = std::get_if<proto::Error>(&*m); e && reattaching && e->code == "unknown-run")
+                continue;  // a restarted broker that has not learned the run back yet: keep asking
             last_heard = Clock::now();
+            if (auto* s = std::get_if<proto::Submitted>(&*m); s && reattaching && s->run == run) {
+                warn_line(bar, "re-attached to run " + run + " after " +
+                                   seconds_text(Clock::now() - *reattaching + liveness) + " s without the broker");
+                reattaching.reset();
+                live_events.push_back("the runner lost the broker and re-attached to the run");
+                continue;
+            }
             if (auto* s = std::get_if<proto::Submitted>(&*m)) {
                 if (run.empty()) {
                     run = s->run;
@@ -337,7 +374,7 @@ Report run_cluster(const Options& options, Interrupts& interrupts) {
                 if (run.empty()) throw UsageError(e->message.empty() ? e->code : e->message);
                 throw std::runtime_error("the broker: " + (e->message.empty() ? e->code : e->message));
             } else if (auto* ev = std::get_if<proto::RunEvent>(&*m)) {
-                if (ev->event == "agent-lost" || ev->event == "gap") {
+                if (ev->event == "agent-lost" || ev->event == "gap" || ev->event == "agent-rejoined") {
                     live_events.push_back(ev->message);
                     warn_line(bar, ev->message);
                 }
@@ -353,7 +390,7 @@ Report run_cluster(const Options& options, Interrupts& interrupts) {
             }
             // Anything else: liveness only.
         }
-        if (!summary) check_liveness();
+        if (!summary) check_liveness(bar);
     }
 
     if (!summary->error.empty()) {

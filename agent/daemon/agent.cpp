@@ -131,8 +131,31 @@ void Agent::connect() {
     welcomed_ = false;
     connected_at_ = Clock::now();
     last_heard_ = connected_at_;
-    send(proto::Register{info_});
-    log()->info("registering as {} with {}", info_.id, options_.broker);
+    send(registration());
+    log()->info("registering as {} with {}{}", info_.id, options_.broker,
+                outbox_ ? " holding run " + outbox_->state.run : std::string());
+}
+
+proto::Register Agent::registration() const {
+    proto::Register r{info_, std::nullopt};
+    if (outbox_) r.run = outbox_->state;
+    return r;
+}
+
+void Agent::reconnect(const char* why) {
+    // A run prepared but not started is the broker's to restart; a started
+    // one goes on (its plan bounds it) and its results wait for the broker.
+    if (state_ == State::preparing) {
+        state_ = State::idle;
+        run_.clear();
+        spec_.reset();
+    }
+    if (outbox_)
+        log()->warn("{}: registering again; run {} goes on, {} batch(es) kept for the broker", why,
+                    outbox_->state.run, outbox_->unacked.size());
+    else
+        log()->warn("{}: registering again", why);
+    connect();
 }
 
 void Agent::send(const proto::Message& m) {
@@ -211,14 +234,14 @@ void Agent::timers() {
         engine_->stop();
     }
     if (!welcomed_) {
-        if (now - last_sent_ >= kRegisterEvery) send(proto::Register{info_});
+        if (now - last_sent_ >= kRegisterEvery) send(registration());
         return;
     }
     if (now - last_heard_ >= liveness_) {
-        log()->warn("broker silent for {} ms: stopping any run and registering again",
-                    std::chrono::duration_cast<std::chrono::milliseconds>(now - last_heard_).count());
-        end_run(false);
-        connect();
+        const std::string why = "broker silent for " +
+                                std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(now - last_heard_).count()) +
+                                " ms";
+        reconnect(why.c_str());
         return;
     }
     if (now - last_sent_ >= heartbeat_) send(proto::Heartbeat{name(state_), run_});
@@ -234,9 +257,17 @@ void Agent::on_message(const proto::Message& m) {
         std::fflush(stdout);
         log()->info("registered with {} (heartbeat {} ms, liveness {} ms)", options_.broker, heartbeat_.count(),
                     liveness_.count());
+        if (outbox_) {
+            if (w->run != outbox_->state.run)
+                drop_outbox("the broker does not take run " + outbox_->state.run +
+                            " back (it ended while this agent was away)");
+            else
+                resend(w->acked);
+        }
         return;
     }
     if (std::holds_alternative<proto::Heartbeat>(m)) return;
+    if (auto* a = std::get_if<proto::Ack>(&m)) return on_ack(*a);
     if (auto* p = std::get_if<proto::Prepare>(&m)) return on_prepare(*p);
     if (auto* s = std::get_if<proto::Start>(&m)) return on_start(*s);
     if (auto* s = std::get_if<proto::Stop>(&m)) return on_stop(*s);
@@ -244,9 +275,8 @@ void Agent::on_message(const proto::Message& m) {
         log()->warn("broker says {}: {}", e->code, e->message);
         if (e->code == "unknown-agent") {
             // The broker does not know us (it restarted, or declared us
-            // lost): whatever we were doing for it is over.
-            end_run(false);
-            connect();
+            // lost): register again, with the run we hold.
+            if (welcomed_) reconnect("the broker does not know this agent");
         }
         return;
     }
@@ -258,6 +288,7 @@ void Agent::on_prepare(const proto::Prepare& p) {
         send(proto::Rejected{p.run, std::string("busy with run ") + run_});
         return;
     }
+    if (outbox_) drop_outbox("the broker gives this agent a new run (" + p.run + ")");
     RunSpec spec = p.spec;
     std::string error;
     try {
@@ -293,6 +324,7 @@ void Agent::on_prepare(const proto::Prepare& p) {
     state_ = State::preparing;
     run_ = p.run;
     spec_ = std::move(spec);
+    prepared_ = proto::Prepare{p.run, p.spec, std::nullopt, {}, p.test, p.owner};
     log()->info("run {} prepared: {}", p.run,
                 spec_->test.kind == TestSpec::Kind::url ? spec_->test.url : spec_->test.test_name);
     send(proto::Ready{p.run});
@@ -304,6 +336,9 @@ void Agent::on_start(const proto::Start& s) {
         return;
     }
     state_ = State::busy;
+    outbox_.emplace();
+    outbox_->state = proto::RunState{run_, prepared_.spec, prepared_.test, prepared_.owner, false,
+                                     unix_ms(std::chrono::system_clock::now()), 0};
     engine_ = std::make_unique<Engine>(EngineOptions{options_.threads, options_.allow});
     run_started_ = Clock::now();
     over_time_ = false;
@@ -353,13 +388,37 @@ void Agent::forward_results() {
         auto frames = proto::recv_frames(pipe_);
         if (frames.empty()) return;
         const bool finished = frames[0].to_string_view() == "FINISHED";
-        if (frames.size() == 2) {
-            try {
-                dealer_->send(frames[0], zmq::send_flags::sndmore | zmq::send_flags::dontwait);
-                dealer_->send(frames[1], zmq::send_flags::dontwait);
-                last_sent_ = Clock::now();
-            } catch (const zmq::error_t& e) {
-                log()->warn("result not sent: {}", e.what());
+        if (frames.size() == 2 && outbox_ && outbox_->state.run == run_) {
+            proto::Frames f{frames[0].to_string(), frames[1].to_string()};
+            Outbox& o = *outbox_;
+            if (finished) {
+                o.state.finished = true;
+                o.finished = f;
+            } else {
+                try {
+                    const auto r = std::get<proto::Result>(proto::decode(f.head, f.body));
+                    o.state.last_seq = r.seq;
+                    o.bytes += f.body.size();
+                    o.unacked.emplace_back(r.seq, f);
+                } catch (const std::exception& e) {
+                    log()->error("run {}: a batch of ours does not decode: {}", run_, e.what());
+                }
+                // Bounded: past the cap the oldest go (the broker sees a gap).
+                std::uint64_t dropped = 0;
+                while (o.bytes > kMaxUnackedBytes && o.unacked.size() > 1) {
+                    o.bytes -= o.unacked.front().second.body.size();
+                    o.unacked.pop_front();
+                    ++dropped;
+                }
+                if (dropped) {
+                    o.dropped += dropped;
+                    log()->warn("run {}: {} unacknowledged batch(es) dropped ({} so far): more than {} MiB waited for "
+                                "the broker", run_, dropped, o.dropped, kMaxUnackedBytes >> 20);
+                }
+            }
+            if (welcomed_) {
+                if (proto::send(*dealer_, f)) last_sent_ = Clock::now();
+                else log()->debug("{} not queued; kept until the broker acknowledges it", f.head);
             }
         }
         if (finished) {
@@ -372,6 +431,72 @@ void Agent::forward_results() {
             return;
         }
     }
+}
+
+void Agent::on_ack(const proto::Ack& a) {
+    if (!outbox_ || a.run != outbox_->state.run) return;
+    acknowledged(a.seq);
+    if (a.finished) {
+        if (outbox_->unacked.empty() && outbox_->finished) outbox_.reset();  // all is with the broker
+        else drop_outbox("the broker takes nothing more of run " + a.run + " from this agent");
+    }
+}
+
+void Agent::acknowledged(std::uint64_t seq) {
+    Outbox& o = *outbox_;
+    o.acked = std::max(o.acked, seq);
+    while (!o.unacked.empty() && o.unacked.front().first <= seq) {
+        auto& [n, f] = o.unacked.front();
+        try {
+            auto r = std::get<proto::Result>(proto::decode(f.head, f.body));
+            auto [it, fresh] = o.merged.try_emplace(r.cycle, r);
+            proto::Result& m = it->second;
+            if (fresh) {
+                m.first_seq = r.seq;
+            } else {
+                m.stats.merge(r.stats);
+                m.seq = r.seq;
+                m.hits_done = r.hits_done;
+                m.elapsed = r.elapsed;
+                m.users = r.users;
+                m.users_busy = r.users_busy;
+            }
+        } catch (const std::exception& e) {
+            log()->error("run {}: batch {} does not decode: {}", o.state.run, n, e.what());
+        }
+        o.bytes -= f.body.size();
+        o.unacked.pop_front();
+    }
+}
+
+void Agent::resend(std::uint64_t acked) {
+    Outbox& o = *outbox_;
+    acknowledged(acked);
+    o.acked = acked;  // a restarted broker holds nothing: it says 0
+    std::size_t n = 0;
+    for (auto& [cycle, m] : o.merged) {
+        if (m.seq <= acked) continue;
+        if (m.first_seq <= acked) {
+            log()->warn("run {}: the broker holds batches up to {}, inside cycle {}'s acknowledged batches {}..{}: "
+                        "those are not sent again", o.state.run, acked, cycle, m.first_seq, m.seq);
+            continue;
+        }
+        n += proto::send(*dealer_, m);
+    }
+    for (const auto& [seq, f] : o.unacked)
+        if (seq > acked) n += proto::send(*dealer_, f);
+    if (o.finished) n += proto::send(*dealer_, *o.finished);
+    last_sent_ = Clock::now();
+    log()->info("run {}: the broker holds batches up to {}; {} message(s) sent again", o.state.run, acked, n);
+}
+
+void Agent::drop_outbox(const std::string& why) {
+    if (!outbox_) return;
+    log()->warn("{}: {} unacknowledged batch(es) of run {} dropped", why, outbox_->unacked.size(), outbox_->state.run);
+    // The broker no longer counts this run's figures from us: a run still
+    // going here is stopped (its FINISHED goes nowhere).
+    if (state_ == State::busy && engine_ && run_ == outbox_->state.run) engine_->stop();
+    outbox_.reset();
 }
 
 void Agent::end_run(bool forward) {

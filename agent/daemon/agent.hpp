@@ -16,6 +16,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <deque>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -64,6 +66,13 @@ private:
     void on_start(const proto::Start& s);
     void on_stop(const proto::Stop& s);
     void forward_results();
+    // Results kept until the broker acknowledges them (docs/protocol.md 5.4).
+    void on_ack(const proto::Ack& a);
+    void acknowledged(std::uint64_t seq);  // forgets batches up to seq, merging them per cycle
+    void resend(std::uint64_t acked);      // after WELCOME: everything the broker does not hold
+    void drop_outbox(const std::string& why);
+    proto::Register registration() const;  // REGISTER, with the run it holds
+    void reconnect(const char* why);       // a fresh DEALER and REGISTER; the run goes on
     void end_run(bool forward);  // stops the run (if any) and waits for its thread
     void timers();
     static const char* name(State s);
@@ -85,6 +94,22 @@ private:
     State state_ = State::idle;
     std::string run_;
     std::optional<RunSpec> spec_;
+    proto::Prepare prepared_;  // PREPARE as it came (without library and data): RunState echoes it
+
+    // The run whose results the broker has not all acknowledged: its RESULT
+    // frames after `acked`, its FINISHED once the run thread sent it, and the
+    // acknowledged batches merged per cycle (what a restarted broker gets).
+    struct Outbox {
+        proto::RunState state;
+        std::deque<std::pair<std::uint64_t, proto::Frames>> unacked;
+        std::size_t bytes = 0;
+        std::optional<proto::Frames> finished;
+        std::uint64_t acked = 0;
+        std::map<std::uint32_t, proto::Result> merged;  // per cycle: first_seq..seq, acknowledged
+        std::uint64_t dropped = 0;                       // batches dropped over the cap
+    };
+    std::optional<Outbox> outbox_;
+    static constexpr std::size_t kMaxUnackedBytes = std::size_t(256) << 20;
     std::unique_ptr<Engine> engine_;
     std::thread worker_;
     Clock::time_point run_started_{};

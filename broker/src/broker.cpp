@@ -219,8 +219,8 @@ void Broker::on_agent_message(const std::string& id, const std::string& key, pro
     }
     if (auto* reg = std::get_if<proto::Register>(&m)) {
         auto it = agents_.find(id);
-        if (it != agents_.end() && !it->second.run.empty()) {
-            // It came back without finishing: whatever it ran is lost.
+        if (it != agents_.end() && !it->second.run.empty() && !(reg->run && reg->run->run == it->second.run)) {
+            // It came back without its run: whatever it ran is lost.
             agent_lost(id, std::chrono::milliseconds(0));
             it = agents_.end();
         }
@@ -231,11 +231,12 @@ void Broker::on_agent_message(const std::string& id, const std::string& key, pro
         a.state = "idle";
         a.run.clear();
         a.last_seen = now;
-        log()->info("agent {} registered (host {}, pid {}, {} threads)", printable(id), a.info.host, a.info.pid,
-                    a.info.threads);
-        proto::send_to(backend_, id,
-                       proto::Welcome{static_cast<std::uint32_t>(options_.heartbeat.count()),
-                                      static_cast<std::uint32_t>(options_.liveness.count())});
+        log()->info("agent {} registered (host {}, pid {}, {} threads){}", printable(id), a.info.host, a.info.pid,
+                    a.info.threads, reg->run ? " holding run " + reg->run->run : std::string());
+        proto::Welcome welcome{static_cast<std::uint32_t>(options_.heartbeat.count()),
+                               static_cast<std::uint32_t>(options_.liveness.count())};
+        if (reg->run) take_back(id, a, *reg->run, welcome);
+        proto::send_to(backend_, id, welcome);
         proto::publish(publisher_, proto::ClusterEvent{"agent-registered", a.info, unix_ms()});
         start_waiting_runs();
         return;
@@ -310,7 +311,8 @@ void Broker::on_agent_message(const std::string& id, const std::string& key, pro
                     maybe_finish(*run);
                 }
             } else if constexpr (std::is_same_v<T, proto::Result>) {
-                if (Run* run = run_of(msg.run)) {
+                Run* run = run_of(msg.run);
+                if (run) {
                     auto out = run->result(id, msg);
                     switch (out.kind) {
                         case ResultOutcome::merged:
@@ -340,8 +342,13 @@ void Broker::on_agent_message(const std::string& id, const std::string& key, pro
                     peer_warn("agent " + printable(id),
                               fmt::format("agent {}: RESULT for run {} it is not in; dropped", printable(id), msg.run));
                 }
+                ack(id, msg.run, run);
             } else if constexpr (std::is_same_v<T, proto::Finished>) {
                 Run* run = run_of(msg.run);
+                if (run && run->part_finished(id)) {  // a resend: it was taken
+                    ack(id, msg.run, run);
+                    return;
+                }
                 if (run) {
                     if (auto why = run->finished(id, msg); !why.empty()) {
                         peer_warn("agent " + printable(id),
@@ -354,6 +361,7 @@ void Broker::on_agent_message(const std::string& id, const std::string& key, pro
                     agent.state = "idle";
                     agent.run.clear();
                 }
+                ack(id, msg.run, run);
                 if (run) maybe_finish(*run);
                 start_waiting_runs();
             } else if constexpr (std::is_same_v<T, proto::Error>) {
@@ -368,10 +376,61 @@ void Broker::on_agent_message(const std::string& id, const std::string& key, pro
         m);
 }
 
+void Broker::ack(const std::string& id, const std::string& run_id, const Run* run) {
+    // No run (it ended, or the agent is not in it): nothing more of it is
+    // taken from this agent, which may forget it.
+    if (!run) {
+        proto::send_to(backend_, id, proto::Ack{run_id, 0, true});
+        return;
+    }
+    proto::send_to(backend_, id, proto::Ack{run_id, run->acked(id), run->part_finished(id) || run->part_over(id)});
+}
+
+void Broker::take_back(const std::string& id, Agent& agent, const proto::RunState& held, proto::Welcome& welcome) {
+    auto r = runs_.find(held.run);
+    Run* run = r == runs_.end() ? nullptr : r->second.get();
+    if (!run && ended_.count(held.run)) {
+        log()->warn("agent {} came back with run {}, which ended while it was away: its figures since are not counted",
+                    printable(id), held.run);
+        return;
+    }
+    if (!run) {
+        // This broker does not know the run: it restarted. The agents that
+        // hold it tell it what it was.
+        const auto recreated = std::count_if(runs_.begin(), runs_.end(), [](const auto& kv) { return kv.second->recreated(); });
+        if (static_cast<std::size_t>(recreated) >= kMaxRecreatedRuns) {
+            log()->warn("agent {} holds run {}, which this broker does not know; already {} re-created runs, so it "
+                        "is not taken back", printable(id), held.run, recreated);
+            return;
+        }
+        auto made = Run::recreate(held, Clock::now());
+        run = made.get();
+        runs_.emplace(held.run, std::move(made));
+        if (auth_) run_keys_[held.run] = held.owner;
+        log()->info("run {} re-created from agent {} (the broker does not know it: it restarted); waiting up to {} ms "
+                    "for its {} agent(s)", held.run, printable(id), options_.liveness.count(), held.spec.agent_count);
+    }
+    if (run->state() != RunState::running || (!run->involves(id) && !run->add_returning(id))) {
+        log()->warn("agent {} came back with run {}, which does not take it back", printable(id), held.run);
+        return;
+    }
+    if (auto msg = run->rejoin(id, Clock::now()); !msg.empty()) {
+        log()->info("run {}: {}", run->id(), msg);
+        run_event(*run, "agent-rejoined", id, msg);
+    }
+    welcome.run = run->id();
+    welcome.acked = run->acked(id);
+    if (!run->part_over(id)) {
+        agent.state = "busy";
+        agent.run = run->id();
+    }
+}
+
 bool Broker::may_control(const std::string& run, const std::string& key) const {
     if (!auth_) return true;
     auto owner = run_keys_.find(run);
     if (owner != run_keys_.end() && owner->second == key) return true;
+    if (auto e = ended_.find(run); e != ended_.end() && e->second.owner == key) return true;
     return std::find(options_.operators.begin(), options_.operators.end(), key) != options_.operators.end();
 }
 
@@ -383,11 +442,7 @@ void Broker::on_runner_message(const std::string& id, const std::string& key, pr
             if constexpr (std::is_same_v<T, proto::StatusRequest>) {
                 proto::send_to(frontend_, id, status());
             } else if constexpr (std::is_same_v<T, proto::Submit>) {
-                const std::uint64_t next = next_run_;
-                submit(id, std::move(msg));
-                if (auth_ && next_run_ != next)  // a run was made: remember whose it is
-                    for (const auto& [rid, run] : runs_)
-                        if (!run_keys_.count(rid)) run_keys_[rid] = key;
+                submit(id, key, std::move(msg));
             } else if constexpr (std::is_same_v<T, proto::Stop>) {
                 auto r = runs_.find(msg.run);
                 if (r == runs_.end()) {
@@ -414,6 +469,20 @@ void Broker::on_runner_message(const std::string& id, const std::string& key, pr
                 }
             } else if constexpr (std::is_same_v<T, proto::Attach>) {
                 auto r = runs_.find(msg.run);
+                auto ended = ended_.find(msg.run);
+                if (r == runs_.end() && ended != ended_.end()) {
+                    // It ended before this runner came back: its summary was kept.
+                    if (!may_control(msg.run, key)) {
+                        proto::send_to(frontend_, id,
+                                       proto::Error{"not-yours", "run " + msg.run +
+                                                                     " was submitted with another key (only it, or an "
+                                                                     "--operators key, may attach)"});
+                        return;
+                    }
+                    proto::send_to(frontend_, id, proto::Submitted{msg.run, ended->second.summary.agents});
+                    proto::send_to(frontend_, id, proto::RunFinished{ended->second.summary});
+                    return;
+                }
                 if (r == runs_.end()) {
                     proto::send_to(frontend_, id, proto::Error{"unknown-run", "no run " + msg.run});
                     return;
@@ -440,7 +509,7 @@ void Broker::on_runner_message(const std::string& id, const std::string& key, pr
 
 // ------------------------------------------------------------------ runs
 
-void Broker::submit(const std::string& runner, proto::Submit&& s) {
+void Broker::submit(const std::string& runner, const std::string& key, proto::Submit&& s) {
     if (s.spec.test.kind == TestSpec::Kind::library && !s.library) {
         proto::send_to(frontend_, runner, proto::Error{"bad-run", "a library test needs its library"});
         return;
@@ -451,6 +520,8 @@ void Broker::submit(const std::string& runner, proto::Submit&& s) {
     // the agents get keeps the real one), unless the run asks otherwise.
     if (!s.show_url) s.test = redact_urls(s.test);
     auto id = run_id(next_run_++);
+    // A restarted broker counts from 1 again: no id of a run it learned back.
+    while (runs_.count(id) || ended_.count(id)) id = run_id(next_run_++);
     auto run = std::make_unique<Run>(id, std::move(s), runner);
     Run& r = *run;
     const std::uint32_t need = r.submit().agents;
@@ -461,6 +532,10 @@ void Broker::submit(const std::string& runner, proto::Submit&& s) {
         log()->info("run refused: {}", msg);
         proto::send_to(frontend_, runner, proto::Error{"no-agents", msg});
         return;
+    }
+    if (auth_) {
+        run_keys_[id] = key;  // whose it is: only that key (or an operator) may stop or attach it
+        r.set_owner(key);
     }
     runs_.emplace(id, std::move(run));
     log()->info("run {} submitted: {} on {} agents", id, r.submit().test, need);
@@ -526,7 +601,8 @@ void Broker::agent_lost(const std::string& id, std::chrono::milliseconds silent)
 }
 
 void Broker::maybe_finish(Run& run) {
-    if (run.state() != RunState::done && run.all_done()) finish(run);
+    if (run.state() != RunState::done && run.all_done() && !run.awaits_rejoin(Clock::now(), options_.liveness))
+        finish(run);
 }
 
 void Broker::finish(Run& run) {
@@ -552,6 +628,13 @@ void Broker::finish(Run& run) {
             it->second.run.clear();
         }
     }
+    // Kept a while for a runner that re-attaches, and agents that come back.
+    auto owner = run_keys_.find(run.id());
+    ended_[run.id()] = Ended{summary, owner == run_keys_.end() ? std::string() : owner->second, Clock::now()};
+    while (ended_.size() > kMaxEnded)
+        ended_.erase(std::min_element(ended_.begin(), ended_.end(), [](const auto& a, const auto& b) {
+            return a.second.at < b.second.at;
+        }));
     run_keys_.erase(run.id());
     runs_.erase(run.id());  // `run` dangles from here on
     start_waiting_runs();
@@ -580,10 +663,14 @@ void Broker::tick(Clock::time_point now) {
     // first: the registry changes while we handle losses.
     if (now >= next_liveness_check_) {
         next_liveness_check_ = now + std::chrono::milliseconds(100);
+        // Messages still waiting on the backend may be from the agents that
+        // look silent (the broker is behind, not they): no loss is declared
+        // then before twice the liveness window.
+        const bool behind = (backend_.get(zmq::sockopt::events) & ZMQ_POLLIN) != 0;
         std::vector<std::pair<std::string, std::chrono::milliseconds>> silent;
         for (const auto& [id, a] : agents_) {
             auto quiet = std::chrono::duration_cast<std::chrono::milliseconds>(now - a.last_seen);
-            if (quiet > options_.liveness) silent.emplace_back(id, quiet);
+            if (quiet > options_.liveness && (!behind || quiet > 2 * options_.liveness)) silent.emplace_back(id, quiet);
         }
         for (const auto& [id, quiet] : silent) agent_lost(id, quiet);
         // A waiting run none of whose runners has been heard from within the
@@ -610,6 +697,21 @@ void Broker::tick(Clock::time_point now) {
         }
         for (auto it = runner_seen_.begin(); it != runner_seen_.end();)
             it = now - it->second > 2 * options_.liveness ? runner_seen_.erase(it) : std::next(it);
+        for (auto it = ended_.begin(); it != ended_.end();)
+            it = now - it->second.at > kKeepEnded ? ended_.erase(it) : std::next(it);
+        // A re-created run waits one liveness window for its other agents,
+        // and any run as long for a lost agent to rejoin before it ends.
+        std::vector<std::string> check;
+        for (auto& [id, run] : runs_) {
+            if (run->give_up_missing(now, options_.liveness)) {
+                log()->warn("run {}: not every agent came back after the restart; going on without the others", id);
+                check.push_back(id);
+            } else if (run->state() == RunState::running && run->all_done()) {
+                check.push_back(id);
+            }
+        }
+        for (const auto& id : check)
+            if (auto r = runs_.find(id); r != runs_.end()) maybe_finish(*r->second);
     }
 
     std::vector<std::string> ids;

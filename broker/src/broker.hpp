@@ -73,7 +73,12 @@ private:
     void tick(Clock::time_point now);
     std::chrono::milliseconds until_next_timer(Clock::time_point now) const;
 
-    void submit(const std::string& runner, proto::Submit&& s);
+    void submit(const std::string& runner, const std::string& key, proto::Submit&& s);
+    // A REGISTER holding a run: the agent rejoins it, or it re-creates a run
+    // this broker does not know (it restarted); fills WELCOME's run/acked.
+    void take_back(const std::string& id, Agent& agent, const proto::RunState& held, proto::Welcome& welcome);
+    // After a RESULT or FINISHED: what the broker holds of the agent's batches.
+    void ack(const std::string& id, const std::string& run_id, const Run* run);
     bool try_start(Run& run);  // assigns idle agents; false if too few
     void start_waiting_runs();
     void agent_lost(const std::string& id, std::chrono::milliseconds silent);
@@ -100,6 +105,17 @@ private:
     std::map<std::string, std::string> run_keys_;    // CURVE: run id -> the key of the runner that submitted it
     std::map<std::string, Agent> agents_;
     std::map<std::string, std::unique_ptr<Run>> runs_;
+    // The last runs that ended, for a runner that re-attaches after they did
+    // and for agents that come back to them (docs/protocol.md 5.4).
+    struct Ended {
+        proto::RunSummary summary;
+        std::string owner;  // CURVE: the key that submitted it
+        Clock::time_point at;
+    };
+    std::map<std::string, Ended> ended_;
+    static constexpr std::size_t kMaxEnded = 64;
+    static constexpr std::chrono::minutes kKeepEnded{10};
+    static constexpr std::size_t kMaxRecreatedRuns = 64;
     std::deque<std::string> waiting_;  // run ids in submit order
     std::map<std::string, Clock::time_point> runner_seen_;  // runner routing id -> last message
     std::uint64_t next_run_ = 1;

@@ -130,8 +130,75 @@ Run::Run(std::string id, proto::Submit submit, std::string runner)
     if (!runner.empty()) runners_.insert(std::move(runner));
 }
 
+std::unique_ptr<Run> Run::recreate(const proto::RunState& held, Clock::time_point now) {
+    proto::Submit s;
+    s.spec = held.spec;
+    s.spec.agent_index = 0;
+    s.spec.agent_count = 1;
+    s.test = held.test;  // already as STATUS shows it
+    s.show_url = true;
+    s.agents = held.spec.agent_count;
+    auto run = std::make_unique<Run>(held.run, std::move(s), "");
+    run->recreated_ = true;
+    run->recreated_at_ = now;
+    run->expected_ = held.spec.agent_count;
+    run->owner_ = held.owner;
+    run->mark_running(held.started_ms);
+    run->event("the broker restarted at " + clock_time() + " and learned this run again from its agents");
+    return run;
+}
+
+bool Run::add_returning(const std::string& agent) {
+    if (!recreated_ || parts_.count(agent) || agents_.size() >= expected_) return false;
+    agents_.push_back(agent);
+    AgentPart& p = parts_[agent];
+    p.ready = true;
+    return true;
+}
+
+bool Run::give_up_missing(Clock::time_point now, std::chrono::milliseconds window) {
+    if (!recreated_ || agents_.size() >= expected_ || now - recreated_at_ <= window) return false;
+    never_back_ = expected_ - agents_.size();
+    expected_ = agents_.size();
+    char secs[32];
+    std::snprintf(secs, sizeof secs, "%.1f", static_cast<double>(window.count()) / 1000.0);
+    event(std::to_string(never_back_) + " of " + std::to_string(expected_ + never_back_) +
+          " agents did not come back within " + secs + " s of the broker's restart: their figures are missing");
+    return true;
+}
+
+std::uint64_t Run::acked(const std::string& agent) const {
+    auto it = parts_.find(agent);
+    if (it == parts_.end()) return 0;
+    const AgentPart& p = it->second;
+    return p.missing.empty() ? p.last_seq : p.missing.begin()->first - 1;
+}
+
+bool Run::part_finished(const std::string& agent) const {
+    auto it = parts_.find(agent);
+    return it != parts_.end() && it->second.finished;
+}
+
+std::string Run::rejoin(const std::string& agent, Clock::time_point now) {
+    auto it = parts_.find(agent);
+    if (it == parts_.end() || !it->second.lost) return {};
+    AgentPart& p = it->second;
+    p.lost = false;
+    p.rejoined = true;
+    const auto away =
+        p.silent_at_loss + std::chrono::duration_cast<std::chrono::milliseconds>(now - p.lost_at);
+    p.away += away;
+    char secs[32];
+    std::snprintf(secs, sizeof secs, "%.1f", static_cast<double>(away.count()) / 1000.0);
+    std::string msg = "agent " + agent + " rejoined at " + clock_time() + " after " + secs +
+                      " s away; it resends the batches after " + std::to_string(acked(agent));
+    event(msg);
+    return msg;
+}
+
 std::vector<std::pair<std::string, proto::Prepare>> Run::assign(const std::vector<std::string>& agents) {
     agents_ = agents;
+    expected_ = agents_.size();
     state_ = RunState::preparing;
     prepared_at_ = Clock::now();
     // Agent k of n runs the plan as agent_index k of agent_count n: its user
@@ -150,6 +217,8 @@ std::vector<std::pair<std::string, proto::Prepare>> Run::assign(const std::vecto
         p.spec.agent_count = n;
         p.library = submit_.library;
         p.data = submit_.data;
+        p.test = submit_.test;
+        p.owner = owner_;
         out.emplace_back(a, std::move(p));
     }
     return out;
@@ -232,6 +301,22 @@ ResultOutcome Run::result(const std::string& agent, const proto::Result& r) {
         return {ResultOutcome::refused, why};
     }
     ResultOutcome out;
+    // A range (first_seq..seq: a cycle's batches merged, resent to a broker
+    // that restarted) is taken whole or not at all.
+    const std::uint64_t from = r.first_seq ? r.first_seq : r.seq;
+    if (from < r.seq) {
+        bool any_missing_in = false;
+        for (const auto& [a, b] : p.missing) any_missing_in = any_missing_in || (a <= r.seq && b >= from);
+        const std::string batches = "batches " + std::to_string(from) + ".." + std::to_string(r.seq);
+        if (r.seq <= p.last_seq && !any_missing_in)
+            return {ResultOutcome::duplicate, "agent " + agent + " sent " + batches + " again (already merged); dropped"};
+        if (from <= p.last_seq) {
+            incomplete_ = true;
+            std::string why = batches + " overlap batches already merged";
+            event("agent " + agent + ": " + why + "; refused");
+            return {ResultOutcome::refused, why};
+        }
+    }
     if (r.seq <= p.last_seq) {
         // Late (a seq reported missing) or a duplicate.
         auto m = p.missing.upper_bound(r.seq);
@@ -247,10 +332,10 @@ ResultOutcome Run::result(const std::string& agent, const proto::Result& r) {
         out.message = "agent " + agent + ": batch " + std::to_string(r.seq) + " arrived late; merged";
         event(out.message);
     } else {
-        if (r.seq != p.last_seq + 1) {
+        if (from != p.last_seq + 1) {
             out.message = "agent " + agent + ": batches " + std::to_string(p.last_seq + 1) + ".." +
-                          std::to_string(r.seq - 1) + " missing";
-            p.missing[p.last_seq + 1] = r.seq - 1;
+                          std::to_string(from - 1) + " missing";
+            p.missing[p.last_seq + 1] = from - 1;
             while (p.missing.size() > kMaxMissingRanges) {
                 p.missing.erase(p.missing.begin());  // forgotten, so missing for good
                 incomplete_ = true;
@@ -296,7 +381,9 @@ std::string Run::lost(const std::string& agent, std::chrono::milliseconds silent
     auto it = parts_.find(agent);
     if (it == parts_.end() || it->second.finished || it->second.lost) return {};
     it->second.lost = true;
-    incomplete_ = true;
+    it->second.lost_at = Clock::now();
+    it->second.silent_at_loss = silent;
+    // Incomplete while it stays lost (summary()): it may come back.
     char secs[32];
     std::snprintf(secs, sizeof secs, "%.1f", static_cast<double>(silent.count()) / 1000.0);
     std::string msg = "agent " + agent + " lost at " + clock_time() + " (silent for " + secs + " s); its " +
@@ -306,7 +393,15 @@ std::string Run::lost(const std::string& agent, std::chrono::milliseconds silent
     return msg;
 }
 
+bool Run::awaits_rejoin(Clock::time_point now, std::chrono::milliseconds window) const {
+    if (state_ != RunState::running || !error_.empty()) return false;
+    for (const auto& [id, p] : parts_)
+        if (p.lost && now - p.lost_at <= window) return true;
+    return false;
+}
+
 bool Run::all_done() const {
+    if (agents_.size() < expected_) return false;  // a re-created run waits for its agents
     for (const auto& [id, p] : parts_)
         if (!p.finished && !p.lost) return false;
     return true;
@@ -325,7 +420,7 @@ proto::Snapshot Run::take_snapshot(std::chrono::nanoseconds since_start) {
     s.cycle = current_cycle_;
     s.elapsed = since_start;
     for (const auto& [id, p] : parts_) s.hits_done += p.hits_done;
-    if (auto h = submit_.spec.plan.total_hits()) s.hits_total = *h * agents_.size();
+    if (auto h = submit_.spec.plan.total_hits()) s.hits_total = *h * std::max(agents_.size(), expected_);
     s.duration_total = submit_.spec.plan.total_duration();
     s.agents_running = agents_running();
     for (const auto& [id, p] : parts_) {
@@ -363,11 +458,28 @@ proto::RunSummary Run::summary() const {
     s.test = submit_.test;
     s.started_ms = started_ms_;
     s.stopped = stopped_;
-    s.incomplete = incomplete_ || any_missing();
+    s.incomplete = incomplete_ || any_missing() || never_back_ > 0;
     s.error = error_;
     s.agents = agents_;
     s.events = events_;
     if (events_dropped_) s.events.push_back(std::to_string(events_dropped_) + " more events not kept");
+    for (const auto& a : agents_) {
+        auto it = parts_.find(a);
+        if (it == parts_.end()) continue;
+        const AgentPart& p = it->second;
+        s.incomplete = s.incomplete || p.lost;
+        if (!p.rejoined || p.lost) continue;
+        char secs[32];
+        std::snprintf(secs, sizeof secs, "%.1f", static_cast<double>(p.away.count()) / 1000.0);
+        std::string line = "agent " + a + " was lost for " + secs + " s and rejoined; ";
+        if (p.missing.empty()) line += "nothing missing";
+        else {
+            std::uint64_t n = 0;
+            for (const auto& [first, last] : p.missing) n += last - first + 1;
+            line += std::to_string(n) + " of its batches missing";
+        }
+        s.events.push_back(std::move(line));
+    }
     s.total = total_;
     Duration longest{0};
     std::int64_t first_start = 0;

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -54,6 +55,10 @@ struct ResultOutcome {
 class Run {
 public:
     Run(std::string id, proto::Submit submit, std::string runner);
+    // A run a restarted broker learns from an agent that holds it
+    // (docs/protocol.md 5.4): running, with no agent yet (add_returning adds
+    // them), expecting the spec's agent_count agents.
+    static std::unique_ptr<Run> recreate(const proto::RunState& held, Clock::time_point now);
 
     const std::string& id() const { return id_; }
     RunState state() const { return state_; }
@@ -64,6 +69,10 @@ public:
     Clock::time_point submitted_at() const { return submitted_at_; }
     Clock::time_point prepared_at() const { return prepared_at_; }
     std::int64_t started_ms() const { return started_ms_; }
+    bool recreated() const { return recreated_; }
+    // CURVE: the key name of the runner that submitted it (PREPARE carries it).
+    const std::string& owner() const { return owner_; }
+    void set_owner(std::string key) { owner_ = std::move(key); }
 
     // Assigns agents and returns the PREPARE each one gets (user ids distinct).
     std::vector<std::pair<std::string, proto::Prepare>> assign(const std::vector<std::string>& agents);
@@ -80,6 +89,21 @@ public:
     bool part_over(const std::string& agent) const;
     // The agent went silent: its figures so far are kept.
     std::string lost(const std::string& agent, std::chrono::milliseconds silent);
+    // The agent registered again holding this run: a lost one is back in it
+    // (the text of the event, "" when it was not lost).
+    std::string rejoin(const std::string& agent, Clock::time_point now);
+    // A re-created run takes an agent that comes back with it, while fewer
+    // than agent_count came back; false when it cannot.
+    bool add_returning(const std::string& agent);
+    // A re-created run stops waiting for agents that did not come back
+    // within `window` after it was re-created: true when it gave up on some
+    // (the run is incomplete by them).
+    bool give_up_missing(Clock::time_point now, std::chrono::milliseconds window);
+    // The highest seq of the agent's batches below which none is missing:
+    // what ACK and WELCOME tell it.
+    std::uint64_t acked(const std::string& agent) const;
+    // The agent's FINISHED was taken.
+    bool part_finished(const std::string& agent) const;
     void mark_running(std::int64_t now_ms);
     void fail(std::string error);
     bool has_error() const { return !error_.empty(); }
@@ -87,6 +111,9 @@ public:
     bool involves(const std::string& agent) const;
     // Every agent has finished, been rejected, or been lost.
     bool all_done() const;
+    // A running run keeps a lost agent's place for `window` after it was
+    // lost, so it may rejoin (docs/protocol.md 5.4): true while one may.
+    bool awaits_rejoin(Clock::time_point now, std::chrono::milliseconds window) const;
     std::uint32_t agents_running() const;
 
     // The snapshot of everything merged since the previous one (resets the delta).
@@ -114,6 +141,12 @@ private:
         std::uint32_t users = 0, users_busy = 0;  // latest gauges
         bool ready = false, finished = false, lost = false, rejected = false;
         proto::Finished end;
+        // Lost and back: when it was lost, how long it had been silent then,
+        // and how long it was away in all (every time it came back).
+        Clock::time_point lost_at{};
+        std::chrono::milliseconds silent_at_loss{0};
+        std::chrono::milliseconds away{0};
+        bool rejoined = false;
     };
 
     std::string id_;
@@ -127,6 +160,11 @@ private:
     bool fresh_ = false;  // a RESULT was merged since the last snapshot
     std::int64_t started_ms_ = 0;
     std::vector<std::string> agents_;
+    std::size_t expected_ = 0;  // agents the run has, or a re-created run waits for
+    std::size_t never_back_ = 0;  // a re-created run's agents that did not come back
+    bool recreated_ = false;
+    Clock::time_point recreated_at_{};
+    std::string owner_;
     std::map<std::string, AgentPart> parts_;
     std::map<std::uint32_t, Stats> cycles_;
     Stats total_, delta_;

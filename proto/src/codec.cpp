@@ -323,9 +323,23 @@ void begin(Writer& w, std::size_t n) {
 struct BodyWriter {
     Writer& w;
     void operator()(const Register& m) {
-        begin(w, 1);
+        begin(w, 2);
         w.str("agent");
         write_agent(w, m.agent);
+        w.str("run");
+        if (!m.run) {
+            w.nil();
+            return;
+        }
+        w.map(7);
+        w.kstr("run", m.run->run);
+        w.str("spec");
+        write_spec(w, m.run->spec);
+        w.kstr("test", m.run->test);
+        w.kstr("owner", m.run->owner);
+        w.kstr("state", m.run->finished ? "finished" : "running");
+        w.ki64("started_ms", m.run->started_ms);
+        w.ku64("last_seq", m.run->last_seq);
     }
     void operator()(const Heartbeat& m) {
         begin(w, 2);
@@ -342,7 +356,8 @@ struct BodyWriter {
         w.kstr("error", m.error);
     }
     void operator()(const Result& m) {
-        begin(w, 8);
+        begin(w, 9);
+        w.ku64("first_seq", m.first_seq);
         w.ku64("users", m.users);
         w.ku64("users_busy", m.users_busy);
         w.kstr("run", m.run);
@@ -364,12 +379,22 @@ struct BodyWriter {
         write_cycles(w, m.cycles, false);
     }
     void operator()(const Welcome& m) {
-        begin(w, 2);
+        begin(w, 4);
         w.ku64("heartbeat_ms", m.heartbeat_ms);
         w.ku64("liveness_ms", m.liveness_ms);
+        w.kstr("run", m.run);
+        w.ku64("acked", m.acked);
+    }
+    void operator()(const Ack& m) {
+        begin(w, 3);
+        w.kstr("run", m.run);
+        w.ku64("seq", m.seq);
+        w.kbool("finished", m.finished);
     }
     void operator()(const Prepare& m) {
-        begin(w, 4);
+        begin(w, 6);
+        w.kstr("test", m.test);
+        w.kstr("owner", m.owner);
         w.kstr("run", m.run);
         w.str("spec");
         write_spec(w, m.spec);
@@ -923,8 +948,30 @@ Message read_published(std::string_view kind, const Value& v) {
     throw ProtoError(ErrorKind::unknown_command, "unknown topic kind '" + std::string(kind.substr(0, 64)) + "'");
 }
 
+RunState read_run_state(const Value& v) {
+    RunState s;
+    s.run = v("run").str();
+    if (s.run.empty() || s.run.size() > 255) bad(v.path() + ".run: must be 1 to 255 bytes");
+    s.spec = read_spec(v("spec"));
+    if (s.spec.agent_count == 0 || s.spec.agent_count > 100'000 || s.spec.agent_index >= s.spec.agent_count)
+        bad(v.path() + ".spec: agent_index must be below agent_count (1 to 100000)");
+    s.test = v("test").str();
+    s.owner = v("owner").str();
+    const std::string state = v("state").str();
+    if (state != "running" && state != "finished") bad(v.path() + ".state: not running or finished");
+    s.finished = state == "finished";
+    s.started_ms = v("started_ms").i64();
+    s.last_seq = v("last_seq").u64();
+    return s;
+}
+
 Message read_body(std::string_view command, const Value& v) {
-    if (command == "REGISTER") return Register{read_agent(v("agent"))};
+    if (command == "REGISTER") {
+        Register r{read_agent(v("agent")), std::nullopt};
+        // Optional (absent or nil: no run): added with recovery.
+        if (auto run = v.find("run"); run && !run->is_nil()) r.run = read_run_state(*run);
+        return r;
+    }
     if (command == "HEARTBEAT") return Heartbeat{v("state").str(), v("run").str()};
     if (command == "READY") return Ready{v("run").str()};
     if (command == "REJECTED") return Rejected{v("run").str(), v("error").str()};
@@ -938,6 +985,8 @@ Message read_body(std::string_view command, const Value& v) {
         r.users = v("users").u32();
         r.users_busy = v("users_busy").u32();
         r.stats = read_stats(v("stats"));
+        if (auto first = v.find("first_seq")) r.first_seq = first->u64();  // optional: added with recovery
+        if (r.first_seq > r.seq) bad(v.path() + ".first_seq: above seq");
         return r;
     }
     if (command == "FINISHED") {
@@ -950,9 +999,21 @@ Message read_body(std::string_view command, const Value& v) {
         f.cycles = read_cycles(v("cycles"), false);
         return f;
     }
-    if (command == "WELCOME") return Welcome{v("heartbeat_ms").u32(), v("liveness_ms").u32()};
-    if (command == "PREPARE")
-        return Prepare{v("run").str(), read_spec(v("spec")), read_library(v("library")), read_data_files(v.find("data"))};
+    if (command == "WELCOME") {
+        Welcome w{v("heartbeat_ms").u32(), v("liveness_ms").u32()};
+        // Optional: added with recovery.
+        if (auto run = v.find("run")) w.run = run->str();
+        if (auto acked = v.find("acked")) w.acked = acked->u64();
+        return w;
+    }
+    if (command == "ACK") return Ack{v("run").str(), v("seq").u64(), v("finished").boolean()};
+    if (command == "PREPARE") {
+        Prepare p{v("run").str(), read_spec(v("spec")), read_library(v("library")), read_data_files(v.find("data"))};
+        // Optional: added with recovery.
+        if (auto test = v.find("test")) p.test = test->str();
+        if (auto owner = v.find("owner")) p.owner = owner->str();
+        return p;
+    }
     if (command == "START") return Start{v("run").str()};
     if (command == "STOP") return Stop{v("run").str()};
     if (command == "ERROR") return Error{v("code").str(), v("message").str()};
@@ -1121,7 +1182,7 @@ std::string_view command_of(const Message& m) {
     static constexpr std::array<std::string_view, std::variant_size_v<Message>> kNames{
         "REGISTER", "HEARTBEAT", "READY",     "REJECTED", "RESULT",  "FINISHED",  "WELCOME",
         "PREPARE",  "START",     "STOP",      "ERROR",    "STATUS",  "STATUS",    "SUBMIT",
-        "SUBMITTED", "ATTACH",   "RUN_FINISHED", "SNAPSHOT", "EVENT", "CLUSTER"};
+        "SUBMITTED", "ATTACH",   "RUN_FINISHED", "SNAPSHOT", "EVENT", "CLUSTER", "ACK"};
     return kNames[m.index()];
 }
 

@@ -51,21 +51,41 @@ class RawAgent:
     """An agent written with pyzmq from docs/protocol.md, that sends whatever
     the test tells it to."""
 
-    def __init__(self, backend, agent_id):
+    def __init__(self, backend, agent_id, held=None):
         self.id = agent_id
         self.s = zmq.Context.instance().socket(zmq.DEALER)
         self.s.setsockopt(zmq.LINGER, 0)
         self.s.setsockopt(zmq.ROUTING_ID, agent_id.encode())
         self.s.connect(backend)
-        self.send("REGISTER", {"agent": {"id": agent_id, "host": "raw", "pid": os.getpid(), "threads": 1,
-                                         "version": "raw"}})
-        self.expect("WELCOME")
+        self.acks = []  # the broker's ACK bodies, in order (docs/protocol.md 5.4)
+        body = {"agent": {"id": agent_id, "host": "raw", "pid": os.getpid(), "threads": 1, "version": "raw"}}
+        if held:
+            body["run"] = held  # a RunState: the run it holds results of
+        self.send("REGISTER", body)
+        self.welcome = self.expect("WELCOME")
+
+    def ack(self, timeout=5.0):
+        """The next ACK body (after any already received)."""
+        deadline = time.monotonic() + timeout
+        while not self.acks:
+            left = deadline - time.monotonic()
+            if left <= 0 or not self.s.poll(int(left * 1000)):
+                raise AssertionError(f"{self.id}: no ACK within {timeout}s")
+            cmd, raw = self.s.recv_multipart()
+            body = msgpack.unpackb(raw, strict_map_key=False)
+            if cmd == b"HEARTBEAT":
+                self.send("HEARTBEAT", {"state": "idle", "run": ""})
+            elif cmd == b"ACK":
+                self.acks.append(body)
+            else:
+                raise AssertionError(f"{self.id}: {cmd} while waiting for an ACK: {body}")
+        return self.acks.pop(0)
 
     def send(self, command, body):
         self.s.send_multipart([command.encode(), msgpack.packb({"v": 2, **body})])
 
     def recv(self, timeout=15.0):
-        """The next message that is not a HEARTBEAT, or None."""
+        """The next message that is not a HEARTBEAT or an ACK (kept in self.acks), or None."""
         deadline = time.monotonic() + timeout
         while True:
             left = deadline - time.monotonic()
@@ -75,6 +95,8 @@ class RawAgent:
             cmd = cmd.decode()
             if cmd == "HEARTBEAT":  # answered, so the broker keeps us
                 self.send("HEARTBEAT", {"state": "idle", "run": ""})
+            elif cmd == "ACK":
+                self.acks.append(msgpack.unpackb(raw, strict_map_key=False))
             else:
                 return cmd, msgpack.unpackb(raw, strict_map_key=False)
 
@@ -89,9 +111,12 @@ class RawAgent:
         got = self.recv(timeout)
         assert got is None, got
 
-    def result(self, run, seq, st, cycle=0, hits_done=0):
-        self.send("RESULT", {"run": run, "seq": seq, "cycle": cycle, "hits_done": hits_done,
-                             "elapsed_ns": 1000, "users": 1, "users_busy": 0, "stats": st})
+    def result(self, run, seq, st, cycle=0, hits_done=0, first_seq=None):
+        body = {"run": run, "seq": seq, "cycle": cycle, "hits_done": hits_done,
+                "elapsed_ns": 1000, "users": 1, "users_busy": 0, "stats": st}
+        if first_seq is not None:
+            body["first_seq"] = first_seq
+        self.send("RESULT", body)
 
     def finished(self, run, last_seq, stopped=False):
         self.send("FINISHED", {"run": run, "last_seq": last_seq, "stopped": stopped,
@@ -452,3 +477,98 @@ def test_a_body_of_millions_of_values_is_refused_before_it_is_built(broker):
         assert broker.status()["pid"] == broker.p.pid
     finally:
         s.close()
+
+
+def test_acks_rejoin_and_a_restarted_broker_learning_the_run_on_the_wire(target):
+    """docs/protocol.md 5.4 from a raw agent: ACK says what the broker holds
+    with none missing; after a SIGKILL and a restart on the same endpoints,
+    REGISTER with a RunState re-creates the run (WELCOME acked 0), a range
+    counts once, an overlapping one is refused, and the runner, re-attached,
+    gets the summary."""
+    from loads_procs import free_port
+    eps = {k: f"tcp://127.0.0.1:{free_port()}" for k in ("frontend", "backend", "publisher")}
+    b = Broker(heartbeat="200ms", liveness="1500ms", **eps)
+    evil = r = None
+    try:
+        evil = RawAgent(b.backend, "raw1")
+        b.wait_agents(1)
+        r = runner(b, target.url + "/", 1)
+        prep = evil.expect("PREPARE")
+        run = prep["run"]
+        assert prep["test"].startswith(target.url) and prep["owner"] == "", prep
+        evil.send("READY", {"run": run})
+        evil.expect("START")
+        for seq in (1, 2, 3):
+            evil.result(run, seq, stats(hits=seq))
+            assert evil.ack() == {"v": 2, "run": run, "seq": seq, "finished": False}
+        evil.result(run, 5, stats(hits=100))  # 4 is missing: the ACK stays at 3
+        assert evil.ack()["seq"] == 3
+        b.kill()
+        evil.close()
+        b = Broker(heartbeat="200ms", liveness="1500ms", **eps)
+        held = {"run": run, "spec": prep["spec"], "test": prep["test"], "owner": "", "state": "running",
+                "started_ms": int(time.time() * 1000), "last_seq": 5}
+        evil = RawAgent(b.backend, "raw1", held=held)
+        assert (evil.welcome["run"], evil.welcome["acked"]) == (run, 0), evil.welcome
+        assert [x["state"] for x in b.status()["runs"]] == ["running"]
+        evil.result(run, 3, stats(hits=6), first_seq=1)  # batches 1..3 merged: 1 + 2 + 3
+        assert evil.ack()["seq"] == 3
+        evil.result(run, 3, stats(hits=6), first_seq=1)  # again: a duplicate, dropped
+        assert evil.ack()["seq"] == 3
+        evil.result(run, 4, stats(hits=1000), first_seq=2)  # overlaps 1..3: refused whole
+        body = evil.expect("ERROR")
+        assert body["code"] == "bad-result" and "overlap" in body["message"], body
+        assert evil.ack()["seq"] == 3
+        evil.result(run, 4, stats(hits=4))
+        evil.result(run, 5, stats(hits=100))
+        assert [evil.ack()["seq"], evil.ack()["seq"]] == [4, 5]
+        evil.finished(run, 5)
+        assert evil.ack() == {"v": 2, "run": run, "seq": 5, "finished": True}
+        rc, j = summary_of(r, timeout=60)
+        assert j["total"]["hits"] == 110, j["total"]   # 1+2+3, 4, 100: each once
+        assert any("the broker restarted" in e for e in j["events"]), j["events"]
+        assert any("overlap" in e for e in j["events"]) and j["incomplete"], j["events"]
+        assert "re-attaching" in r.stderr_text(), r.stderr_text()[-2000:]
+    finally:
+        if evil:
+            evil.close()
+        if r:
+            r.kill()
+        b.kill()
+
+
+def test_an_agent_back_after_its_run_ended_is_told_so(target):
+    """A lost agent that comes back with a run that ended meanwhile gets
+    WELCOME without the run (it drops what it kept), and the run's figures
+    are those from before it was lost."""
+    b = Broker(heartbeat="200ms", liveness="1500ms")
+    evil = r = None
+    try:
+        evil = RawAgent(b.backend, "raw1")
+        b.wait_agents(1)
+        r = runner(b, target.url + "/", 1)
+        prep = evil.expect("PREPARE")
+        run = prep["run"]
+        evil.send("READY", {"run": run})
+        evil.expect("START")
+        evil.result(run, 1, stats(hits=3))
+        assert evil.ack()["seq"] == 1
+        # Silent (no heartbeat answered): lost, and the run, its only agent gone, ends.
+        rc, j = summary_of(r, timeout=30)
+        assert j["total"]["hits"] == 3 and j["incomplete"], j
+        assert any(e.startswith("agent raw1 lost at") for e in j["events"]), j["events"]
+        evil.close()
+        held = {"run": run, "spec": prep["spec"], "test": prep["test"], "owner": "", "state": "running",
+                "started_ms": int(time.time() * 1000), "last_seq": 2}
+        evil = RawAgent(b.backend, "raw1", held=held)
+        assert (evil.welcome["run"], evil.welcome["acked"]) == ("", 0), evil.welcome
+        # Anything it sends for that run now is answered: nothing more is taken.
+        evil.result(run, 2, stats(hits=5))
+        assert evil.ack() == {"v": 2, "run": run, "seq": 0, "finished": True}
+        assert b.status()["runs"] == [] and b.status()["agents"][0]["state"] == "idle"
+    finally:
+        if evil:
+            evil.close()
+        if r:
+            r.kill()
+        b.kill()

@@ -146,6 +146,14 @@ inline std::vector<Message> every_message() {
                    SnapshotAgent{"a1", 200, 0, 7, 10, 4, "lost"}};
     Finished fin{"r1-abcd", 9, true, 1'790'000'000'000, 3s, {CycleInfo{0, 10, 1s, {}}}};
     Result res{"r1-abcd", 4, 1, 321, 1500ms, sample_stats(5)};
+    Result range = res;  // a cycle's batches 1..4 merged, resent to a restarted broker
+    range.first_seq = 1;
+    RunState held{"r1-abcd", sample_spec(), "http://x/", "runner-1", false, 1'790'000'000'000, 12};
+    held.spec.agent_index = 1;
+    held.spec.agent_count = 3;
+    RunState over = held;
+    over.finished = true;
+    Prepare owned{"r5-own", one_hit_spec(), std::nullopt, {}, "http://x/?q=REDACTED", "runner-1"};
     return {
         Register{sample_agent()},
         Heartbeat{"busy", "r1-abcd"},
@@ -171,6 +179,14 @@ inline std::vector<Message> every_message() {
         RunEvent{"r1-abcd", "finished", "", "", 1'790'000'000'000, sample_summary()},
         RunEvent{"r1-abcd", "agent-lost", "a1", "agent a1 lost", 1'790'000'000'000, std::nullopt},
         ClusterEvent{"agent-registered", sample_agent(), 1'790'000'000'000},
+        // Recovery (docs/protocol.md 5.4).
+        Register{sample_agent(), held},
+        Register{sample_agent(), over},
+        range,
+        Welcome{1000, 5000, "r1-abcd", 7},
+        owned,
+        Ack{"r1-abcd", 4, false},
+        Ack{"r1-abcd", 9, true},
     };
 }
 

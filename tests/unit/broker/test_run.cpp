@@ -325,3 +325,88 @@ TEST_CASE("FINISHED before START is refused; after a STOP or a rejection it ends
     CHECK(run.all_done());
     CHECK_FALSE(run.finished("a", proto::Finished{"r11", 0, true, 0, 0s, {}}).empty());  // twice
 }
+
+TEST_CASE("recovery: a lost agent rejoins; ACK's seq is what is held with none missing; the run is complete") {
+    Run run = running_run("r20", 2);
+    CHECK(run.result("a", result("r20", 1, 2)).kind == ResultOutcome::merged);
+    CHECK(run.result("a", result("r20", 2, 2)).kind == ResultOutcome::merged);
+    CHECK(run.acked("a") == 2);
+    CHECK(run.result("b", result("r20", 1, 5)).kind == ResultOutcome::merged);
+    CHECK_FALSE(run.lost("a", 1500ms).empty());
+    CHECK(run.summary().incomplete);  // while it is away
+    // Its place is kept a window long for it to come back.
+    CHECK(run.awaits_rejoin(broker::Clock::now(), 1500ms));
+    CHECK_FALSE(run.awaits_rejoin(broker::Clock::now() + 2s, 1500ms));
+    CHECK(run.rejoin("b", broker::Clock::now()).empty());  // b was never lost
+    auto back = run.rejoin("a", broker::Clock::now() + 8s);
+    CHECK(back.find("agent a rejoined") != std::string::npos);
+    CHECK(back.find("after 9.5 s away") != std::string::npos);
+    // It resends what came after 2, and 2 again: a duplicate, counted once.
+    CHECK(run.result("a", result("r20", 2, 2)).kind == ResultOutcome::duplicate);
+    CHECK(run.result("a", result("r20", 4, 2)).kind == ResultOutcome::merged);  // 3 missing
+    CHECK(run.acked("a") == 2);
+    CHECK(run.result("a", result("r20", 3, 2)).kind == ResultOutcome::late);
+    CHECK(run.acked("a") == 4);
+    CHECK(run.finished("a", proto::Finished{"r20", 4, false, 1000, 1s, {}}).empty());
+    CHECK(run.part_finished("a"));
+    CHECK(run.finished("b", proto::Finished{"r20", 1, false, 1000, 1s, {}}).empty());
+    auto s = run.summary();
+    CHECK(s.total.hits == 13);
+    CHECK_FALSE(s.incomplete);
+    CHECK(s.events.back() == "agent a was lost for 9.5 s and rejoined; nothing missing");
+}
+
+TEST_CASE("recovery: a restarted broker re-creates a run from its agents, ranges count once") {
+    proto::RunState held;
+    held.run = "r21";
+    held.spec.plan = closed_plan();
+    held.spec.agent_index = 1;
+    held.spec.agent_count = 2;
+    held.test = "http://shop/";
+    held.owner = "runner-key";
+    held.started_ms = 5000;
+    const auto t0 = broker::Clock::now();
+    auto run = Run::recreate(held, t0);
+    CHECK(run->recreated());
+    CHECK(run->state() == RunState::running);
+    CHECK(run->owner() == "runner-key");
+    CHECK(run->submit().agents == 2);
+    CHECK(run->add_returning("a"));
+    CHECK_FALSE(run->add_returning("a"));  // already in
+    CHECK(run->acked("a") == 0);
+    // Cycle 0's batches 1..3 merged into one, then 4 and 5 one by one.
+    auto range = result("r21", 3, 6);
+    range.first_seq = 1;
+    CHECK(run->result("a", range).kind == ResultOutcome::merged);
+    CHECK(run->result("a", range).kind == ResultOutcome::duplicate);
+    auto overlap = result("r21", 4, 1);
+    overlap.first_seq = 2;  // 2..4 overlaps 1..3: refused whole
+    CHECK(run->result("a", overlap).kind == ResultOutcome::refused);
+    Run clean = *Run::recreate(held, t0);
+    clean.add_returning("a");
+    CHECK(clean.result("a", range).kind == ResultOutcome::merged);
+    CHECK(clean.result("a", result("r21", 4, 1)).kind == ResultOutcome::merged);
+    CHECK(clean.acked("a") == 4);
+    CHECK(clean.finished("a", proto::Finished{"r21", 4, false, 5000, 1s, {}}).empty());
+    CHECK_FALSE(clean.all_done());  // waits for its other agent...
+    CHECK_FALSE(clean.give_up_missing(t0 + 1s, 1500ms));
+    CHECK(clean.give_up_missing(t0 + 2s, 1500ms));  // ...one liveness window
+    CHECK(clean.all_done());
+    auto s = clean.summary();
+    CHECK(s.total.hits == 7);
+    CHECK(s.incomplete);  // one agent never came back
+    CHECK(s.events.front().find("the broker restarted") != std::string::npos);
+    CHECK(s.events.back().find("1 of 2 agents did not come back") != std::string::npos);
+    // Both come back: complete.
+    Run both = *Run::recreate(held, t0);
+    CHECK(both.add_returning("a"));
+    CHECK(both.add_returning("b"));
+    CHECK_FALSE(both.add_returning("c"));  // agent_count is 2
+    CHECK(both.result("a", range).kind == ResultOutcome::merged);
+    CHECK(both.result("b", result("r21", 1, 2)).kind == ResultOutcome::merged);
+    both.finished("a", proto::Finished{"r21", 3, false, 5000, 1s, {}});
+    both.finished("b", proto::Finished{"r21", 1, false, 5000, 1s, {}});
+    CHECK(both.all_done());
+    CHECK_FALSE(both.summary().incomplete);
+    CHECK(both.summary().total.hits == 8);
+}

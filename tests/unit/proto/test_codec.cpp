@@ -134,8 +134,8 @@ TEST_CASE("data files and --data-exhausted ride in SUBMIT and PREPARE") {
     const std::string tail("\xa4" "data" "\x90", 6);
     REQUIRE(body.size() > tail.size());
     REQUIRE(body.substr(body.size() - tail.size()) == tail);
-    REQUIRE(static_cast<unsigned char>(body[0]) == 0x85);
-    body = char(0x84) + body.substr(1, body.size() - 1 - tail.size());
+    REQUIRE(static_cast<unsigned char>(body[0]) == 0x87);  // v, run, spec, library, data, test, owner
+    body = char(0x86) + body.substr(1, body.size() - 1 - tail.size());
     auto old = std::get<Prepare>(decode("PREPARE", body));
     CHECK(old.data.empty());
     CHECK(old.run == "r");
@@ -396,4 +396,72 @@ TEST_CASE("custom metrics round-trip exactly, and bad ones are malformed") {
     CHECK(malformed([](Stats& st) {
         for (int i = 0; i < 105; ++i) st.metrics.emplace("m" + std::to_string(i), st.metrics.at("queue"));
     }));
+}
+
+TEST_CASE("recovery: REGISTER's run, WELCOME's acked, ACK and a RESULT's seq range come back exactly") {
+    RunState held{"r1-abcd", sample_spec(), "http://x/", "runner-1", true, 1'790'000'000'000, 12};
+    held.spec.agent_index = 2;
+    held.spec.agent_count = 3;
+    auto reg = std::get<Register>(decode("REGISTER", encode(Register{sample_agent(), held}).body));
+    REQUIRE(reg.run);
+    CHECK(reg.run->run == held.run);
+    CHECK(reg.run->test == held.test);
+    CHECK(reg.run->owner == held.owner);
+    CHECK(reg.run->finished);
+    CHECK(reg.run->started_ms == held.started_ms);
+    CHECK(reg.run->last_seq == 12);
+    CHECK(reg.run->spec.agent_index == 2);
+    CHECK(reg.run->spec.agent_count == 3);
+    CHECK(encode(Register{sample_agent(), reg.run}).body == encode(Register{sample_agent(), held}).body);
+    CHECK_FALSE(std::get<Register>(decode("REGISTER", encode(Register{sample_agent()}).body)).run);
+
+    auto w = std::get<Welcome>(decode("WELCOME", encode(Welcome{200, 1500, "r1-abcd", 41}).body));
+    CHECK(w.run == "r1-abcd");
+    CHECK(w.acked == 41);
+    auto ack = std::get<Ack>(decode("ACK", encode(Ack{"r1-abcd", UINT64_MAX, true}).body));
+    CHECK(ack.run == "r1-abcd");
+    CHECK(ack.seq == UINT64_MAX);
+    CHECK(ack.finished);
+
+    Result r{"r1", 9, 0, 100, 1s, sample_stats(1)};
+    r.first_seq = 3;
+    CHECK(std::get<Result>(decode("RESULT", encode(r).body)).first_seq == 3);
+    r.first_seq = 10;  // above seq: no range
+    CHECK(kind_of("RESULT", encode(r).body) == Kind::malformed);
+
+    Prepare p{"r1", one_hit_spec(), std::nullopt, {}, "http://x/", "runner-1"};
+    auto back = std::get<Prepare>(decode("PREPARE", encode(p).body));
+    CHECK(back.test == "http://x/");
+    CHECK(back.owner == "runner-1");
+}
+
+TEST_CASE("recovery: peers from before it are read (no run, no acked), a bad RunState is malformed") {
+    // REGISTER without "run": the last 5 bytes are "run": nil; one pair less.
+    std::string old = encode(Register{sample_agent()}).body;
+    REQUIRE(old.substr(old.size() - 5) == std::string("\xa3run\xc0", 5));
+    old = old.substr(0, old.size() - 5);
+    REQUIRE(static_cast<unsigned char>(old[0]) == 0x83);
+    old[0] = '\x82';
+    CHECK_FALSE(std::get<Register>(decode("REGISTER", old)).run);
+    // WELCOME without "run" and "acked".
+    std::string welcome = encode(Welcome{1000, 5000}).body;
+    const std::string tail("\xa3run\xa0\xa5" "acked\x00", 12);
+    REQUIRE(welcome.substr(welcome.size() - tail.size()) == tail);
+    welcome = welcome.substr(0, welcome.size() - tail.size());
+    welcome[0] = '\x83';
+    auto w = std::get<Welcome>(decode("WELCOME", welcome));
+    CHECK(w.run.empty());
+    CHECK(w.acked == 0);
+
+    RunState held{"r1", one_hit_spec(), "t", "", false, 0, 0};
+    held.spec.agent_count = 2;
+    held.spec.agent_index = 1;
+    CHECK_NOTHROW(decode("REGISTER", encode(Register{sample_agent(), held}).body));
+    held.run = "";  // a run needs an id
+    CHECK(kind_of("REGISTER", encode(Register{sample_agent(), held}).body) == Kind::malformed);
+    held.run = std::string(256, 'r');
+    CHECK(kind_of("REGISTER", encode(Register{sample_agent(), held}).body) == Kind::malformed);
+    held.run = "r1";
+    held.spec.agent_count = 200'000;  // more agents than a run may have
+    CHECK(kind_of("REGISTER", encode(Register{sample_agent(), held}).body) == Kind::malformed);
 }

@@ -83,8 +83,21 @@ struct CycleInfo {
 
 // ---------------------------------------------------------------- agent -> broker
 
+// The run an agent holds when it registers again (docs/protocol.md 5.4): what
+// a broker that lost it (it restarted) needs to take it back.
+struct RunState {
+    std::string run;
+    RunSpec spec;                 // as the agent's PREPARE carried it (agent_index, agent_count)
+    std::string test;             // PREPARE's `test`: the run's name as STATUS shows it
+    std::string owner;            // PREPARE's `owner`: the CURVE key name of the runner that submitted it
+    bool finished = false;        // the agent's part is over; its FINISHED waits for the broker
+    std::int64_t started_ms = 0;  // unix ms when the agent started it
+    std::uint64_t last_seq = 0;   // the highest seq it made so far
+};
+
 struct Register {
     AgentInfo agent;
+    std::optional<RunState> run;  // the run it holds results of, if any
 };
 struct Heartbeat {            // both ways between agent and broker
     std::string state;        // agent: "idle" | "preparing" | "busy"; broker: ""
@@ -106,6 +119,9 @@ struct Result {               // one interval of one agent's figures (a delta)
     Stats stats;
     std::uint32_t users = 0;      // gauge: the agent's virtual users at the end of the interval
     std::uint32_t users_busy = 0; // gauge: of which in a hit
+    // 0: the batch is seq alone. Else it stands for seqs first_seq..seq (one
+    // cycle's batches merged, resent to a broker that restarted).
+    std::uint64_t first_seq = 0;
 };
 struct Finished {             // the agent's run is over; no RESULT follows
     std::string run;
@@ -121,12 +137,24 @@ struct Finished {             // the agent's run is over; no RESULT follows
 struct Welcome {
     std::uint32_t heartbeat_ms = 1000;
     std::uint32_t liveness_ms = 5000;
+    std::string run;           // the REGISTER's run the broker takes back ("" when none, or it is over)
+    std::uint64_t acked = 0;   // of that run, the highest seq the broker holds with none missing below
+};
+// The broker holds this agent's batches of `run` up to `seq` (none missing
+// below); `finished`: it took its FINISHED, or takes nothing more of the run
+// from it. The agent forgets what is acknowledged.
+struct Ack {
+    std::string run;
+    std::uint64_t seq = 0;
+    bool finished = false;
 };
 struct Prepare {
     std::string run;
     RunSpec spec;
     std::optional<Library> library;  // present for library tests
     std::vector<DataFile> data;      // --data files
+    std::string test;                // the run's name as STATUS shows it (the agent echoes it in RunState)
+    std::string owner;               // CURVE: the key name of the runner that submitted it ("" without)
 };
 struct Start {
     std::string run;
@@ -259,7 +287,7 @@ struct ClusterEvent {         // topic "cluster"
 
 using Message = std::variant<Register, Heartbeat, Ready, Rejected, Result, Finished, Welcome,
                              Prepare, Start, Stop, Error, StatusRequest, Status, Submit, Submitted,
-                             Attach, RunFinished, Snapshot, RunEvent, ClusterEvent>;
+                             Attach, RunFinished, Snapshot, RunEvent, ClusterEvent, Ack>;
 
 // The command name of a message ("REGISTER", "RESULT", ...).
 std::string_view command_of(const Message& m);
