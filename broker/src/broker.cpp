@@ -104,7 +104,8 @@ Broker::Broker(const Options& options)
     : options_(options),
       frontend_(proto::make_router(ctx_)),
       backend_(proto::make_router(ctx_)),
-      publisher_(ctx_, zmq::socket_type::pub) {
+      publisher_(ctx_, zmq::socket_type::pub),
+      backend_monitor_(ctx_, backend_, "backend") {
     if (auto why = check_exposure(options); !why.empty()) throw std::runtime_error(why);
     publisher_.set(zmq::sockopt::linger, 0);
     publisher_.set(zmq::sockopt::sndhwm, 100000);
@@ -131,11 +132,12 @@ void Broker::serve(const std::atomic<bool>& stop) {
     zmq::pollitem_t items[] = {
         {static_cast<void*>(frontend_), 0, ZMQ_POLLIN, 0},
         {static_cast<void*>(backend_), 0, ZMQ_POLLIN, 0},
+        {static_cast<void*>(backend_monitor_.socket()), 0, ZMQ_POLLIN, 0},
         {auth_ ? static_cast<void*>(auth_->socket()) : nullptr, 0, ZMQ_POLLIN, 0},
     };
     while (!stop.load()) {
         try {
-            zmq::poll(items, auth_ ? 3 : 2, until_next_timer(Clock::now()));
+            zmq::poll(items, auth_ ? 4 : 3, until_next_timer(Clock::now()));
         } catch (const zmq::error_t& e) {
             if (e.num() == EINTR) continue;
             throw;
@@ -149,9 +151,10 @@ void Broker::serve(const std::atomic<bool>& stop) {
                 next_key_check_ = Clock::now() + std::chrono::seconds(1);
             }
         }
-        if (auth_ && (items[2].revents & ZMQ_POLLIN))
+        if (auth_ && (items[3].revents & ZMQ_POLLIN))
             for (int i = 0; i < 1000 && auth_->handle(); ++i) {
             }
+        if (items[2].revents & ZMQ_POLLIN) drain_monitors();
         // Bounded batches keep one busy socket from starving the other and the timers.
         if (items[1].revents & ZMQ_POLLIN)
             for (int i = 0; i < 1000 && on_backend(); ++i) {
@@ -171,11 +174,15 @@ void Broker::serve(const std::atomic<bool>& stop) {
 bool Broker::on_backend() {
     auto frames = proto::recv_frames(backend_);
     if (frames.empty()) return false;
+    // Connections closed before this message was queued are known first: a
+    // new connection that reuses a closed one's fd is not taken for it.
+    drain_monitors();
     std::string peer = frames[0].to_string();
     try {
         auto env = proto::split(frames, true);
         auto msg = proto::decode(env.command, env.body);
         on_agent_message(env.peer, key_of(frames.back()), std::move(msg));
+        note_connection(env.peer, source_fd(frames.back()));
     } catch (const proto::ProtoError& e) {
         peer_warn("agent " + printable(peer),
                   fmt::format("bad message from agent {}: {}: {}", printable(peer), to_string(e.kind), e.what()));
@@ -438,6 +445,48 @@ void Broker::on_runner_message(const std::string& id, const std::string& key, pr
         m);
 }
 
+// ------------------------------------------------------------ connections
+
+void Broker::drain_monitors() {
+    const auto now = Clock::now();
+    backend_monitor_.drain([this, now](ConnMonitor::Conn c) { on_backend_closed(c, now); });
+}
+
+void Broker::on_backend_closed(ConnMonitor::Conn conn, Clock::time_point now) {
+    for (auto& [id, a] : agents_)
+        if (a.conn == conn && !a.disconnected) a.disconnected = now;
+}
+
+// A message from an open connection other than the one the agent used: it
+// came back (or moved); one from a connection already closed changes nothing.
+void Broker::note_connection(const std::string& id, int fd) {
+    auto it = agents_.find(id);
+    if (it == agents_.end() || fd < 0) return;
+    const auto conn = backend_monitor_.current(fd);
+    if (conn.gen == 0) return;
+    if (!(it->second.conn == conn)) {
+        it->second.conn = conn;
+        it->second.disconnected.reset();
+    }
+}
+
+// An agent whose connection closed kReconnectGrace ago and that has not
+// spoken on a new one: if ZeroMQ still routes its id (it reconnected quietly)
+// it stays, else it is lost.
+void Broker::check_disconnected(Clock::time_point now) {
+    std::vector<std::pair<std::string, std::chrono::milliseconds>> gone;
+    for (auto& [id, a] : agents_) {
+        if (!a.disconnected || now - *a.disconnected < kReconnectGrace) continue;
+        if (proto::send_to(backend_, id, proto::Heartbeat{"", ""})) {
+            a.disconnected.reset();
+            continue;
+        }
+        gone.emplace_back(id, std::chrono::duration_cast<std::chrono::milliseconds>(now - *a.disconnected));
+    }
+    for (const auto& [id, since] : gone)
+        agent_lost(id, since, "its connection closed " + std::to_string(since.count()) + " ms ago");
+}
+
 // ------------------------------------------------------------------ runs
 
 void Broker::submit(const std::string& runner, proto::Submit&& s) {
@@ -507,19 +556,20 @@ void Broker::stop_run(Run& run) {
     }
 }
 
-void Broker::agent_lost(const std::string& id, std::chrono::milliseconds silent) {
+void Broker::agent_lost(const std::string& id, std::chrono::milliseconds silent, const std::string& why) {
     auto it = agents_.find(id);
     if (it == agents_.end()) return;
     proto::AgentInfo info = it->second.info;
     std::string run_id = it->second.run;
     agents_.erase(it);
-    log()->warn("agent {} lost (silent for {} ms)", printable(id), silent.count());
+    if (why.empty()) log()->warn("agent {} lost (silent for {} ms)", printable(id), silent.count());
+    else log()->warn("agent {} lost ({})", printable(id), why);
     proto::publish(publisher_, proto::ClusterEvent{"agent-lost", info, unix_ms()});
     if (run_id.empty()) return;
     auto r = runs_.find(run_id);
     if (r == runs_.end()) return;
     Run& run = *r->second;
-    auto msg = run.lost(id, silent);
+    auto msg = run.lost(id, silent, why);
     if (!msg.empty()) run_event(run, "agent-lost", id, msg);
     if (run.has_error()) stop_run(run);
     maybe_finish(run);
@@ -568,6 +618,7 @@ void Broker::tick(Clock::time_point now) {
     if (now >= next_log_flush_) {
         next_log_flush_ = now + std::chrono::seconds(1);
         peer_log_.flush(now, suppressed_report());
+        backend_monitor_.prune([this, now](ConnMonitor::Conn c) { on_backend_closed(c, now); });
     }
     if (now >= next_heartbeat_) {
         next_heartbeat_ = now + options_.heartbeat;
@@ -586,6 +637,7 @@ void Broker::tick(Clock::time_point now) {
             if (quiet > options_.liveness) silent.emplace_back(id, quiet);
         }
         for (const auto& [id, quiet] : silent) agent_lost(id, quiet);
+        check_disconnected(now);
         // A waiting run none of whose runners has been heard from within the
         // liveness window (runners answer the broker's HEARTBEAT) is dropped:
         // its client went away, and its library need not be kept.

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "authenticator.hpp"
+#include "conn_monitor.hpp"
 #include "peer_log.hpp"
 #include "run.hpp"
 
@@ -13,9 +14,14 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace loads::broker {
+
+// A backend connection that closed must be replaced by the agent's new one
+// (ZeroMQ reconnects a DEALER by itself) within this, or the agent is lost.
+inline constexpr std::chrono::milliseconds kReconnectGrace{300};
 
 struct Options {
     std::string frontend = "tcp://127.0.0.1:7780";
@@ -62,6 +68,9 @@ private:
         std::string run;
         Clock::time_point last_seen;
         std::string key;  // CURVE: the name of its key
+        ConnMonitor::Conn conn;  // the connection its messages last came from
+        // When that connection closed; lost unless it is back within kReconnectGrace.
+        std::optional<Clock::time_point> disconnected;
     };
 
     bool on_backend();  // false when there was nothing to read
@@ -76,7 +85,13 @@ private:
     void submit(const std::string& runner, proto::Submit&& s);
     bool try_start(Run& run);  // assigns idle agents; false if too few
     void start_waiting_runs();
-    void agent_lost(const std::string& id, std::chrono::milliseconds silent);
+    void agent_lost(const std::string& id, std::chrono::milliseconds silent, const std::string& why = "");
+    // Connections: a closed backend connection marks its agent; one not back
+    // within kReconnectGrace is lost (docs/protocol.md section 6).
+    void drain_monitors();
+    void on_backend_closed(ConnMonitor::Conn conn, Clock::time_point now);
+    void note_connection(const std::string& id, int fd);
+    void check_disconnected(Clock::time_point now);
     void maybe_finish(Run& run);
     void finish(Run& run);
     void stop_run(Run& run);
@@ -95,6 +110,7 @@ private:
     zmq::context_t ctx_;
     std::unique_ptr<Authenticator> auth_;  // with CURVE only
     zmq::socket_t frontend_, backend_, publisher_;
+    ConnMonitor backend_monitor_;
     std::atomic<bool> reload_requested_{false};
     Clock::time_point next_key_check_{};
     std::map<std::string, std::string> run_keys_;    // CURVE: run id -> the key of the runner that submitted it

@@ -75,8 +75,8 @@ public:
     std::string finished(const std::string& agent, const proto::Finished& f);
     // The agent's part is over (finished, rejected or lost), or it has none.
     bool part_over(const std::string& agent) const;
-    // The agent went silent: its figures so far are kept.
-    std::string lost(const std::string& agent, std::chrono::milliseconds silent);
+    // The agent went silent (or `why`, e.g. its connection closed): its figures so far are kept.
+    std::string lost(const std::string& agent, std::chrono::milliseconds silent, const std::string& why = "");
     void mark_running(std::int64_t now_ms);
     void fail(std::string error);
     bool has_error() const { return !error_.empty(); }
