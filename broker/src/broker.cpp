@@ -31,15 +31,6 @@ std::string bind_spec(const std::string& endpoint) {
     return endpoint;
 }
 
-std::string bind(zmq::socket_t& s, const std::string& endpoint, const char* what) {
-    try {
-        s.bind(bind_spec(endpoint));
-    } catch (const zmq::error_t& e) {
-        throw std::runtime_error(std::string("cannot bind the ") + what + " to " + endpoint + ": " + e.what());
-    }
-    return s.get(zmq::sockopt::last_endpoint);
-}
-
 // Routing ids may be binary; logs show them printable.
 std::string printable(std::string_view id) {
     std::string out;
@@ -81,6 +72,12 @@ std::string key_of(const zmq::message_t& frame) {
 
 }  // namespace
 
+std::uint32_t default_max_connections(std::uint64_t fd_limit) {
+    const std::uint64_t reserve = std::max<std::uint64_t>(32, fd_limit / 8);
+    const std::uint64_t n = fd_limit > reserve ? fd_limit - reserve : 1;
+    return static_cast<std::uint32_t>(std::min<std::uint64_t>(n, 1u << 30));
+}
+
 std::string check_exposure(const Options& o) {
     const bool dirs = !o.allow.agents.empty() || !o.allow.runners.empty() || !o.allow.subscribers.empty();
     if (o.curve_key.empty()) {
@@ -105,7 +102,9 @@ Broker::Broker(const Options& options)
       frontend_(proto::make_router(ctx_)),
       backend_(proto::make_router(ctx_)),
       publisher_(ctx_, zmq::socket_type::pub),
-      backend_monitor_(ctx_, backend_, "backend") {
+      backend_monitor_(ctx_, backend_, "backend"),
+      frontend_monitor_(ctx_, frontend_, "frontend"),
+      publisher_monitor_(ctx_, publisher_, "publisher") {
     if (auto why = check_exposure(options); !why.empty()) throw std::runtime_error(why);
     publisher_.set(zmq::sockopt::linger, 0);
     publisher_.set(zmq::sockopt::sndhwm, 100000);
@@ -123,21 +122,32 @@ Broker::Broker(const Options& options)
         backend_.set(zmq::sockopt::heartbeat_timeout, static_cast<int>(options.liveness.count()));
         log()->info("CURVE on: public key {}", own.public_key);
     }
-    bound_.frontend = bind(frontend_, options.frontend, "frontend");
-    bound_.backend = bind(backend_, options.backend, "backend");
-    bound_.publisher = bind(publisher_, options.publisher, "publisher");
+    gates_.push_back(std::make_unique<Gate>(frontend_, bind_spec(options.frontend), "frontend"));
+    gates_.push_back(std::make_unique<Gate>(backend_, bind_spec(options.backend), "backend"));
+    gates_.push_back(std::make_unique<Gate>(publisher_, bind_spec(options.publisher), "publisher"));
+    bound_.frontend = gates_[0]->bound();
+    bound_.backend = gates_[1]->bound();
+    bound_.publisher = gates_[2]->bound();
 }
 
 void Broker::serve(const std::atomic<bool>& stop) {
-    zmq::pollitem_t items[] = {
+    // Sockets, the connection monitors, CURVE's ZAP handler, then the gates'
+    // sinks (raw descriptors; one starved of descriptors is left out a while).
+    std::vector<zmq::pollitem_t> items = {
         {static_cast<void*>(frontend_), 0, ZMQ_POLLIN, 0},
         {static_cast<void*>(backend_), 0, ZMQ_POLLIN, 0},
         {static_cast<void*>(backend_monitor_.socket()), 0, ZMQ_POLLIN, 0},
-        {auth_ ? static_cast<void*>(auth_->socket()) : nullptr, 0, ZMQ_POLLIN, 0},
+        {static_cast<void*>(frontend_monitor_.socket()), 0, ZMQ_POLLIN, 0},
+        {static_cast<void*>(publisher_monitor_.socket()), 0, ZMQ_POLLIN, 0},
     };
+    if (auth_) items.push_back({static_cast<void*>(auth_->socket()), 0, ZMQ_POLLIN, 0});
+    const std::size_t sinks = items.size();
     while (!stop.load()) {
+        items.resize(sinks);
+        for (const auto& g : gates_)
+            if (const int fd = g->sink_fd(Clock::now()); fd >= 0) items.push_back({nullptr, fd, ZMQ_POLLIN, 0});
         try {
-            zmq::poll(items, auth_ ? 4 : 3, until_next_timer(Clock::now()));
+            zmq::poll(items.data(), items.size(), until_next_timer(Clock::now()));
         } catch (const zmq::error_t& e) {
             if (e.num() == EINTR) continue;
             throw;
@@ -151,10 +161,14 @@ void Broker::serve(const std::atomic<bool>& stop) {
                 next_key_check_ = Clock::now() + std::chrono::seconds(1);
             }
         }
-        if (auth_ && (items[3].revents & ZMQ_POLLIN))
+        if (auth_ && (items[5].revents & ZMQ_POLLIN))
             for (int i = 0; i < 1000 && auth_->handle(); ++i) {
             }
-        if (items[2].revents & ZMQ_POLLIN) drain_monitors();
+        if ((items[2].revents | items[3].revents | items[4].revents) & ZMQ_POLLIN) drain_monitors();
+        for (std::size_t i = sinks; i < items.size(); ++i)
+            if (items[i].revents & ZMQ_POLLIN)
+                for (const auto& g : gates_)
+                    if (g->sink_fd(Clock::now()) == items[i].fd) g->reset_waiting();
         // Bounded batches keep one busy socket from starving the other and the timers.
         if (items[1].revents & ZMQ_POLLIN)
             for (int i = 0; i < 1000 && on_backend(); ++i) {
@@ -450,6 +464,29 @@ void Broker::on_runner_message(const std::string& id, const std::string& key, pr
 void Broker::drain_monitors() {
     const auto now = Clock::now();
     backend_monitor_.drain([this, now](ConnMonitor::Conn c) { on_backend_closed(c, now); });
+    frontend_monitor_.drain([](ConnMonitor::Conn) {});
+    publisher_monitor_.drain([](ConnMonitor::Conn) {});
+    check_connection_cap();
+}
+
+std::uint32_t Broker::connections() const {
+    return static_cast<std::uint32_t>(backend_monitor_.open() + frontend_monitor_.open() + publisher_monitor_.open());
+}
+
+void Broker::check_connection_cap() {
+    const std::uint32_t max = options_.max_connections;
+    if (max == 0) return;
+    const std::uint32_t n = connections();
+    const std::uint32_t reopen_at = max - std::max<std::uint32_t>(1, max / 10);
+    if (!refusing_ && n >= max) {
+        refusing_ = true;
+        for (auto& g : gates_) g->set_open(false);
+        log()->warn("at {} connections (--max-connections {}): refusing new connections until some close", n, max);
+    } else if (refusing_ && n <= reopen_at) {
+        refusing_ = false;
+        for (auto& g : gates_) g->set_open(true);
+        log()->info("{} connections (at most {}): accepting new connections again", n, max);
+    }
 }
 
 void Broker::on_backend_closed(ConnMonitor::Conn conn, Clock::time_point now) {
@@ -619,6 +656,9 @@ void Broker::tick(Clock::time_point now) {
         next_log_flush_ = now + std::chrono::seconds(1);
         peer_log_.flush(now, suppressed_report());
         backend_monitor_.prune([this, now](ConnMonitor::Conn c) { on_backend_closed(c, now); });
+        frontend_monitor_.prune([](ConnMonitor::Conn) {});
+        publisher_monitor_.prune([](ConnMonitor::Conn) {});
+        check_connection_cap();
     }
     if (now >= next_heartbeat_) {
         next_heartbeat_ = now + options_.heartbeat;
@@ -742,6 +782,10 @@ proto::Status Broker::status() const {
                                           static_cast<std::uint32_t>(r->submit().agents)});
     s.curve = auth_ != nullptr;
     if (auth_) s.auth = auth_->counts();
+    s.connections = proto::Connections{static_cast<std::uint32_t>(frontend_monitor_.open()),
+                                       static_cast<std::uint32_t>(backend_monitor_.open()),
+                                       static_cast<std::uint32_t>(publisher_monitor_.open()),
+                                       options_.max_connections, refusing_};
     return s;
 }
 

@@ -5,6 +5,7 @@
 
 #include "authenticator.hpp"
 #include "conn_monitor.hpp"
+#include "gate.hpp"
 #include "peer_log.hpp"
 #include "run.hpp"
 
@@ -38,7 +39,14 @@ struct Options {
     AllowDirs allow;                     // allowed public keys per kind of peer
     std::vector<std::string> operators;  // runner key names that may stop or attach any run
     bool insecure = false;               // bind non-loopback addresses without CURVE
+    // Open connections (all three sockets) at which new ones are refused; 0: no cap.
+    std::uint32_t max_connections = 0;
 };
+
+// The connections a broker may hold with `fd_limit` descriptors: the limit
+// minus a reserve (an eighth, at least 32) for files, ZeroMQ's own
+// descriptors and connections accepted before the cap is seen.
+std::uint32_t default_max_connections(std::uint64_t fd_limit);
 
 // "" when the endpoints may be bound with these options, else why not (a
 // non-loopback address without CURVE and without --insecure, allow
@@ -92,6 +100,9 @@ private:
     void on_backend_closed(ConnMonitor::Conn conn, Clock::time_point now);
     void note_connection(const std::string& id, int fd);
     void check_disconnected(Clock::time_point now);
+    // Closes the gates at max_connections, opens them again below 90% of it.
+    void check_connection_cap();
+    std::uint32_t connections() const;
     void maybe_finish(Run& run);
     void finish(Run& run);
     void stop_run(Run& run);
@@ -110,7 +121,9 @@ private:
     zmq::context_t ctx_;
     std::unique_ptr<Authenticator> auth_;  // with CURVE only
     zmq::socket_t frontend_, backend_, publisher_;
-    ConnMonitor backend_monitor_;
+    ConnMonitor backend_monitor_, frontend_monitor_, publisher_monitor_;
+    std::vector<std::unique_ptr<Gate>> gates_;  // frontend, backend, publisher
+    bool refusing_ = false;
     std::atomic<bool> reload_requested_{false};
     Clock::time_point next_key_check_{};
     std::map<std::string, std::string> run_keys_;    // CURVE: run id -> the key of the runner that submitted it

@@ -393,7 +393,7 @@ struct BodyWriter {
     }
     void operator()(const StatusRequest&) { begin(w, 0); }
     void operator()(const Status& m) {
-        begin(w, 10);
+        begin(w, m.connections ? 11 : 10);
         w.kstr("version", m.version);
         w.ku64("pid", m.pid);
         w.ki64("uptime_ms", m.uptime_ms);
@@ -429,6 +429,15 @@ struct BodyWriter {
             w.ku64("keys", a.keys);
             w.ku64("allowed", a.allowed);
             w.ku64("refused", a.refused);
+        }
+        if (m.connections) {
+            w.str("connections");
+            w.map(5);
+            w.ku64("frontend", m.connections->frontend);
+            w.ku64("backend", m.connections->backend);
+            w.ku64("publisher", m.connections->publisher);
+            w.ku64("max", m.connections->max);
+            w.kbool("refusing", m.connections->refusing);
         }
     }
     void operator()(const Submit& m) {
@@ -992,6 +1001,9 @@ Message read_body(std::string_view command, const Value& v) {
                 s.auth.push_back(AuthCount{a("socket").str(), a("keys").u32(), a("allowed").u64(), a("refused").u64()});
             }
         }
+        if (auto c = v.find("connections"))  // optional: added with --max-connections
+            s.connections = Connections{(*c)("frontend").u32(), (*c)("backend").u32(), (*c)("publisher").u32(),
+                                        (*c)("max").u32(), (*c)("refusing").boolean()};
         return s;
     }
     if (command == "SUBMIT") {

@@ -3,7 +3,9 @@ closed) is lost within a second, not a liveness window; a silent one is
 still lost only after the liveness window; one whose connection is cut and
 that reconnects at once is not lost."""
 import json
+import os
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -11,7 +13,7 @@ import time
 import msgpack
 import zmq
 
-from loads_procs import RUNNER, Cluster, Proc
+from loads_procs import RUNNER, Agent, Broker, Cluster, Proc, run_runner
 
 
 class Feed:
@@ -160,3 +162,116 @@ def test_cut_connections_that_come_back_at_once_are_not_lost(tmp_path):
     finally:
         feed.close()
         c.kill()
+
+
+def cpu_seconds(pid):
+    """utime + stime of a process, from /proc/PID/stat."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class StatusClient:
+    """One DEALER kept connected to the frontend: STATUS over a connection the
+    broker already has, timed."""
+
+    def __init__(self, endpoint):
+        self.s = zmq.Context.instance().socket(zmq.DEALER)
+        self.s.setsockopt(zmq.LINGER, 0)
+        self.s.connect(endpoint)
+
+    def status(self, timeout=2.0):
+        t0 = time.monotonic()
+        self.s.send_multipart([b"STATUS", msgpack.packb({"v": 2})])
+        assert self.s.poll(int(timeout * 1000)), "no STATUS reply"
+        cmd, body = self.s.recv_multipart()
+        assert cmd == b"STATUS"
+        return msgpack.unpackb(body, strict_map_key=False), time.monotonic() - t0
+
+    def close(self):
+        self.s.close()
+
+
+def zmtp_accepts(port):
+    """Opens a raw TCP connection: returns it if ZeroMQ took it (it sends its
+    greeting at once), None if the broker reset it (refused)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=2)
+    s.settimeout(2)
+    try:
+        data = s.recv(10)
+    except (ConnectionResetError, socket.timeout):
+        data = b""
+    if data[:1] == b"\xff":
+        return s
+    s.close()
+    return None
+
+
+def test_connection_cap_refuses_new_connections_without_spinning_and_reopens(tmp_path, target):
+    # 160 descriptors: the broker raises its soft limit to that hard limit,
+    # keeps an eighth (32 at least) in reserve and caps at 128 connections.
+    broker = Broker(wrapper=["prlimit", "--nofile=160:160"])
+    err = broker.stderr_text()
+    assert "descriptor limit 160" in err and "at most 128 connections" in err, err
+    held, agents, client = [], [], None
+    try:
+        agents.append(Agent(broker.backend, "a0", cache_dir=str(tmp_path / "c0")))
+        client = StatusClient(broker.frontend)
+        st, _ = client.status()
+        assert st["connections"]["max"] == 128 and st["connections"]["refusing"] is False, st["connections"]
+        port = int(broker.backend.rsplit(":", 1)[1])
+        refused = None
+        for i in range(200):
+            s = zmtp_accepts(port)
+            if s is None:
+                refused = i
+                break
+            held.append(s)
+        assert refused is not None, "never refused"
+        st, took = client.status()
+        c = st["connections"]
+        total = c["frontend"] + c["backend"] + c["publisher"]
+        # 2 connections before (the agent, this client), then ours up to the cap.
+        assert 126 <= len(held) <= 130 and 128 <= total <= 132 and c["refusing"] is True, (len(held), c)
+        assert took < 0.2, took
+        # Refused for good while at the cap: more attempts are reset too, and
+        # the broker sleeps (no accept loop at 100% CPU), answers STATUS fast,
+        # and its agent is alive.
+        cpu0, t0 = cpu_seconds(broker.p.pid), time.monotonic()
+        for _ in range(20):
+            assert zmtp_accepts(port) is None
+        worst = 0.0
+        while time.monotonic() - t0 < 2.0:
+            st, took = client.status()
+            worst = max(worst, took)
+            time.sleep(0.05)
+        cpu = (cpu_seconds(broker.p.pid) - cpu0) / (time.monotonic() - t0)
+        assert cpu < 0.1, f"broker used {cpu:.0%} CPU while refusing"
+        assert worst < 0.2, worst
+        a0 = [a for a in st["agents"] if a["agent"]["id"] == "a0"]
+        assert a0 and a0[0]["last_seen_ms"] < 1500, st["agents"]
+        assert broker.stderr_text().count("refusing new connections until some close") == 1
+        print(f"held {len(held)}, cap reached at {total}; broker CPU {cpu:.1%} while refusing; STATUS worst {worst*1000:.1f} ms")
+        # Close 20 (below 90% of the cap): new connections are taken again,
+        # and a new agent registers and runs with the first.
+        for s in held[:20]:
+            s.close()
+        del held[:20]
+        deadline = time.monotonic() + 5
+        while client.status()[0]["connections"]["refusing"]:
+            assert time.monotonic() < deadline, client.status()[0]["connections"]
+            time.sleep(0.02)
+        assert "accepting new connections again" in broker.stderr_text()
+        agents.append(Agent(broker.backend, "a1", cache_dir=str(tmp_path / "c1")))
+        broker.wait_agents(2)
+        r = run_runner(target.url + "/", "-u", "1", "-c", "10", "--agents", "2", "--broker", broker.frontend,
+                       "--output", "json", timeout=60)
+        assert r.rc == 0, r.stderr
+        assert r.json["total"]["hits"] == 20
+    finally:
+        for s in held:
+            s.close()
+        if client:
+            client.close()
+        for a in agents:
+            a.kill()
+        broker.kill()

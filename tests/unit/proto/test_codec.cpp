@@ -182,6 +182,9 @@ TEST_CASE("STATUS is a request without fields and a reply with them") {
     Status st;
     st.version = "x";
     CHECK(std::holds_alternative<Status>(decode("STATUS", encode(st).body)));
+    CHECK_FALSE(std::get<Status>(decode("STATUS", encode(st).body)).connections);  // optional: absent is none
+    st.connections = Connections{3, 1000, 2, 17000, true};
+    CHECK(std::get<Status>(decode("STATUS", encode(st).body)).connections == st.connections);
 }
 
 TEST_CASE("empty input is refused as empty") {

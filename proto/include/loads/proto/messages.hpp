@@ -162,6 +162,13 @@ struct RunStatus {
     std::uint32_t agents = 0;
     friend bool operator==(const RunStatus&, const RunStatus&) = default;
 };
+// The broker's open connections per socket and its cap (--max-connections).
+struct Connections {
+    std::uint32_t frontend = 0, backend = 0, publisher = 0;
+    std::uint32_t max = 0;   // the cap on their sum; 0: none
+    bool refusing = false;   // at the cap: new connections are reset
+    friend bool operator==(const Connections&, const Connections&) = default;
+};
 struct Status {
     std::string version;
     std::uint32_t pid = 0;
@@ -171,6 +178,7 @@ struct Status {
     std::vector<RunStatus> runs;
     bool curve = false;            // the broker's sockets use CURVE
     std::vector<AuthCount> auth;   // per socket (CURVE only)
+    std::optional<Connections> connections;  // absent from brokers before it
 };
 
 struct Submit {
