@@ -24,6 +24,10 @@ std::int64_t unix_ms() {
         .count();
 }
 
+// The longest a batch of one socket's messages holds the loop (one message
+// may take longer: a big SUBMIT).
+constexpr auto kBatchTime = std::chrono::milliseconds(10);
+
 // "tcp://127.0.0.1:0" binds an ephemeral port (ZeroMQ spells it "*").
 std::string bind_spec(const std::string& endpoint) {
     if (endpoint.size() > 2 && endpoint.compare(endpoint.size() - 2, 2, ":0") == 0)
@@ -169,12 +173,15 @@ void Broker::serve(const std::atomic<bool>& stop) {
             if (items[i].revents & ZMQ_POLLIN)
                 for (const auto& g : gates_)
                     if (g->sink_fd(Clock::now()) == items[i].fd) g->reset_waiting();
-        // Bounded batches keep one busy socket from starving the other and the timers.
+        // Bounded batches (in count and time: CHUNKs of a big library cost
+        // a copy each) keep one busy socket from starving the other and the timers.
+        auto batch_end = Clock::now() + kBatchTime;
         if (items[1].revents & ZMQ_POLLIN)
-            for (int i = 0; i < 1000 && on_backend(); ++i) {
+            for (int i = 0; i < 1000 && Clock::now() < batch_end && on_backend(); ++i) {
             }
+        batch_end = Clock::now() + kBatchTime;
         if (items[0].revents & ZMQ_POLLIN)
-            for (int i = 0; i < 1000 && on_frontend(); ++i) {
+            for (int i = 0; i < 1000 && Clock::now() < batch_end && on_frontend(); ++i) {
             }
         tick(Clock::now());
     }
@@ -282,7 +289,9 @@ void Broker::on_agent_message(const std::string& id, const std::string& key, pro
     std::visit(
         [&](auto& msg) {
             using T = std::decay_t<decltype(msg)>;
-            if constexpr (std::is_same_v<T, proto::Heartbeat>) {
+            if constexpr (std::is_same_v<T, proto::Fetch>) {
+                on_fetch(id, agent, msg);
+            } else if constexpr (std::is_same_v<T, proto::Heartbeat>) {
                 // Being alive is the point; its state also corrects ours: an
                 // agent that says it is idle while we hold it in a run that
                 // is over for it (or in none) is idle.
@@ -524,6 +533,26 @@ void Broker::check_disconnected(Clock::time_point now) {
         agent_lost(id, since, "its connection closed " + std::to_string(since.count()) + " ms ago");
 }
 
+// A slice of the library of the agent's run, from the one copy held; the
+// run's prepare timeout counts from its agents' latest FETCH.
+void Broker::on_fetch(const std::string& id, const Agent& agent, const proto::Fetch& f) {
+    auto r = runs_.find(agent.run);
+    const auto* lib = r == runs_.end() ? nullptr : &r->second->submit().library;
+    std::string error;
+    std::string_view bytes;
+    if (!lib || !*lib || (*lib)->sha256 != f.sha256)
+        error = "no library with sha256 " + f.sha256.substr(0, 64) + " in a run of yours";
+    else
+        bytes = libraries_.slice(f.sha256, f.offset, f.length, error);
+    if (!error.empty()) {
+        peer_warn("agent " + printable(id), fmt::format("agent {}: FETCH refused: {}", printable(id), error));
+        proto::send_to(backend_, id, proto::Error{"bad-fetch", error});
+        return;
+    }
+    r->second->progress();
+    proto::send_to(backend_, id, proto::Chunk{f.sha256, f.offset, std::string(bytes)});
+}
+
 // ------------------------------------------------------------------ runs
 
 void Broker::submit(const std::string& runner, proto::Submit&& s) {
@@ -537,6 +566,8 @@ void Broker::submit(const std::string& runner, proto::Submit&& s) {
     // the agents get keeps the real one), unless the run asks otherwise.
     if (!s.show_url) s.test = redact_urls(s.test);
     auto id = run_id(next_run_++);
+    // One copy of the library, whoever needs it; its PREPAREs carry its size.
+    if (s.library) run_libraries_[id] = libraries_.add(*s.library);
     auto run = std::make_unique<Run>(id, std::move(s), runner);
     Run& r = *run;
     const std::uint32_t need = r.submit().agents;
@@ -546,6 +577,7 @@ void Broker::submit(const std::string& runner, proto::Submit&& s) {
                           " registered); start more agents or pass --wait";
         log()->info("run refused: {}", msg);
         proto::send_to(frontend_, runner, proto::Error{"no-agents", msg});
+        run_libraries_.erase(id);
         return;
     }
     runs_.emplace(id, std::move(run));
@@ -640,6 +672,7 @@ void Broker::finish(Run& run) {
         }
     }
     run_keys_.erase(run.id());
+    run_libraries_.erase(run.id());
     runs_.erase(run.id());  // `run` dangles from here on
     start_waiting_runs();
 }

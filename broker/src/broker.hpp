@@ -6,6 +6,7 @@
 #include "authenticator.hpp"
 #include "conn_monitor.hpp"
 #include "gate.hpp"
+#include "library_store.hpp"
 #include "peer_log.hpp"
 #include "run.hpp"
 
@@ -90,6 +91,7 @@ private:
     void tick(Clock::time_point now);
     std::chrono::milliseconds until_next_timer(Clock::time_point now) const;
 
+    void on_fetch(const std::string& id, const Agent& agent, const proto::Fetch& f);
     void submit(const std::string& runner, proto::Submit&& s);
     bool try_start(Run& run);  // assigns idle agents; false if too few
     void start_waiting_runs();
@@ -127,6 +129,8 @@ private:
     std::atomic<bool> reload_requested_{false};
     Clock::time_point next_key_check_{};
     std::map<std::string, std::string> run_keys_;    // CURVE: run id -> the key of the runner that submitted it
+    LibraryStore libraries_;
+    std::map<std::string, LibraryStore::Bytes> run_libraries_;  // run id -> its library's bytes
     std::map<std::string, Agent> agents_;
     std::map<std::string, std::unique_ptr<Run>> runs_;
     std::deque<std::string> waiting_;  // run ids in submit order

@@ -78,6 +78,10 @@ public:
     // The agent went silent (or `why`, e.g. its connection closed): its figures so far are kept.
     std::string lost(const std::string& agent, std::chrono::milliseconds silent, const std::string& why = "");
     void mark_running(std::int64_t now_ms);
+    // An agent fetched part of the library: the prepare timeout counts from now.
+    void progress() {
+        if (state_ == RunState::preparing) prepared_at_ = Clock::now();
+    }
     void fail(std::string error);
     bool has_error() const { return !error_.empty(); }
 

@@ -47,9 +47,14 @@ struct AgentInfo {
 struct Library {
     std::string name;    // file name, for logs ("libwebsite.so")
     std::string sha256;  // lower-case hex of the bytes
-    std::string bytes;
+    std::string bytes;   // in SUBMIT; empty in PREPARE (the agent FETCHes them)
+    std::uint64_t size = 0;  // bytes of the library (written as bytes.size() when they are here)
     friend bool operator==(const Library&, const Library&) = default;
 };
+// A library's bytes travel to agents in slices of at most this (FETCH/CHUNK).
+inline constexpr std::uint64_t kMaxChunk = 4u << 20;
+// A library rides whole in SUBMIT, so it is never bigger than a body.
+inline constexpr std::uint64_t kMaxLibrarySize = kMaxBodySize;
 
 // A data file of --data NAME=FILE shipped to agents, like the library: its
 // bytes and their SHA-256. The agent keeps it as <cache>/<sha256>.<ext>.
@@ -123,6 +128,18 @@ struct Prepare {
 };
 struct Start {
     std::string run;
+};
+// Agent -> broker: send me bytes [offset, offset + length) of that library.
+struct Fetch {
+    std::string sha256;
+    std::uint64_t offset = 0;
+    std::uint64_t length = 0;  // 1..kMaxChunk
+};
+// Broker -> agent: those bytes (fewer at the library's end).
+struct Chunk {
+    std::string sha256;
+    std::uint64_t offset = 0;
+    std::string data;
 };
 struct Stop {                 // also runner -> broker: stop this run
     std::string run;
@@ -260,7 +277,7 @@ struct ClusterEvent {         // topic "cluster"
 
 using Message = std::variant<Register, Heartbeat, Ready, Rejected, Result, Finished, Welcome,
                              Prepare, Start, Stop, Error, StatusRequest, Status, Submit, Submitted,
-                             Attach, RunFinished, Snapshot, RunEvent, ClusterEvent>;
+                             Attach, RunFinished, Snapshot, RunEvent, ClusterEvent, Fetch, Chunk>;
 
 // The command name of a message ("REGISTER", "RESULT", ...).
 std::string_view command_of(const Message& m);
