@@ -11,6 +11,7 @@ import threading
 import time
 
 import msgpack
+import pytest
 import zmq
 
 from loads_procs import RUNNER, Agent, Broker, Cluster, Proc, run_runner
@@ -146,6 +147,8 @@ def test_cut_connections_that_come_back_at_once_are_not_lost(tmp_path):
         time.sleep(0.1)
         after = subprocess.run(["ss", "-tnH", "state", "established", f"( sport = :{port} )"],
                                capture_output=True, text=True).stdout.strip().splitlines()
+        if set(after) == set(before):
+            pytest.skip("this kernel cannot destroy sockets (ss -K needs CONFIG_INET_DIAG_DESTROY)")
         # Past the grace and a few checks: no agent lost, both still idle and registered.
         time.sleep(1.5)
         assert sorted(a["agent"]["id"] for a in c.broker.status()["agents"]) == ["a0", "a1"]
@@ -194,7 +197,10 @@ class StatusClient:
 def zmtp_accepts(port):
     """Opens a raw TCP connection: returns it if ZeroMQ took it (it sends its
     greeting at once), None if the broker reset it (refused)."""
-    s = socket.create_connection(("127.0.0.1", port), timeout=2)
+    try:
+        s = socket.create_connection(("127.0.0.1", port), timeout=2)
+    except (ConnectionResetError, ConnectionRefusedError):
+        return None  # reset before connect() even returned
     s.settimeout(2)
     try:
         data = s.recv(10)
