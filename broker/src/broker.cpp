@@ -535,13 +535,20 @@ void Broker::check_disconnected(Clock::time_point now) {
 
 // A slice of the library of the agent's run, from the one copy held; the
 // run's prepare timeout counts from its agents' latest FETCH.
-void Broker::on_fetch(const std::string& id, const Agent& agent, const proto::Fetch& f) {
+// An agent gets at most twice its run's library while it prepares the run,
+// so a peer that asks and never reads cannot pile up the broker's queues.
+void Broker::on_fetch(const std::string& id, Agent& agent, const proto::Fetch& f) {
     auto r = runs_.find(agent.run);
     const auto* lib = r == runs_.end() ? nullptr : &r->second->submit().library;
     std::string error;
     std::string_view bytes;
     if (!lib || !*lib || (*lib)->sha256 != f.sha256)
         error = "no library with sha256 " + f.sha256.substr(0, 64) + " in a run of yours";
+    else if (agent.state != "preparing")
+        error = "FETCH while not preparing run " + agent.run;
+    else if (agent.fetched + f.length > 2 * (*lib)->size)
+        error = "already sent you " + std::to_string(agent.fetched) + " bytes of a library of " +
+                std::to_string((*lib)->size);
     else
         bytes = libraries_.slice(f.sha256, f.offset, f.length, error);
     if (!error.empty()) {
@@ -550,6 +557,7 @@ void Broker::on_fetch(const std::string& id, const Agent& agent, const proto::Fe
         return;
     }
     r->second->progress();
+    agent.fetched += bytes.size();
     proto::send_to(backend_, id, proto::Chunk{f.sha256, f.offset, std::string(bytes)});
 }
 
@@ -601,6 +609,7 @@ bool Broker::try_start(Run& run) {
         Agent& a = agents_[agent];
         a.state = "preparing";
         a.run = run.id();
+        a.fetched = 0;
         if (!proto::send_to(backend_, agent, prepare)) log()->warn("run {}: cannot reach agent {}", run.id(), agent);
     }
     to_runners(run, proto::Submitted{run.id(), run.agents()});

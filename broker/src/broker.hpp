@@ -80,6 +80,7 @@ private:
         ConnMonitor::Conn conn;  // the connection its messages last came from
         // When that connection closed; lost unless it is back within kReconnectGrace.
         std::optional<Clock::time_point> disconnected;
+        std::uint64_t fetched = 0;  // library bytes sent it for its current run
     };
 
     bool on_backend();  // false when there was nothing to read
@@ -91,7 +92,7 @@ private:
     void tick(Clock::time_point now);
     std::chrono::milliseconds until_next_timer(Clock::time_point now) const;
 
-    void on_fetch(const std::string& id, const Agent& agent, const proto::Fetch& f);
+    void on_fetch(const std::string& id, Agent& agent, const proto::Fetch& f);
     void submit(const std::string& runner, proto::Submit&& s);
     bool try_start(Run& run);  // assigns idle agents; false if too few
     void start_waiting_runs();
