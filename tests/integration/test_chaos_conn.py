@@ -105,7 +105,10 @@ def test_killed_agent_is_lost_within_a_second_and_the_survivor_keeps_everything(
         assert share["a1"] == hits, share
         assert 0 < share["a0"] < hits, share
         merged = sum(s["delta"]["hits"] for s in feed.snapshots())
-        assert j["total"]["hits"] == merged == share["a0"] + share["a1"], (j["total"]["hits"], merged, share)
+        assert j["total"]["hits"] == merged, (j["total"]["hits"], merged)
+        # a0's share of it: at most the hits_done it last reported (that count
+        # may run a hit ahead of the batch it came with).
+        assert 0 < merged - hits <= share["a0"], (merged, share)
         # The target saw at least that (the killed agent's unsent interval is gone).
         assert target.stats()["http_requests"] >= j["total"]["hits"]
         # The survivor is registered and idle again.
@@ -236,8 +239,11 @@ def test_connection_cap_refuses_new_connections_without_spinning_and_reopens(tmp
         st, took = client.status()
         c = st["connections"]
         total = c["frontend"] + c["backend"] + c["publisher"]
-        # 2 connections before (the agent, this client), then ours up to the cap.
-        assert 126 <= len(held) <= 130 and 128 <= total <= 132 and c["refusing"] is True, (len(held), c)
+        # 2 connections before (the agent, this client), then ours up to the
+        # cap; the broker learns of connections a moment after ZeroMQ takes
+        # them, so a few more get in on a busy machine (the reserve of 32
+        # descriptors is for them).
+        assert 126 <= len(held) <= 145 and 128 <= total <= 147 and c["refusing"] is True, (len(held), c)
         assert took < 0.2, took
         # Refused for good while at the cap: more attempts are reset too, and
         # the broker sleeps (no accept loop at 100% CPU), answers STATUS fast,
