@@ -98,6 +98,12 @@ def test_killed_agent_is_lost_within_a_second_and_the_survivor_keeps_everything(
         ev = feed.cluster_events("agent-lost")
         assert [b["agent"]["id"] for b, _ in ev] == ["a0"], ev
         assert ev[0][0]["time_ms"] / 1000.0 - killed_wall < 1.0, (ev[0][0]["time_ms"], killed_wall)
+        # The last snapshot goes out just before the 'finished' event, which
+        # may reach our SUB after the runner has its RUN_FINISHED.
+        deadline = time.monotonic() + 5
+        while not any(t.endswith(".event") and b["event"] == "finished" for t, b, _ in feed.msgs):
+            assert time.monotonic() < deadline, "no finished event on PUB"
+            time.sleep(0.02)
         # The survivor did its whole share and every batch of it was merged;
         # the summary is what the broker merged: the sum of the snapshots' deltas.
         last = feed.snapshots()[-1]
