@@ -269,10 +269,12 @@ void Agent::on_message(const proto::Message& m) {
     if (std::holds_alternative<proto::Heartbeat>(m)) return;
     if (auto* a = std::get_if<proto::Ack>(&m)) return on_ack(*a);
     if (auto* p = std::get_if<proto::Prepare>(&m)) return on_prepare(*p);
+    if (auto* c = std::get_if<proto::Chunk>(&m)) return on_chunk(*c);
     if (auto* s = std::get_if<proto::Start>(&m)) return on_start(*s);
     if (auto* s = std::get_if<proto::Stop>(&m)) return on_stop(*s);
     if (auto* e = std::get_if<proto::Error>(&m)) {
         log()->warn("broker says {}: {}", e->code, e->message);
+        if (e->code == "bad-fetch" && fetch_) return fail_fetch("the broker refused a FETCH: " + e->message);
         if (e->code == "unknown-agent") {
             // The broker does not know us (it restarted, or declared us
             // lost): register again, with the run we hold.
@@ -289,21 +291,77 @@ void Agent::on_prepare(const proto::Prepare& p) {
         return;
     }
     if (outbox_) drop_outbox("the broker gives this agent a new run (" + p.run + ")");
+    std::string library_path;
+    try {
+        if (p.spec.test.kind == TestSpec::Kind::library) {
+            if (!p.library) throw std::runtime_error("a library test came without its library");
+            const auto& lib = *p.library;
+            const std::uint64_t size = lib.bytes.empty() ? lib.size : lib.bytes.size();
+            if (size > options_.max_library_size)
+                throw std::runtime_error("library " + lib.name + " is " + std::to_string(size) + " bytes (" +
+                                         format_bytes(size) + ")" + ", over this agent's --max-library-size of " +
+                                         std::to_string(options_.max_library_size) + " bytes");
+            if (!lib.bytes.empty()) library_path = cache_.store(lib);  // inline (a broker before FETCH)
+            else library_path = cache_.find(lib);                      // had it already: no transfer
+            if (library_path.empty()) {
+                if (auto why = cache_.prepare_dir(); !why.empty()) throw std::runtime_error(why);
+                fetch_ = std::make_unique<LibraryFetch>(cache_.dir(), lib);
+                pending_ = p;
+                state_ = State::preparing;
+                run_ = p.run;
+                log()->info("run {}: fetching library {} ({}) from the broker", p.run, lib.name, format_bytes(size));
+                for (const auto& f : fetch_->requests()) send(f);
+                return;
+            }
+        }
+    } catch (const std::exception& e) {
+        log()->warn("run {} rejected: {}", p.run, e.what());
+        send(proto::Rejected{p.run, e.what()});
+        return;
+    }
+    finish_prepare(p, library_path);
+}
+
+void Agent::on_chunk(const proto::Chunk& c) {
+    if (!fetch_) {
+        log()->debug("dropped a CHUNK: no library is being fetched");
+        return;
+    }
+    if (auto why = fetch_->on_chunk(c); !why.empty()) return fail_fetch(why);
+    for (const auto& f : fetch_->requests()) send(f);
+    if (!fetch_->complete()) return;
+    std::string path;
+    try {
+        path = fetch_->finish();
+    } catch (const std::exception& e) {
+        return fail_fetch(e.what());
+    }
+    fetch_.reset();
+    proto::Prepare p = std::move(*pending_);
+    pending_.reset();
+    state_ = State::idle;
+    run_.clear();
+    finish_prepare(p, path);
+}
+
+void Agent::fail_fetch(const std::string& error) {
+    log()->warn("run {} rejected: {}", run_, error);
+    send(proto::Rejected{run_, error});
+    fetch_.reset();
+    pending_.reset();
+    state_ = State::idle;
+    run_.clear();
+}
+
+void Agent::finish_prepare(const proto::Prepare& p, const std::string& library_path) {
     RunSpec spec = p.spec;
     std::string error;
     try {
         if (spec.test.kind == TestSpec::Kind::library) {
-            if (!p.library) throw std::runtime_error("a library test came without its library");
-            const auto& lib = *p.library;
-            if (lib.bytes.size() > options_.max_library_size)
-                throw std::runtime_error("library " + lib.name + " is " + std::to_string(lib.bytes.size()) + " bytes (" +
-                                         format_bytes(lib.bytes.size()) + ")" +
-                                         ", over this agent's --max-library-size of " +
-                                         std::to_string(options_.max_library_size) + " bytes");
-            spec.test.library_path = cache_.store(lib);
+            spec.test.library_path = library_path;
             // Its bytes are checked before anything dlopens it: a file that is
             // not a loads test library never runs a constructor here.
-            if (auto why = check_library_file(spec.test.library_path, lib.name); !why.empty()) {
+            if (auto why = check_library_file(spec.test.library_path, p.library->name); !why.empty()) {
                 cache_.remove(spec.test.library_path);
                 throw std::runtime_error(why);
             }
@@ -331,7 +389,7 @@ void Agent::on_prepare(const proto::Prepare& p) {
 }
 
 void Agent::on_start(const proto::Start& s) {
-    if (state_ != State::preparing || s.run != run_) {
+    if (state_ != State::preparing || s.run != run_ || fetch_) {
         send(proto::Error{"unknown-run", "START for run " + s.run + " which this agent has not prepared"});
         return;
     }
@@ -376,6 +434,8 @@ void Agent::on_stop(const proto::Stop& s) {
         state_ = State::idle;
         run_.clear();
         spec_.reset();
+        fetch_.reset();
+        pending_.reset();
         return;
     }
     log()->info("run {}: stop requested", run_);
@@ -526,6 +586,8 @@ void Agent::end_run(bool forward) {
     state_ = State::idle;
     run_.clear();
     spec_.reset();
+    fetch_.reset();
+    pending_.reset();
 }
 
 }  // namespace loads::agent

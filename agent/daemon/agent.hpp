@@ -7,6 +7,7 @@
 #pragma once
 
 #include "library_cache.hpp"
+#include "library_fetch.hpp"
 
 #include "loads/engine.hpp"
 #include "loads/proto/curve.hpp"
@@ -63,6 +64,10 @@ private:
     void send(const proto::Message& m);
     void on_message(const proto::Message& m);
     void on_prepare(const proto::Prepare& p);
+    // The rest of PREPARE once the library is in the cache at `library_path`.
+    void finish_prepare(const proto::Prepare& p, const std::string& library_path);
+    void on_chunk(const proto::Chunk& c);
+    void fail_fetch(const std::string& error);  // REJECTED, back to idle
     void on_start(const proto::Start& s);
     void on_stop(const proto::Stop& s);
     void forward_results();
@@ -110,6 +115,9 @@ private:
     };
     std::optional<Outbox> outbox_;
     static constexpr std::size_t kMaxUnackedBytes = std::size_t(256) << 20;
+    // A PREPARE whose library is on its way (FETCH/CHUNK); state_ is preparing.
+    std::unique_ptr<LibraryFetch> fetch_;
+    std::optional<proto::Prepare> pending_;
     std::unique_ptr<Engine> engine_;
     std::thread worker_;
     Clock::time_point run_started_{};

@@ -1,5 +1,7 @@
 #include "library_cache.hpp"
 
+#include "library_fetch.hpp"
+
 #include <openssl/evp.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -82,6 +84,14 @@ void LibraryCache::remove(const std::string& path) const {
 
 std::string LibraryCache::store(const proto::Library& lib) {
     return store_bytes("library " + lib.name, lib.sha256, lib.bytes, ".so", true);
+}
+
+std::string LibraryCache::find(const proto::Library& lib) const {
+    if (lib.sha256.size() != 64 || lib.sha256.find_first_not_of("0123456789abcdef") != std::string::npos) return {};
+    const fs::path path = fs::path(dir_) / (lib.sha256 + ".so");
+    std::error_code ec;
+    if (!fs::is_regular_file(path, ec) || fs::file_size(path, ec) != lib.size || ec) return {};
+    return sha256_file(path.string()) == lib.sha256 ? path.string() : std::string();
 }
 
 std::string LibraryCache::store(const proto::DataFile& data) {

@@ -26,6 +26,9 @@ public:
     // std::runtime_error with a message for the broker when the bytes do not
     // match their hash or the file cannot be written.
     std::string store(const proto::Library& lib);
+    // The path of <dir>/<sha256>.so when it is there with the library's size
+    // and hash (so no transfer is needed), else "".
+    std::string find(const proto::Library& lib) const;
     // The same for a data file: <dir>/<sha256>.<ext>, ext from its file name
     // (csv, jsonl or ndjson; anything else is refused).
     std::string store(const proto::DataFile& data);

@@ -24,20 +24,15 @@ std::int64_t unix_ms() {
         .count();
 }
 
+// The longest a batch of one socket's messages holds the loop (one message
+// may take longer: a big SUBMIT).
+constexpr auto kBatchTime = std::chrono::milliseconds(10);
+
 // "tcp://127.0.0.1:0" binds an ephemeral port (ZeroMQ spells it "*").
 std::string bind_spec(const std::string& endpoint) {
     if (endpoint.size() > 2 && endpoint.compare(endpoint.size() - 2, 2, ":0") == 0)
         return endpoint.substr(0, endpoint.size() - 1) + "*";
     return endpoint;
-}
-
-std::string bind(zmq::socket_t& s, const std::string& endpoint, const char* what) {
-    try {
-        s.bind(bind_spec(endpoint));
-    } catch (const zmq::error_t& e) {
-        throw std::runtime_error(std::string("cannot bind the ") + what + " to " + endpoint + ": " + e.what());
-    }
-    return s.get(zmq::sockopt::last_endpoint);
 }
 
 // Routing ids may be binary; logs show them printable.
@@ -81,6 +76,12 @@ std::string key_of(const zmq::message_t& frame) {
 
 }  // namespace
 
+std::uint32_t default_max_connections(std::uint64_t fd_limit) {
+    const std::uint64_t reserve = std::max<std::uint64_t>(32, fd_limit / 8);
+    const std::uint64_t n = fd_limit > reserve ? fd_limit - reserve : 1;
+    return static_cast<std::uint32_t>(std::min<std::uint64_t>(n, 1u << 30));
+}
+
 std::string check_exposure(const Options& o) {
     const bool dirs = !o.allow.agents.empty() || !o.allow.runners.empty() || !o.allow.subscribers.empty();
     if (o.curve_key.empty()) {
@@ -104,7 +105,10 @@ Broker::Broker(const Options& options)
     : options_(options),
       frontend_(proto::make_router(ctx_)),
       backend_(proto::make_router(ctx_)),
-      publisher_(ctx_, zmq::socket_type::pub) {
+      publisher_(ctx_, zmq::socket_type::pub),
+      backend_monitor_(ctx_, backend_, "backend"),
+      frontend_monitor_(ctx_, frontend_, "frontend"),
+      publisher_monitor_(ctx_, publisher_, "publisher") {
     if (auto why = check_exposure(options); !why.empty()) throw std::runtime_error(why);
     publisher_.set(zmq::sockopt::linger, 0);
     publisher_.set(zmq::sockopt::sndhwm, 100000);
@@ -122,20 +126,32 @@ Broker::Broker(const Options& options)
         backend_.set(zmq::sockopt::heartbeat_timeout, static_cast<int>(options.liveness.count()));
         log()->info("CURVE on: public key {}", own.public_key);
     }
-    bound_.frontend = bind(frontend_, options.frontend, "frontend");
-    bound_.backend = bind(backend_, options.backend, "backend");
-    bound_.publisher = bind(publisher_, options.publisher, "publisher");
+    gates_.push_back(std::make_unique<Gate>(frontend_, bind_spec(options.frontend), "frontend"));
+    gates_.push_back(std::make_unique<Gate>(backend_, bind_spec(options.backend), "backend"));
+    gates_.push_back(std::make_unique<Gate>(publisher_, bind_spec(options.publisher), "publisher"));
+    bound_.frontend = gates_[0]->bound();
+    bound_.backend = gates_[1]->bound();
+    bound_.publisher = gates_[2]->bound();
 }
 
 void Broker::serve(const std::atomic<bool>& stop) {
-    zmq::pollitem_t items[] = {
+    // Sockets, the connection monitors, CURVE's ZAP handler, then the gates'
+    // sinks (raw descriptors; one starved of descriptors is left out a while).
+    std::vector<zmq::pollitem_t> items = {
         {static_cast<void*>(frontend_), 0, ZMQ_POLLIN, 0},
         {static_cast<void*>(backend_), 0, ZMQ_POLLIN, 0},
-        {auth_ ? static_cast<void*>(auth_->socket()) : nullptr, 0, ZMQ_POLLIN, 0},
+        {static_cast<void*>(backend_monitor_.socket()), 0, ZMQ_POLLIN, 0},
+        {static_cast<void*>(frontend_monitor_.socket()), 0, ZMQ_POLLIN, 0},
+        {static_cast<void*>(publisher_monitor_.socket()), 0, ZMQ_POLLIN, 0},
     };
+    if (auth_) items.push_back({static_cast<void*>(auth_->socket()), 0, ZMQ_POLLIN, 0});
+    const std::size_t sinks = items.size();
     while (!stop.load()) {
+        items.resize(sinks);
+        for (const auto& g : gates_)
+            if (const int fd = g->sink_fd(Clock::now()); fd >= 0) items.push_back({nullptr, fd, ZMQ_POLLIN, 0});
         try {
-            zmq::poll(items, auth_ ? 3 : 2, until_next_timer(Clock::now()));
+            zmq::poll(items.data(), items.size(), until_next_timer(Clock::now()));
         } catch (const zmq::error_t& e) {
             if (e.num() == EINTR) continue;
             throw;
@@ -149,15 +165,23 @@ void Broker::serve(const std::atomic<bool>& stop) {
                 next_key_check_ = Clock::now() + std::chrono::seconds(1);
             }
         }
-        if (auth_ && (items[2].revents & ZMQ_POLLIN))
+        if (auth_ && (items[5].revents & ZMQ_POLLIN))
             for (int i = 0; i < 1000 && auth_->handle(); ++i) {
             }
-        // Bounded batches keep one busy socket from starving the other and the timers.
+        if ((items[2].revents | items[3].revents | items[4].revents) & ZMQ_POLLIN) drain_monitors();
+        for (std::size_t i = sinks; i < items.size(); ++i)
+            if (items[i].revents & ZMQ_POLLIN)
+                for (const auto& g : gates_)
+                    if (g->sink_fd(Clock::now()) == items[i].fd) g->reset_waiting();
+        // Bounded batches (in count and time: CHUNKs of a big library cost
+        // a copy each) keep one busy socket from starving the other and the timers.
+        auto batch_end = Clock::now() + kBatchTime;
         if (items[1].revents & ZMQ_POLLIN)
-            for (int i = 0; i < 1000 && on_backend(); ++i) {
+            for (int i = 0; i < 1000 && Clock::now() < batch_end && on_backend(); ++i) {
             }
+        batch_end = Clock::now() + kBatchTime;
         if (items[0].revents & ZMQ_POLLIN)
-            for (int i = 0; i < 1000 && on_frontend(); ++i) {
+            for (int i = 0; i < 1000 && Clock::now() < batch_end && on_frontend(); ++i) {
             }
         tick(Clock::now());
     }
@@ -171,11 +195,15 @@ void Broker::serve(const std::atomic<bool>& stop) {
 bool Broker::on_backend() {
     auto frames = proto::recv_frames(backend_);
     if (frames.empty()) return false;
+    // Connections closed before this message was queued are known first: a
+    // new connection that reuses a closed one's fd is not taken for it.
+    drain_monitors();
     std::string peer = frames[0].to_string();
     try {
         auto env = proto::split(frames, true);
         auto msg = proto::decode(env.command, env.body);
         on_agent_message(env.peer, key_of(frames.back()), std::move(msg));
+        note_connection(env.peer, source_fd(frames.back()));
     } catch (const proto::ProtoError& e) {
         peer_warn("agent " + printable(peer),
                   fmt::format("bad message from agent {}: {}: {}", printable(peer), to_string(e.kind), e.what()));
@@ -262,7 +290,9 @@ void Broker::on_agent_message(const std::string& id, const std::string& key, pro
     std::visit(
         [&](auto& msg) {
             using T = std::decay_t<decltype(msg)>;
-            if constexpr (std::is_same_v<T, proto::Heartbeat>) {
+            if constexpr (std::is_same_v<T, proto::Fetch>) {
+                on_fetch(id, agent, msg);
+            } else if constexpr (std::is_same_v<T, proto::Heartbeat>) {
                 // Being alive is the point; its state also corrects ours: an
                 // agent that says it is idle while we hold it in a run that
                 // is over for it (or in none) is idle.
@@ -507,6 +537,99 @@ void Broker::on_runner_message(const std::string& id, const std::string& key, pr
         m);
 }
 
+// ------------------------------------------------------------ connections
+
+void Broker::drain_monitors() {
+    const auto now = Clock::now();
+    backend_monitor_.drain([this, now](ConnMonitor::Conn c) { on_backend_closed(c, now); });
+    frontend_monitor_.drain([](ConnMonitor::Conn) {});
+    publisher_monitor_.drain([](ConnMonitor::Conn) {});
+    check_connection_cap();
+}
+
+std::uint32_t Broker::connections() const {
+    return static_cast<std::uint32_t>(backend_monitor_.open() + frontend_monitor_.open() + publisher_monitor_.open());
+}
+
+void Broker::check_connection_cap() {
+    const std::uint32_t max = options_.max_connections;
+    if (max == 0) return;
+    const std::uint32_t n = connections();
+    const std::uint32_t reopen_at = max - std::max<std::uint32_t>(1, max / 10);
+    if (!refusing_ && n >= max) {
+        refusing_ = true;
+        for (auto& g : gates_) g->set_open(false);
+        log()->warn("at {} connections (--max-connections {}): refusing new connections until some close", n, max);
+    } else if (refusing_ && n <= reopen_at) {
+        refusing_ = false;
+        for (auto& g : gates_) g->set_open(true);
+        log()->info("{} connections (at most {}): accepting new connections again", n, max);
+    }
+}
+
+void Broker::on_backend_closed(ConnMonitor::Conn conn, Clock::time_point now) {
+    for (auto& [id, a] : agents_)
+        if (a.conn == conn && !a.disconnected) a.disconnected = now;
+}
+
+// A message from an open connection other than the one the agent used: it
+// came back (or moved); one from a connection already closed changes nothing.
+void Broker::note_connection(const std::string& id, int fd) {
+    auto it = agents_.find(id);
+    if (it == agents_.end() || fd < 0) return;
+    const auto conn = backend_monitor_.current(fd);
+    if (conn.gen == 0) return;
+    if (!(it->second.conn == conn)) {
+        it->second.conn = conn;
+        it->second.disconnected.reset();
+    }
+}
+
+// An agent whose connection closed kReconnectGrace ago and that has not
+// spoken on a new one: if ZeroMQ still routes its id (it reconnected quietly)
+// it stays, else it is lost.
+void Broker::check_disconnected(Clock::time_point now) {
+    std::vector<std::pair<std::string, std::chrono::milliseconds>> gone;
+    for (auto& [id, a] : agents_) {
+        if (!a.disconnected || now - *a.disconnected < kReconnectGrace) continue;
+        if (proto::send_to(backend_, id, proto::Heartbeat{"", ""})) {
+            a.disconnected.reset();
+            continue;
+        }
+        gone.emplace_back(id, std::chrono::duration_cast<std::chrono::milliseconds>(now - *a.disconnected));
+    }
+    for (const auto& [id, since] : gone)
+        agent_lost(id, since, "its connection closed " + std::to_string(since.count()) + " ms ago");
+}
+
+// A slice of the library of the agent's run, from the one copy held; the
+// run's prepare timeout counts from its agents' latest FETCH.
+// An agent gets at most twice its run's library while it prepares the run,
+// so a peer that asks and never reads cannot pile up the broker's queues.
+void Broker::on_fetch(const std::string& id, Agent& agent, const proto::Fetch& f) {
+    auto r = runs_.find(agent.run);
+    const auto* lib = r == runs_.end() ? nullptr : &r->second->submit().library;
+    std::string error;
+    std::string_view bytes;
+    if (!lib || !*lib || (*lib)->sha256 != f.sha256)
+        error = "no library with sha256 " + f.sha256.substr(0, 64) + " in a run of yours";
+    else if (agent.state != "preparing")
+        error = "FETCH while not preparing run " + agent.run;
+    else if (agent.fetched + f.length > 2 * (*lib)->size)
+        error = "already sent you " + std::to_string(agent.fetched) + " bytes of a library of " +
+                std::to_string((*lib)->size);
+    else
+        bytes = libraries_.slice(f.sha256, f.offset, f.length, error);
+    if (!error.empty()) {
+        peer_warn("agent " + printable(id), fmt::format("agent {}: FETCH refused: {}", printable(id), error));
+        proto::send_to(backend_, id, proto::Error{"bad-fetch", error});
+        return;
+    }
+    r->second->progress();
+    agent.fetched += bytes.size();
+    proto::send_to(backend_, id, proto::Chunk{f.sha256, f.offset, std::string(bytes)});
+}
+
 // ------------------------------------------------------------------ runs
 
 void Broker::submit(const std::string& runner, const std::string& key, proto::Submit&& s) {
@@ -522,6 +645,8 @@ void Broker::submit(const std::string& runner, const std::string& key, proto::Su
     auto id = run_id(next_run_++);
     // A restarted broker counts from 1 again: no id of a run it learned back.
     while (runs_.count(id) || ended_.count(id)) id = run_id(next_run_++);
+    // One copy of the library, whoever needs it; its PREPAREs carry its size.
+    if (s.library) run_libraries_[id] = libraries_.add(*s.library);
     auto run = std::make_unique<Run>(id, std::move(s), runner);
     Run& r = *run;
     const std::uint32_t need = r.submit().agents;
@@ -531,6 +656,7 @@ void Broker::submit(const std::string& runner, const std::string& key, proto::Su
                           " registered); start more agents or pass --wait";
         log()->info("run refused: {}", msg);
         proto::send_to(frontend_, runner, proto::Error{"no-agents", msg});
+        run_libraries_.erase(id);
         return;
     }
     if (auth_) {
@@ -558,6 +684,7 @@ bool Broker::try_start(Run& run) {
         Agent& a = agents_[agent];
         a.state = "preparing";
         a.run = run.id();
+        a.fetched = 0;
         if (!proto::send_to(backend_, agent, prepare)) log()->warn("run {}: cannot reach agent {}", run.id(), agent);
     }
     to_runners(run, proto::Submitted{run.id(), run.agents()});
@@ -582,19 +709,20 @@ void Broker::stop_run(Run& run) {
     }
 }
 
-void Broker::agent_lost(const std::string& id, std::chrono::milliseconds silent) {
+void Broker::agent_lost(const std::string& id, std::chrono::milliseconds silent, const std::string& why) {
     auto it = agents_.find(id);
     if (it == agents_.end()) return;
     proto::AgentInfo info = it->second.info;
     std::string run_id = it->second.run;
     agents_.erase(it);
-    log()->warn("agent {} lost (silent for {} ms)", printable(id), silent.count());
+    if (why.empty()) log()->warn("agent {} lost (silent for {} ms)", printable(id), silent.count());
+    else log()->warn("agent {} lost ({})", printable(id), why);
     proto::publish(publisher_, proto::ClusterEvent{"agent-lost", info, unix_ms()});
     if (run_id.empty()) return;
     auto r = runs_.find(run_id);
     if (r == runs_.end()) return;
     Run& run = *r->second;
-    auto msg = run.lost(id, silent);
+    auto msg = run.lost(id, silent, why);
     if (!msg.empty()) run_event(run, "agent-lost", id, msg);
     if (run.has_error()) stop_run(run);
     maybe_finish(run);
@@ -636,6 +764,7 @@ void Broker::finish(Run& run) {
             return a.second.at < b.second.at;
         }));
     run_keys_.erase(run.id());
+    run_libraries_.erase(run.id());
     runs_.erase(run.id());  // `run` dangles from here on
     start_waiting_runs();
 }
@@ -651,6 +780,10 @@ void Broker::tick(Clock::time_point now) {
     if (now >= next_log_flush_) {
         next_log_flush_ = now + std::chrono::seconds(1);
         peer_log_.flush(now, suppressed_report());
+        backend_monitor_.prune([this, now](ConnMonitor::Conn c) { on_backend_closed(c, now); });
+        frontend_monitor_.prune([](ConnMonitor::Conn) {});
+        publisher_monitor_.prune([](ConnMonitor::Conn) {});
+        check_connection_cap();
     }
     if (now >= next_heartbeat_) {
         next_heartbeat_ = now + options_.heartbeat;
@@ -673,6 +806,7 @@ void Broker::tick(Clock::time_point now) {
             if (quiet > options_.liveness && (!behind || quiet > 2 * options_.liveness)) silent.emplace_back(id, quiet);
         }
         for (const auto& [id, quiet] : silent) agent_lost(id, quiet);
+        check_disconnected(now);
         // A waiting run none of whose runners has been heard from within the
         // liveness window (runners answer the broker's HEARTBEAT) is dropped:
         // its client went away, and its library need not be kept.
@@ -792,6 +926,10 @@ proto::Status Broker::status() const {
                                           static_cast<std::uint32_t>(r->submit().agents)});
     s.curve = auth_ != nullptr;
     if (auth_) s.auth = auth_->counts();
+    s.connections = proto::Connections{static_cast<std::uint32_t>(frontend_monitor_.open()),
+                                       static_cast<std::uint32_t>(backend_monitor_.open()),
+                                       static_cast<std::uint32_t>(publisher_monitor_.open()),
+                                       options_.max_connections, refusing_};
     return s;
 }
 

@@ -4,6 +4,9 @@
 #pragma once
 
 #include "authenticator.hpp"
+#include "conn_monitor.hpp"
+#include "gate.hpp"
+#include "library_store.hpp"
 #include "peer_log.hpp"
 #include "run.hpp"
 
@@ -13,9 +16,14 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace loads::broker {
+
+// A backend connection that closed must be replaced by the agent's new one
+// (ZeroMQ reconnects a DEALER by itself) within this, or the agent is lost.
+inline constexpr std::chrono::milliseconds kReconnectGrace{300};
 
 struct Options {
     std::string frontend = "tcp://127.0.0.1:7780";
@@ -32,7 +40,14 @@ struct Options {
     AllowDirs allow;                     // allowed public keys per kind of peer
     std::vector<std::string> operators;  // runner key names that may stop or attach any run
     bool insecure = false;               // bind non-loopback addresses without CURVE
+    // Open connections (all three sockets) at which new ones are refused; 0: no cap.
+    std::uint32_t max_connections = 0;
 };
+
+// The connections a broker may hold with `fd_limit` descriptors: the limit
+// minus a reserve (an eighth, at least 32) for files, ZeroMQ's own
+// descriptors and connections accepted before the cap is seen.
+std::uint32_t default_max_connections(std::uint64_t fd_limit);
 
 // "" when the endpoints may be bound with these options, else why not (a
 // non-loopback address without CURVE and without --insecure, allow
@@ -62,6 +77,10 @@ private:
         std::string run;
         Clock::time_point last_seen;
         std::string key;  // CURVE: the name of its key
+        ConnMonitor::Conn conn;  // the connection its messages last came from
+        // When that connection closed; lost unless it is back within kReconnectGrace.
+        std::optional<Clock::time_point> disconnected;
+        std::uint64_t fetched = 0;  // library bytes sent it for its current run
     };
 
     bool on_backend();  // false when there was nothing to read
@@ -79,9 +98,19 @@ private:
     void take_back(const std::string& id, Agent& agent, const proto::RunState& held, proto::Welcome& welcome);
     // After a RESULT or FINISHED: what the broker holds of the agent's batches.
     void ack(const std::string& id, const std::string& run_id, const Run* run);
+    void on_fetch(const std::string& id, Agent& agent, const proto::Fetch& f);
     bool try_start(Run& run);  // assigns idle agents; false if too few
     void start_waiting_runs();
-    void agent_lost(const std::string& id, std::chrono::milliseconds silent);
+    void agent_lost(const std::string& id, std::chrono::milliseconds silent, const std::string& why = "");
+    // Connections: a closed backend connection marks its agent; one not back
+    // within kReconnectGrace is lost (docs/protocol.md section 6).
+    void drain_monitors();
+    void on_backend_closed(ConnMonitor::Conn conn, Clock::time_point now);
+    void note_connection(const std::string& id, int fd);
+    void check_disconnected(Clock::time_point now);
+    // Closes the gates at max_connections, opens them again below 90% of it.
+    void check_connection_cap();
+    std::uint32_t connections() const;
     void maybe_finish(Run& run);
     void finish(Run& run);
     void stop_run(Run& run);
@@ -100,9 +129,14 @@ private:
     zmq::context_t ctx_;
     std::unique_ptr<Authenticator> auth_;  // with CURVE only
     zmq::socket_t frontend_, backend_, publisher_;
+    ConnMonitor backend_monitor_, frontend_monitor_, publisher_monitor_;
+    std::vector<std::unique_ptr<Gate>> gates_;  // frontend, backend, publisher
+    bool refusing_ = false;
     std::atomic<bool> reload_requested_{false};
     Clock::time_point next_key_check_{};
     std::map<std::string, std::string> run_keys_;    // CURVE: run id -> the key of the runner that submitted it
+    LibraryStore libraries_;
+    std::map<std::string, LibraryStore::Bytes> run_libraries_;  // run id -> its library's bytes
     std::map<std::string, Agent> agents_;
     std::map<std::string, std::unique_ptr<Run>> runs_;
     // The last runs that ended, for a runner that re-attaches after they did

@@ -57,6 +57,10 @@ int main(int argc, char** argv) {
                    "Directory of the .pub files of stream subscribers (dashboards, scripts)");
     app.add_option("--operators", o.operators, "Runner key names that may stop or attach any run (with --curve-key)")
         ->delimiter(',');
+    app.add_option("--max-connections", o.max_connections,
+                   "Refuse new connections (all sockets together) at this many open ones, until some close; 0: "
+                   "from the descriptor limit (an eighth of it, at least 32, kept in reserve)")
+        ->capture_default_str();
     app.add_flag("--insecure", o.insecure, "Bind a non-loopback address without CURVE (a trusted network only)");
     app.set_config("--config", "", "Read options from this TOML or INI file");
 
@@ -97,9 +101,25 @@ int main(int argc, char** argv) {
 
     // One descriptor per connected agent and runner: thousands of agents need
     // more than the usual soft limit of 1024.
-    if (rlimit r{}; getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur < r.rlim_max) {
-        r.rlim_cur = r.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &r);
+    // Past the limit, ZeroMQ would retry accept() forever (100% CPU); the
+    // broker refuses new connections at --max-connections, below it.
+    if (rlimit r{}; getrlimit(RLIMIT_NOFILE, &r) == 0) {
+        const rlim_t was = r.rlim_cur;
+        if (r.rlim_cur < r.rlim_max) {
+            r.rlim_cur = r.rlim_max;
+            if (setrlimit(RLIMIT_NOFILE, &r) != 0) r.rlim_cur = was;
+        }
+        const std::uint64_t limit = r.rlim_cur == RLIM_INFINITY ? (1u << 30) : r.rlim_cur;
+        const std::uint32_t fit = loads::broker::default_max_connections(limit);
+        if (o.max_connections == 0) o.max_connections = fit;
+        else if (o.max_connections > fit) {
+            loads::get_logger("broker")->warn("--max-connections {} does not fit {} descriptors: {} it is", o.max_connections,
+                                               limit, fit);
+            o.max_connections = fit;
+        }
+        loads::get_logger("broker")->info("descriptor limit {}{}: at most {} connections (--max-connections)", limit,
+                                          was == r.rlim_cur ? "" : " (raised from " + std::to_string(was) + ")",
+                                          o.max_connections);
     }
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);

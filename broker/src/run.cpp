@@ -377,7 +377,7 @@ std::string Run::finished(const std::string& agent, const proto::Finished& f) {
     return {};
 }
 
-std::string Run::lost(const std::string& agent, std::chrono::milliseconds silent) {
+std::string Run::lost(const std::string& agent, std::chrono::milliseconds silent, const std::string& why) {
     auto it = parts_.find(agent);
     if (it == parts_.end() || it->second.finished || it->second.lost) return {};
     it->second.lost = true;
@@ -386,7 +386,8 @@ std::string Run::lost(const std::string& agent, std::chrono::milliseconds silent
     // Incomplete while it stays lost (summary()): it may come back.
     char secs[32];
     std::snprintf(secs, sizeof secs, "%.1f", static_cast<double>(silent.count()) / 1000.0);
-    std::string msg = "agent " + agent + " lost at " + clock_time() + " (silent for " + secs + " s); its " +
+    std::string msg = "agent " + agent + " lost at " + clock_time() + " (" +
+                      (why.empty() ? "silent for " + std::string(secs) + " s" : why) + "); its " +
                       std::to_string(it->second.last_seq) + " batches so far are kept";
     event(msg);
     if (state_ == RunState::preparing) fail("agent " + agent + " was lost while preparing the run");

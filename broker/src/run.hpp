@@ -87,8 +87,8 @@ public:
     std::string finished(const std::string& agent, const proto::Finished& f);
     // The agent's part is over (finished, rejected or lost), or it has none.
     bool part_over(const std::string& agent) const;
-    // The agent went silent: its figures so far are kept.
-    std::string lost(const std::string& agent, std::chrono::milliseconds silent);
+    // The agent went silent (or `why`, e.g. its connection closed): its figures so far are kept.
+    std::string lost(const std::string& agent, std::chrono::milliseconds silent, const std::string& why = "");
     // The agent registered again holding this run: a lost one is back in it
     // (the text of the event, "" when it was not lost).
     std::string rejoin(const std::string& agent, Clock::time_point now);
@@ -105,6 +105,10 @@ public:
     // The agent's FINISHED was taken.
     bool part_finished(const std::string& agent) const;
     void mark_running(std::int64_t now_ms);
+    // An agent fetched part of the library: the prepare timeout counts from now.
+    void progress() {
+        if (state_ == RunState::preparing) prepared_at_ = Clock::now();
+    }
     void fail(std::string error);
     bool has_error() const { return !error_.empty(); }
 

@@ -196,9 +196,10 @@ void write_library(Writer& w, const std::optional<Library>& lib) {
         w.nil();
         return;
     }
-    w.map(3);
+    w.map(4);
     w.kstr("name", lib->name);
     w.kstr("sha256", lib->sha256);
+    w.ku64("size", lib->bytes.empty() ? lib->size : lib->bytes.size());
     w.str("bytes");
     w.bin(lib->bytes);
 }
@@ -350,6 +351,19 @@ struct BodyWriter {
         begin(w, 1);
         w.kstr("run", m.run);
     }
+    void operator()(const Fetch& m) {
+        begin(w, 3);
+        w.kstr("sha256", m.sha256);
+        w.ku64("offset", m.offset);
+        w.ku64("length", m.length);
+    }
+    void operator()(const Chunk& m) {
+        begin(w, 3);
+        w.kstr("sha256", m.sha256);
+        w.ku64("offset", m.offset);
+        w.str("data");
+        w.bin(m.data);
+    }
     void operator()(const Rejected& m) {
         begin(w, 2);
         w.kstr("run", m.run);
@@ -418,7 +432,7 @@ struct BodyWriter {
     }
     void operator()(const StatusRequest&) { begin(w, 0); }
     void operator()(const Status& m) {
-        begin(w, 10);
+        begin(w, m.connections ? 11 : 10);
         w.kstr("version", m.version);
         w.ku64("pid", m.pid);
         w.ki64("uptime_ms", m.uptime_ms);
@@ -454,6 +468,15 @@ struct BodyWriter {
             w.ku64("keys", a.keys);
             w.ku64("allowed", a.allowed);
             w.ku64("refused", a.refused);
+        }
+        if (m.connections) {
+            w.str("connections");
+            w.map(5);
+            w.ku64("frontend", m.connections->frontend);
+            w.ku64("backend", m.connections->backend);
+            w.ku64("publisher", m.connections->publisher);
+            w.ku64("max", m.connections->max);
+            w.kbool("refusing", m.connections->refusing);
         }
     }
     void operator()(const Submit& m) {
@@ -750,6 +773,14 @@ std::optional<Library> read_library(const Value& v) {
     l.name = v("name").str();
     l.sha256 = v("sha256").str();
     l.bytes = v("bytes").bytes();
+    // size: optional (absent: the bytes'); with bytes, it must be theirs.
+    l.size = l.bytes.size();
+    if (auto size = v.find("size")) {
+        l.size = size->u64();
+        if (!l.bytes.empty() && l.size != l.bytes.size())
+            bad(v.path() + ".size: " + std::to_string(l.size) + " but " + std::to_string(l.bytes.size()) + " bytes");
+        if (l.size > kMaxLibrarySize) bad(v.path() + ".size: above " + std::to_string(kMaxLibrarySize));
+    }
     return l;
 }
 
@@ -974,6 +1005,18 @@ Message read_body(std::string_view command, const Value& v) {
     }
     if (command == "HEARTBEAT") return Heartbeat{v("state").str(), v("run").str()};
     if (command == "READY") return Ready{v("run").str()};
+    if (command == "FETCH") {
+        Fetch f{v("sha256").str(), v("offset").u64(), v("length").u64()};
+        if (f.length == 0 || f.length > kMaxChunk)
+            bad(v.path() + ".length: " + std::to_string(f.length) + " is not 1 to " + std::to_string(kMaxChunk));
+        if (f.offset > kMaxLibrarySize) bad(v.path() + ".offset: above " + std::to_string(kMaxLibrarySize));
+        return f;
+    }
+    if (command == "CHUNK") {
+        Chunk c{v("sha256").str(), v("offset").u64(), v("data").bytes()};
+        if (c.data.size() > kMaxChunk) bad(v.path() + ".data: above " + std::to_string(kMaxChunk) + " bytes");
+        return c;
+    }
     if (command == "REJECTED") return Rejected{v("run").str(), v("error").str()};
     if (command == "RESULT") {
         Result r;
@@ -1055,6 +1098,9 @@ Message read_body(std::string_view command, const Value& v) {
                 s.auth.push_back(AuthCount{a("socket").str(), a("keys").u32(), a("allowed").u64(), a("refused").u64()});
             }
         }
+        if (auto c = v.find("connections"))  // optional: added with --max-connections
+            s.connections = Connections{(*c)("frontend").u32(), (*c)("backend").u32(), (*c)("publisher").u32(),
+                                        (*c)("max").u32(), (*c)("refusing").boolean()};
         return s;
     }
     if (command == "SUBMIT") {
@@ -1131,7 +1177,12 @@ Message unpack_body(std::string_view body, F&& read) {
     try {
         // Limits keep a hostile peer from making us allocate without bound.
         msgpack::unpack_limit limit(1u << 24, 1u << 20, kMaxBodySize, kMaxBodySize, 1u << 16, 32);
-        oh = msgpack::unpack(body.data(), body.size(), offset, nullptr, nullptr, limit);
+        // Strings and bins point into `body` (alive while this decodes; the
+        // message built from them copies what it keeps): a 100 MB library is
+        // not copied twice.
+        oh = msgpack::unpack(
+            body.data(), body.size(), offset, [](msgpack::type::object_type, std::size_t, void*) { return true; },
+            nullptr, limit);
     } catch (const msgpack::insufficient_bytes&) {
         throw ProtoError(ErrorKind::truncated, "body ends in the middle of a value");
     } catch (const msgpack::depth_size_overflow&) {
@@ -1182,7 +1233,8 @@ std::string_view command_of(const Message& m) {
     static constexpr std::array<std::string_view, std::variant_size_v<Message>> kNames{
         "REGISTER", "HEARTBEAT", "READY",     "REJECTED", "RESULT",  "FINISHED",  "WELCOME",
         "PREPARE",  "START",     "STOP",      "ERROR",    "STATUS",  "STATUS",    "SUBMIT",
-        "SUBMITTED", "ATTACH",   "RUN_FINISHED", "SNAPSHOT", "EVENT", "CLUSTER", "ACK"};
+        "SUBMITTED", "ATTACH",   "RUN_FINISHED", "SNAPSHOT", "EVENT", "CLUSTER", "ACK",
+        "FETCH",     "CHUNK"};
     return kNames[m.index()];
 }
 

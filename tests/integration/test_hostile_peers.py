@@ -11,7 +11,7 @@ import msgpack
 import pytest
 import zmq
 
-from loads_procs import RUNNER, Agent, Broker, Proc
+from loads_procs import CASES_LIB, RUNNER, Agent, Broker, Proc
 
 U64 = 2**64 - 1
 
@@ -572,3 +572,47 @@ def test_an_agent_back_after_its_run_ended_is_told_so(target):
         if r:
             r.kill()
         b.kill()
+
+
+def test_fetch_is_answered_inside_the_run_s_library_only_and_bounded(broker):
+    """PREPARE carries the library's size and hash, not its bytes; FETCH gets
+    slices of it, ERROR bad-fetch for another library, bytes outside it, or
+    past twice its size for the run (a peer that asks and never reads)."""
+    import hashlib
+    a = RawAgent(broker.backend, "raw-f")
+    try:
+        broker.wait_agents(1)
+        r = Proc([RUNNER, f"{CASES_LIB}:Cases.test_throws", "-u", "1", "-c", "1", "--agents", "1",
+                  "--broker", broker.frontend, "--output", "json"])
+        p = a.expect("PREPARE")
+        lib, size = p["library"], CASES_LIB.stat().st_size
+        sha = hashlib.sha256(CASES_LIB.read_bytes()).hexdigest()
+        assert lib["bytes"] == b"" and lib["size"] == size and lib["sha256"] == sha, {**lib, "bytes": len(lib["bytes"])}
+        a.send("FETCH", {"sha256": "f" * 64, "offset": 0, "length": 10})
+        e = a.expect("ERROR")
+        assert e["code"] == "bad-fetch" and "no library with sha256 ffff" in e["message"], e
+        a.send("FETCH", {"sha256": sha, "offset": size, "length": 10})
+        e = a.expect("ERROR")
+        assert e["code"] == "bad-fetch" and f"outside the library ({size} bytes)" in e["message"], e
+        a.send("FETCH", {"sha256": sha, "offset": 0, "length": 0})
+        assert a.expect("ERROR")["code"] == "bad-message"
+        for _ in range(2):  # the whole library, twice: allowed
+            got, off = bytearray(), 0
+            while off < size:
+                n = min(1 << 20, size - off)
+                a.send("FETCH", {"sha256": sha, "offset": off, "length": n})
+                c = a.expect("CHUNK")
+                assert c["sha256"] == sha and c["offset"] == off and len(c["data"]) == n
+                got += c["data"]
+                off += n
+            assert hashlib.sha256(got).hexdigest() == sha
+        a.send("FETCH", {"sha256": sha, "offset": 0, "length": 1})
+        e = a.expect("ERROR")
+        assert e["code"] == "bad-fetch" and f"already sent you {2 * size} bytes" in e["message"], e
+        a.send("REJECTED", {"run": p["run"], "error": "enough"})
+        r.p.communicate(timeout=30)
+        assert r.p.returncode == 1
+        assert "agent raw-f rejected the run: enough" in r.stderr_text()
+        assert [(x["agent"]["id"], x["state"]) for x in broker.status()["agents"]] == [("raw-f", "idle")]
+    finally:
+        a.close()

@@ -167,8 +167,9 @@ def request(endpoint, command, body=None, timeout=5.0, curve=None):
 
 class Broker(Proc):
     def __init__(self, *extra, frontend="tcp://127.0.0.1:0", backend="tcp://127.0.0.1:0",
-                 publisher="tcp://127.0.0.1:0", heartbeat="200ms", liveness="1500ms"):
-        super().__init__([BROKER, "--frontend", frontend, "--backend", backend,
+                 publisher="tcp://127.0.0.1:0", heartbeat="200ms", liveness="1500ms", wrapper=()):
+        # wrapper: a command the broker runs under (["prlimit", "--nofile=160"]).
+        super().__init__([*wrapper, BROKER, "--frontend", frontend, "--backend", backend,
                           "--publisher", publisher, "--heartbeat", heartbeat,
                           "--liveness", liveness, *extra])
         self.wait_for(lambda l: l == "ready")

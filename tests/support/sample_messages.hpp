@@ -134,6 +134,7 @@ inline std::vector<Message> every_message() {
     status.publisher = "tcp://*:7782";
     status.agents = {AgentStatus{sample_agent(), "busy", "r1-abcd", 12}};
     status.runs = {RunStatus{"r1-abcd", "running", "http://x/", 1}};
+    status.connections = Connections{3, 1000, 2, 17000, true};
     Submit submit{sample_spec(), "libx.so:X.test", 5, true, 30s, lib};
     submit.data = {DataFile{"users", "users.csv", std::string(64, 'c'), "user\nalice\n"},
                    DataFile{"items", "items.jsonl", std::string(64, 'd'), std::string("{}\0", 3)}};
@@ -163,6 +164,9 @@ inline std::vector<Message> every_message() {
         fin,
         Welcome{1000, 5000},
         Prepare{"r1-abcd", sample_spec(), lib},
+        Prepare{"r5-fetch", sample_spec(), Library{"libx.so", std::string(64, 'a'), "", 104857600}},
+        Fetch{std::string(64, 'a'), 1048576, 1048576},
+        Chunk{std::string(64, 'a'), 1048576, std::string("\0\x01\x02\xff chunk", 10)},
         Prepare{"r2-wxyz", one_hit_spec(), std::nullopt},
         Prepare{"r3-open", open_spec(), std::nullopt},
         with_data,

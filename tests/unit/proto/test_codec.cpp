@@ -200,11 +200,40 @@ TEST_CASE("durations are bounded: a result interval by one hour, any other by 36
     CHECK(kind_of("RESULT", encode(Result{"r1", 1, 0, 1, Duration(INT64_MAX), Stats{}}).body) == Kind::malformed);
 }
 
+TEST_CASE("a library's size: with its bytes it is theirs; FETCH and CHUNK are bounded") {
+    // PREPARE carries the size and no bytes.
+    auto p = std::get<Prepare>(decode("PREPARE", encode(Prepare{"r", sample_spec(), Library{"l.so", std::string(64, 'b'), "", 5000}}).body));
+    REQUIRE(p.library);
+    CHECK(p.library->size == 5000);
+    CHECK(p.library->bytes.empty());
+    // SUBMIT's bytes set the size; a size that is not theirs is malformed.
+    Submit s{sample_spec(), "l.so:X.t", 1, false, 0s, Library{"l.so", std::string(64, 'b'), "abc"}};
+    CHECK(std::get<Submit>(decode("SUBMIT", encode(s).body)).library->size == 3);
+    s.library->size = 4;
+    auto body = encode(s).body;  // written as the bytes' size: 3
+    CHECK(std::get<Submit>(decode("SUBMIT", body)).library->size == 3);
+    const std::string three = std::string("\xa4size\x03", 6), four = std::string("\xa4size\x04", 6);
+    REQUIRE(body.find(three) != std::string::npos);
+    body.replace(body.find(three), three.size(), four);
+    CHECK(kind_of("SUBMIT", body) == Kind::malformed);
+    // A library above the largest body is refused before anything is fetched.
+    CHECK_THROWS_AS(decode("PREPARE", encode(Prepare{"r", sample_spec(), Library{"l.so", "x", "", kMaxLibrarySize + 1}}).body), ProtoError);
+    // FETCH asks for 1 byte to kMaxChunk; CHUNK carries at most kMaxChunk.
+    CHECK(std::get<Fetch>(decode("FETCH", encode(Fetch{"h", 7, kMaxChunk}).body)).length == kMaxChunk);
+    CHECK(kind_of("FETCH", encode(Fetch{"h", 7, 0}).body) == Kind::malformed);
+    CHECK(kind_of("FETCH", encode(Fetch{"h", 7, kMaxChunk + 1}).body) == Kind::malformed);
+    CHECK(kind_of("CHUNK", encode(Chunk{"h", 0, std::string(kMaxChunk + 1, 'x')}).body) == Kind::malformed);
+    CHECK(std::get<Chunk>(decode("CHUNK", encode(Chunk{"h", 9, "abc"}).body)).data == "abc");
+}
+
 TEST_CASE("STATUS is a request without fields and a reply with them") {
     CHECK(std::holds_alternative<StatusRequest>(decode("STATUS", encode(StatusRequest{}).body)));
     Status st;
     st.version = "x";
     CHECK(std::holds_alternative<Status>(decode("STATUS", encode(st).body)));
+    CHECK_FALSE(std::get<Status>(decode("STATUS", encode(st).body)).connections);  // optional: absent is none
+    st.connections = Connections{3, 1000, 2, 17000, true};
+    CHECK(std::get<Status>(decode("STATUS", encode(st).body)).connections == st.connections);
 }
 
 TEST_CASE("empty input is refused as empty") {

@@ -54,9 +54,14 @@ struct AgentInfo {
 struct Library {
     std::string name;    // file name, for logs ("libwebsite.so")
     std::string sha256;  // lower-case hex of the bytes
-    std::string bytes;
+    std::string bytes;   // in SUBMIT; empty in PREPARE (the agent FETCHes them)
+    std::uint64_t size = 0;  // bytes of the library (written as bytes.size() when they are here)
     friend bool operator==(const Library&, const Library&) = default;
 };
+// A library's bytes travel to agents in slices of at most this (FETCH/CHUNK).
+inline constexpr std::uint64_t kMaxChunk = 4u << 20;
+// A library rides whole in SUBMIT, so it is never bigger than a body.
+inline constexpr std::uint64_t kMaxLibrarySize = kMaxBodySize;
 
 // A data file of --data NAME=FILE shipped to agents, like the library: its
 // bytes and their SHA-256. The agent keeps it as <cache>/<sha256>.<ext>.
@@ -159,6 +164,18 @@ struct Prepare {
 struct Start {
     std::string run;
 };
+// Agent -> broker: send me bytes [offset, offset + length) of that library.
+struct Fetch {
+    std::string sha256;
+    std::uint64_t offset = 0;
+    std::uint64_t length = 0;  // 1..kMaxChunk
+};
+// Broker -> agent: those bytes (fewer at the library's end).
+struct Chunk {
+    std::string sha256;
+    std::uint64_t offset = 0;
+    std::string data;
+};
 struct Stop {                 // also runner -> broker: stop this run
     std::string run;
 };
@@ -197,6 +214,13 @@ struct RunStatus {
     std::uint32_t agents = 0;
     friend bool operator==(const RunStatus&, const RunStatus&) = default;
 };
+// The broker's open connections per socket and its cap (--max-connections).
+struct Connections {
+    std::uint32_t frontend = 0, backend = 0, publisher = 0;
+    std::uint32_t max = 0;   // the cap on their sum; 0: none
+    bool refusing = false;   // at the cap: new connections are reset
+    friend bool operator==(const Connections&, const Connections&) = default;
+};
 struct Status {
     std::string version;
     std::uint32_t pid = 0;
@@ -206,6 +230,7 @@ struct Status {
     std::vector<RunStatus> runs;
     bool curve = false;            // the broker's sockets use CURVE
     std::vector<AuthCount> auth;   // per socket (CURVE only)
+    std::optional<Connections> connections;  // absent from brokers before it
 };
 
 struct Submit {
@@ -287,7 +312,7 @@ struct ClusterEvent {         // topic "cluster"
 
 using Message = std::variant<Register, Heartbeat, Ready, Rejected, Result, Finished, Welcome,
                              Prepare, Start, Stop, Error, StatusRequest, Status, Submit, Submitted,
-                             Attach, RunFinished, Snapshot, RunEvent, ClusterEvent, Ack>;
+                             Attach, RunFinished, Snapshot, RunEvent, ClusterEvent, Ack, Fetch, Chunk>;
 
 // The command name of a message ("REGISTER", "RESULT", ...).
 std::string_view command_of(const Message& m);
