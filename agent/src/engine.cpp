@@ -1,6 +1,7 @@
 // The run loop: cycles, interval collection, duration deadlines and stops.
 #include "loads/engine.hpp"
 
+#include "coroutine_stacks.hpp"
 #include "data_file.hpp"
 #include "load_model.hpp"
 #include "tasks.hpp"
@@ -66,9 +67,7 @@ Engine::Engine(EngineOptions options) : impl_(std::make_unique<Impl>()) {
     unsigned threads = options.threads;
     if (!options.allow.allows_everything()) impl_->allow = std::move(options.allow);
     if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
-    // 64 KiB stacks: room for test code and OpenSSL, and only the pages a
-    // user touches count in RSS.
-    for (unsigned i = 0; i < threads; ++i) impl_->workers.push_back(std::make_unique<Worker>(i, 64 * 1024));
+    for (unsigned i = 0; i < threads; ++i) impl_->workers.push_back(std::make_unique<Worker>(i, kUserStack));
 }
 
 Engine::~Engine() = default;

@@ -1,6 +1,7 @@
 // Zero-code WebSocket and TCP hits: one connection per user, kept across its
 // hits; each hit sends --body and waits for one reply (WebSocket: one
 // message; TCP: up to the --until delimiter), checked against --expect.
+#include "coroutine_stacks.hpp"
 #include "hit_runner.hpp"
 
 #include "run_state.hpp"
@@ -29,7 +30,7 @@ public:
           body_(run.spec.test.body.empty() ? "ping" : run.spec.test.body) {}
 
     void run_hit() override {
-        if (!ws_ || !ws_->is_open()) ws_ = open_websocket(user_.io(), run_.target, {}, 32 * 1024);
+        if (!ws_ || !ws_->is_open()) ws_ = open_websocket(user_.io(), run_.target, {}, kSocketStack);
         auto t0 = Clock::now();
         try {
             ws_->send(body_);

@@ -1,5 +1,6 @@
 #include "virtual_user.hpp"
 
+#include "coroutine_stacks.hpp"
 #include "hit_outcome.hpp"
 #include "socket_clients.hpp"
 
@@ -39,7 +40,7 @@ std::unique_ptr<WebSocket> VirtualUser::create_ws(std::string_view url_text, WsO
         url = parse_url(url_text);
     }
     if (!url) throw std::invalid_argument(url.error);
-    return open_websocket(io_, url.value, std::move(options), 32 * 1024);
+    return open_websocket(io_, url.value, std::move(options), kSocketStack);
 }
 
 std::unique_ptr<TcpStream> VirtualUser::tcp_connect(std::string_view host, unsigned port,

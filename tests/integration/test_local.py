@@ -1,7 +1,10 @@
 """loads-runner in local mode against the real demo target, as processes."""
+import os
 import signal
 import subprocess
 import time
+
+import pytest
 
 from loads_procs import CASES_LIB, RUNNER, WEBSITE_LIB, Proc, run_runner
 
@@ -189,6 +192,9 @@ def test_bad_input_is_refused_before_anything_runs(target, tmp_path):
     assert target.stats()["http_requests"] == 0
 
 
+@pytest.mark.skipif(bool(os.environ.get("LOADS_SANITIZED")),
+                    reason="a sanitized runner (.ci/sanitize) reserves terabytes of address space "
+                           "for its shadow memory: it cannot start under a 2 GB RLIMIT_AS")
 def test_out_of_memory_starting_users_ends_the_run_with_its_reason():
     """Issue 12: an exception out of the engine's own handlers (here bad_alloc
     while making 300,000 users' stacks under a 2 GB address-space limit)
