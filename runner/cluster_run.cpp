@@ -28,7 +28,7 @@ using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
 constexpr Duration kDefaultBrokerTimeout = std::chrono::seconds(5);
-constexpr Duration kMinLiveness = std::chrono::seconds(5);
+constexpr Duration kMinLiveness = std::chrono::seconds(5);  // or the broker's --liveness, if longer
 constexpr milliseconds kPollStep{100};
 
 Duration broker_timeout(const Options& o) { return o.broker_timeout.value_or(kDefaultBrokerTimeout); }
@@ -260,7 +260,10 @@ Report run_cluster(const Options& options, Interrupts& interrupts) {
         throw std::runtime_error("cannot send the run to the broker at " + options.broker);
     submit_frames = {};  // the bytes are queued; free ours
 
-    const Duration liveness = std::max(kMinLiveness, broker_timeout(options));
+    // The broker's own --liveness (from STATUS) when it is longer: a broker
+    // on a slow link told to wait 20 s is not given up after 5.
+    const Duration liveness =
+        std::max({kMinLiveness, broker_timeout(options), Duration(milliseconds(status->liveness_ms))});
     // How long a run's runner keeps trying to re-attach to a broker that
     // went silent (it may restart and learn the run back from its agents).
     const Duration reattach_for = std::max<Duration>(std::chrono::seconds(30), 3 * liveness);

@@ -914,6 +914,8 @@ proto::Status Broker::status() const {
     s.pid = static_cast<std::uint32_t>(::getpid());
     const auto now = Clock::now();
     s.uptime_ms = std::chrono::duration_cast<std::chrono::milliseconds>(now - started_).count();
+    s.heartbeat_ms = static_cast<std::uint32_t>(options_.heartbeat.count());
+    s.liveness_ms = static_cast<std::uint32_t>(options_.liveness.count());
     s.frontend = bound_.frontend;
     s.backend = bound_.backend;
     s.publisher = bound_.publisher;

@@ -432,8 +432,10 @@ struct BodyWriter {
     }
     void operator()(const StatusRequest&) { begin(w, 0); }
     void operator()(const Status& m) {
-        begin(w, m.connections ? 11 : 10);
+        begin(w, m.connections ? 13 : 12);
         w.kstr("version", m.version);
+        w.ku64("heartbeat_ms", m.heartbeat_ms);
+        w.ku64("liveness_ms", m.liveness_ms);
         w.ku64("pid", m.pid);
         w.ki64("uptime_ms", m.uptime_ms);
         w.kstr("frontend", m.frontend);
@@ -1098,6 +1100,8 @@ Message read_body(std::string_view command, const Value& v) {
                 s.auth.push_back(AuthCount{a("socket").str(), a("keys").u32(), a("allowed").u64(), a("refused").u64()});
             }
         }
+        if (auto h = v.find("heartbeat_ms")) s.heartbeat_ms = h->u32();  // optional: added after v2's first release
+        if (auto l = v.find("liveness_ms")) s.liveness_ms = l->u32();
         if (auto c = v.find("connections"))  // optional: added with --max-connections
             s.connections = Connections{(*c)("frontend").u32(), (*c)("backend").u32(), (*c)("publisher").u32(),
                                         (*c)("max").u32(), (*c)("refusing").boolean()};

@@ -288,3 +288,27 @@ def test_under_curve_a_restarted_broker_keeps_the_run_its_owners(tmp_path, targe
         if agent:
             agent.kill()
         broker.kill()
+
+
+def test_the_runner_waits_as_long_as_the_broker_s_liveness(tmp_path, target):
+    """A broker started with --liveness 8s says so in STATUS; its runner then
+    waits 8 s of silence before it takes the broker for gone, not the 5 s it
+    takes by default: a broker stopped 6.5 s is never reported lost, and the
+    run ends whole."""
+    c = Cluster(1, tmp_path, liveness="8s")
+    runner = Runner(target.url + "/", *plan(500), "--agents", 1, "--broker", c.broker.frontend)
+    try:
+        assert c.broker.status()["liveness_ms"] == 8000
+        wait_until("the run is running", lambda: running(c.broker))
+        c.broker.signal(signal.SIGSTOP)
+        time.sleep(6.5)  # the fault itself: a broker that is silent this long
+        c.broker.signal(signal.SIGCONT)
+        rc, out = runner.finish(timeout=90)
+        j = report(rc, out, runner)
+        err = runner.stderr()
+        assert rc == 0, err[-3000:]
+        assert "lost the broker" not in err, err[-3000:]
+        assert j["total"]["hits"] == USERS * 500 == target.stats()["http_requests"]
+    finally:
+        runner.kill()
+        c.kill()

@@ -135,6 +135,8 @@ inline std::vector<Message> every_message() {
     status.agents = {AgentStatus{sample_agent(), "busy", "r1-abcd", 12}};
     status.runs = {RunStatus{"r1-abcd", "running", "http://x/", 1}};
     status.connections = Connections{3, 1000, 2, 17000, true};
+    status.heartbeat_ms = 1000;
+    status.liveness_ms = 5000;
     Submit submit{sample_spec(), "libx.so:X.test", 5, true, 30s, lib};
     submit.data = {DataFile{"users", "users.csv", std::string(64, 'c'), "user\nalice\n"},
                    DataFile{"items", "items.jsonl", std::string(64, 'd'), std::string("{}\0", 3)}};

@@ -231,6 +231,10 @@ struct Status {
     bool curve = false;            // the broker's sockets use CURVE
     std::vector<AuthCount> auth;   // per socket (CURVE only)
     std::optional<Connections> connections;  // absent from brokers before it
+    // The broker's --heartbeat and --liveness: how often it heartbeats a
+    // runner that follows a run, and how long a client may take it for gone.
+    // 0 from brokers before them.
+    std::uint32_t heartbeat_ms = 0, liveness_ms = 0;
 };
 
 struct Submit {
