@@ -268,3 +268,17 @@ public:
 LOADS_TEST(Outside, test_http)
 LOADS_TEST(Outside, test_tcp)
 LOADS_TEST(Outside, test_ws)
+
+// HTTP/2 from a test (issue 14): the session switches to HTTP/2 itself, so
+// the run needs no --http2. GETs param("url") and checks the body holds
+// param("expect").
+class Http2 : public loads::TestCase {
+public:
+    void test_get() {
+        auto r = session().http2(true).get(param("url"));
+        check(r.status() == 200, "200 over HTTP/2");
+        check(r.body().find(param("expect")) != std::string::npos, "the body holds the expected text");
+    }
+};
+
+LOADS_TEST(Http2, test_get)

@@ -153,6 +153,16 @@ public:
     // The value of a cookie in the jar, or "".
     virtual std::string cookie(std::string_view name) const = 0;
     virtual void clear_cookies() = 0;
+    // HTTP/2 (or back to HTTP/1.1) for this session's requests: prior
+    // knowledge (h2c) on http://, ALPN "h2" on https:// (HTTP/1.1 when the
+    // server picks it). A change closes the session's open connections.
+    // loads-runner --http2 makes it every session's default.
+    //   session().http2(true).get("/");
+    virtual void set_http2(bool on) = 0;
+    Session& http2(bool on) {
+        set_http2(on);
+        return *this;
+    }
 
     Response get(std::string_view url, const RequestOptions& o = {}) { return request("GET", url, o); }
     Response head(std::string_view url, const RequestOptions& o = {}) { return request("HEAD", url, o); }
