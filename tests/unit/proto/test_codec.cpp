@@ -156,7 +156,7 @@ TEST_CASE("data files and --data-exhausted ride in SUBMIT and PREPARE") {
     CHECK(kind(unnamed) == Kind::malformed);
 }
 
-TEST_CASE("--http2 and --streams ride in RunSpec's client, optional to read") {
+TEST_CASE("http2 and streams (--http2, --streams) ride in RunSpec client, optional to read") {
     auto p = std::get<Prepare>(decode("PREPARE", encode(Prepare{"r", sample_spec(), std::nullopt}).body));
     CHECK(p.spec.client.http2);
     CHECK(p.spec.client.streams == 10);
