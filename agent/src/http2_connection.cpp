@@ -45,17 +45,21 @@ bool is_connection_specific(std::string_view lower) {
            lower == "transfer-encoding" || lower == "upgrade" || lower == "host" || lower == "te";
 }
 
-nghttp2_nv make_nv(std::string_view name, std::string_view value) {
+nghttp2_nv make_nv(std::string_view name, std::string_view value, std::uint8_t flags) {
     return {reinterpret_cast<std::uint8_t*>(const_cast<char*>(name.data())),
-            reinterpret_cast<std::uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(),
-            NGHTTP2_NV_FLAG_NONE};  // nghttp2 copies: the block may be rebuilt before it is sent
+            reinterpret_cast<std::uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(), flags};
 }
 
 // A request's header block: pseudo-headers, then the fields with lower-case
 // names (HTTP/2 requires them) and without HTTP/1.1's connection fields.
+// `no_copy`: nghttp2 reads the block where it is instead of copying it, which
+// holds only while the block and the request stay as they are until the
+// HEADERS frame is sent (a reusable request, the only one of its exchange).
 class HeaderBlock {
 public:
-    void build(const HttpRequest& r) {
+    void build(const HttpRequest& r, bool no_copy) {
+        const std::uint8_t f = no_copy ? NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE
+                                       : NGHTTP2_NV_FLAG_NONE;
         names_.clear();
         const Url& u = *r.url;
         authority_ = u.host_header();
@@ -75,13 +79,16 @@ public:
             values.push_back(&v);
         }
         nva_.clear();
-        nva_.push_back(make_nv(":method", r.method));
-        nva_.push_back(make_nv(":scheme", u.secure() ? "https" : "http"));
-        nva_.push_back(make_nv(":authority", authority_));
-        nva_.push_back(make_nv(":path", u.target));
+        nva_.push_back(make_nv(":method", r.method, f));
+        nva_.push_back(make_nv(":scheme", u.secure() ? "https" : "http", f));
+        nva_.push_back(make_nv(":authority", authority_, f));
+        nva_.push_back(make_nv(":path", u.target, f));
         for (std::size_t i = 0; i < spans.size(); ++i)
-            nva_.push_back(make_nv(std::string_view(names_).substr(spans[i].first, spans[i].second), *values[i]));
+            nva_.push_back(
+                make_nv(std::string_view(names_).substr(spans[i].first, spans[i].second), *values[i], f));
+        no_copy_ = no_copy;
     }
+    bool no_copy() const { return no_copy_; }
     const nghttp2_nv* data() const { return nva_.data(); }
     std::size_t size() const { return nva_.size(); }
 
@@ -89,6 +96,7 @@ private:
     std::string names_;
     std::string authority_;
     std::vector<nghttp2_nv> nva_;
+    bool no_copy_ = false;
 };
 
 // One stream of the exchange in progress.
@@ -169,15 +177,19 @@ private:
         pending_ = 0;
         bytes_sent_ = bytes_read_ = 0;
         const HttpRequest* built = nullptr;
+        // One reusable request for every call (URL mode): its block is built
+        // once per connection and handed to nghttp2 without a copy.
+        bool shared = calls.front().request->reusable;
+        for (const auto& c : calls) shared &= c.request == calls.front().request;
         for (std::size_t i = 0; i < calls.size(); ++i) {
             Call& c = calls[i];
             c.result = Exchange{};
             c.out->clear();
             streams_[i].call = &c;
             const HttpRequest& r = *c.request;
-            if (built != &r && !(r.reusable && cached_ == &r)) block_.build(r);
+            if (built != &r && !(shared && cached_ == &r && block_.no_copy())) block_.build(r, shared);
             built = &r;
-            cached_ = r.reusable ? &r : nullptr;
+            cached_ = shared ? &r : nullptr;
             nghttp2_data_provider body{};
             body.source.ptr = &streams_[i];
             body.read_callback = &Http2Connection::read_body;
