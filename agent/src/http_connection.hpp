@@ -77,6 +77,7 @@ struct Call {
     const HttpRequest* request = nullptr;
     ResponseData* out = nullptr;
     Exchange result;
+    LabelStats* label = nullptr;  // where HttpSession counts it (null: the exchange's label)
 };
 
 // A connection to one origin (scheme, host, port), opened on first use and

@@ -163,22 +163,78 @@ void HttpSession::send(std::span<Call> calls, LabelStats& label, Clock::duration
     const RequestError* first = nullptr;
     for (auto& call : calls) {
         const Exchange& x = call.result;
+        LabelStats& l = call.label ? *call.label : label;
         if (x.error) {
-            count_no_response(io_.stats(), label, x.bytes_sent, *x.error, x.took);
+            count_no_response(io_.stats(), l, x.bytes_sent, *x.error, x.took);
             if (!first) first = &*x.error;
         } else {
-            count_response(io_.stats(), label, *call.out, x.took, x.bytes_sent, x.bytes_read);
+            count_response(io_.stats(), l, *call.out, x.took, x.bytes_sent, x.bytes_read);
         }
     }
     if (first) throw *first;
 }
 
-Response HttpSession::request(std::string_view method, std::string_view url_text,
-                              const RequestOptions& options) {
+Parsed<Url> HttpSession::resolve(std::string_view url_text) const {
     Parsed<Url> url = base_ ? resolve_url(*base_, url_text) : parse_url(url_text);
     if (!url) throw std::invalid_argument(url.error);
     if (url.value.scheme != "http" && url.value.scheme != "https")
         throw std::invalid_argument("session requests take http(s) URLs, not " + url.value.str());
+    return url;
+}
+
+Response HttpSession::make_response(ResponseData& data, const Url& url, Clock::duration took) {
+    Response result;
+    result.status_ = data.status;
+    result.body_ = std::move(data.body);
+    result.headers_ = std::move(data.headers);
+    result.elapsed_ = std::chrono::duration_cast<std::chrono::nanoseconds>(took);
+    result.url_ = url.str();
+    if (result.status_ >= 500) {
+        result.unchecked_5xx_ = &unchecked_5xx;
+        ++unchecked_5xx;
+    }
+    return result;
+}
+
+std::vector<Response> HttpSession::parallel(const std::vector<ParallelRequest>& requests) {
+    if (requests.empty() || requests.size() > 1000)
+        throw std::invalid_argument("parallel takes 1 to 1000 requests, not " + std::to_string(requests.size()));
+    const std::size_t n = requests.size();
+    std::vector<Url> urls;
+    std::vector<Headers> fields(n);
+    std::vector<HttpRequest> reqs;
+    std::vector<ResponseData> outs(n);
+    std::vector<Call> calls(n);
+    urls.reserve(n);
+    reqs.reserve(n);
+    Clock::duration timeout = Clock::duration::zero();
+    for (std::size_t i = 0; i < n; ++i) {
+        const ParallelRequest& r = requests[i];
+        urls.push_back(resolve(r.url).value);
+        if (urls[i].origin() != urls[0].origin())
+            throw std::invalid_argument("parallel requests go to one origin: " + urls[i].origin() + " is not " +
+                                        urls[0].origin());
+        build_headers(r.method, r.options, r.options.body);
+        fields[i] = std::move(headers_);
+        reqs.push_back(HttpRequest{r.method, &urls[i], &fields[i], r.options.body});
+        std::string name = r.options.name.empty() ? r.method + " " + std::string(urls[i].path()) : r.options.name;
+        calls[i] = Call{&reqs[i], &outs[i], {}, &io_.stats().label(name)};
+        timeout = std::max(timeout, std::chrono::duration_cast<Clock::duration>(
+                                        r.options.timeout ? *r.options.timeout : io_.options().timeout));
+    }
+    send(calls, *calls[0].label, timeout);
+    std::vector<Response> out;
+    out.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        store_cookies(outs[i]);
+        out.push_back(make_response(outs[i], urls[i], calls[i].result.took));
+    }
+    return out;
+}
+
+Response HttpSession::request(std::string_view method, std::string_view url_text,
+                              const RequestOptions& options) {
+    Parsed<Url> url = resolve(url_text);
 
     bool follow = options.allow_redirects.value_or(follow_redirects_);
     std::string current_method(method);
@@ -187,7 +243,6 @@ Response HttpSession::request(std::string_view method, std::string_view url_text
                        ? std::chrono::duration_cast<Clock::duration>(*options.timeout)
                        : std::chrono::duration_cast<Clock::duration>(io_.options().timeout);
 
-    Response result;
     for (unsigned hop = 0;; ++hop) {
         build_headers(current_method, options, body);
         HttpRequest req{current_method, &url.value, &headers_, body};
@@ -213,16 +268,7 @@ Response HttpSession::request(std::string_view method, std::string_view url_text
             url.value = std::move(next.value);
             continue;
         }
-        result.status_ = response_.status;
-        result.body_ = std::move(response_.body);
-        result.headers_ = std::move(response_.headers);
-        result.elapsed_ = std::chrono::duration_cast<std::chrono::nanoseconds>(took);
-        result.url_ = url.value.str();
-        if (result.status_ >= 500) {
-            result.unchecked_5xx_ = &unchecked_5xx;
-            ++unchecked_5xx;
-        }
-        return result;
+        return make_response(response_, url.value, took);
     }
 }
 

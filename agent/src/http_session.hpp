@@ -45,6 +45,7 @@ public:
 
     // Whether connections opened from now on speak HTTP/2.
     void set_http2(bool on) override;
+    std::vector<Response> parallel(const std::vector<ParallelRequest>& requests) override;
 
     // 5xx responses handed to the test whose status() nobody read: the hit
     // is an error of kind `status` unless this is 0 at its end.
@@ -56,6 +57,8 @@ public:
 private:
     HttpConnection& connection_for(const Url& url);
     void build_headers(std::string_view method, const RequestOptions& options, std::string_view body);
+    Parsed<Url> resolve(std::string_view url_text) const;
+    Response make_response(ResponseData& data, const Url& url, Clock::duration took);
     void store_cookies(const ResponseData& r);
 
     UserIo& io_;

@@ -266,6 +266,17 @@ def test_session_http2_from_a_test_library(h2c):
     assert len(settle(h2c.requests, lambda r: len(r) >= 6)) == 6
 
 
+def test_parallel_requests_from_one_user_share_a_connection(h2c):
+    rc, j, err = runner(f"{CASES_LIB}:Http2.test_parallel", "--param", f"url=http://127.0.0.1:{h2c.port}/index.html",
+                        "--param", "expect=hello over h2", "--param", "n=8", "-u", "2", "-c", "2")
+    assert rc == 0, err
+    t = j["total"]
+    assert t["successes"] == 4 and t["requests"] == 32, t
+    reqs = settle(h2c.requests, lambda r: len(r) >= 32)
+    assert len(reqs) == 32 and len({c for c, _ in reqs}) == 2, reqs
+    assert sorted(h2c.in_flight_before_first_answer().values()) == [8, 8], h2c.in_flight_before_first_answer()
+
+
 def test_connection_refused_is_a_connect_error():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))  # bound, never listening: refused

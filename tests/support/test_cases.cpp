@@ -279,6 +279,15 @@ public:
         check(r.status() == 200, "200 over HTTP/2");
         check(r.body().find(param("expect")) != std::string::npos, "the body holds the expected text");
     }
+    // param("n") requests at once from this one user (param("url") each).
+    void test_parallel() {
+        std::vector<loads::ParallelRequest> batch(std::stoul(param("n")), loads::ParallelRequest{"GET", param("url"), {}});
+        auto rs = session().http2(true).parallel(batch);
+        check(rs.size() == batch.size(), "one response per request");
+        for (const auto& r : rs) check(r.status() == 200 && r.body().find(param("expect")) != std::string::npos,
+                                       "200 with the expected text");
+    }
 };
 
 LOADS_TEST(Http2, test_get)
+LOADS_TEST(Http2, test_parallel)

@@ -72,6 +72,13 @@ struct RequestOptions {
     std::optional<Seconds> timeout;         // default: the run's --timeout
 };
 
+// One request of Session::parallel.
+struct ParallelRequest {
+    std::string method = "GET";
+    std::string url;
+    RequestOptions options;  // allow_redirects is ignored: parallel requests are not redirected
+};
+
 namespace detail {
 // ASCII case-insensitive equality (header names).
 inline bool iequals(std::string_view a, std::string_view b) {
@@ -159,6 +166,13 @@ public:
     // loads-runner --http2 makes it every session's default.
     //   session().http2(true).get("/");
     virtual void set_http2(bool on) = 0;
+    // Sends every request at once and returns the responses in order: over
+    // HTTP/2 one stream each on one connection, over HTTP/1.1 one after the
+    // other. All go to one origin (else std::invalid_argument), 1 to 1000 of
+    // them; redirects are not followed. Each is counted under its name; when
+    // one gets no response, its RequestError is thrown once all are counted.
+    //   auto rs = session().http2(true).parallel({{"GET", "/a"}, {"GET", "/b"}});
+    virtual std::vector<Response> parallel(const std::vector<ParallelRequest>& requests) = 0;
     Session& http2(bool on) {
         set_http2(on);
         return *this;
@@ -522,9 +536,11 @@ struct TestEntry {
 
 struct Registry {
     // Bump kAbiVersion when this header changes: 3 added custom metrics
-    // (UserContext::add_metric). An engine loads libraries built against
-    // kOldestAbiVersion..kAbiVersion (the interfaces only grew at their end).
-    static constexpr unsigned kAbiVersion = 3;
+    // (UserContext::add_metric), 4 HTTP/2 (Session::set_http2 and
+    // Session::parallel, after Session's other virtuals). An engine loads
+    // libraries built against kOldestAbiVersion..kAbiVersion (the interfaces
+    // only grew at their end).
+    static constexpr unsigned kAbiVersion = 4;
     static constexpr unsigned kOldestAbiVersion = 2;
     unsigned abi_version = kAbiVersion;
     std::vector<TestEntry> tests;
