@@ -227,6 +227,7 @@ class Nginx:
         (self.dir / "html").mkdir(parents=True, exist_ok=True)
         (self.dir / "html" / "16k").write_bytes(b"x" * 16384)
         self.port = free_port()
+        self.h2_port = free_port()  # the same server over h2c (prior knowledge)
         conf = f"""
 worker_processes 1;
 worker_cpu_affinity 01;
@@ -249,6 +250,7 @@ http {{
     default_type text/plain;
     server {{
         listen 127.0.0.1:{self.port} backlog=4096;
+        listen 127.0.0.1:{self.h2_port} http2 backlog=4096;
         location = / {{ return 200 "hello world\\n"; }}
         location = /16k {{ root {self.dir}/html; }}
         location = /nginx_status {{ stub_status; }}
@@ -270,6 +272,7 @@ http {{
                 time.sleep(0.05)
         self.worker = int(subprocess.check_output(["pgrep", "-P", str(self.p.pid)]).split()[0])
         self.url = f"http://127.0.0.1:{self.port}"
+        self.h2_url = f"http://127.0.0.1:{self.h2_port}"
 
     def requests(self):
         """nginx's own request counter (the status request itself included)."""
@@ -358,6 +361,27 @@ class Tools:
         if not m:
             raise RuntimeError(f"h2load: {out}{err}")
         return int(m.group(1)), cpu, {"succeeded": int(m.group(2))}
+
+    def _h2load_h2(self, path, conns, streams):
+        out, err, cpu, wall, rc = run_child(pinned(["h2load", "-t1", f"-c{conns}", f"-m{streams}", "-D",
+                                                   str(self.a.duration), self.nginx.h2_url + path]),
+                                            self.a.duration + 30)
+        m = re.search(r"requests: \d+ total, \d+ started, (\d+) done, (\d+) succeeded", out)
+        if not m:
+            raise RuntimeError(f"h2load: {out}{err}")
+        return int(m.group(1)), cpu, {"succeeded": int(m.group(2))}
+
+    def h2load_m1(self, path, conns):
+        return self._h2load_h2(path, conns, 1)
+
+    def h2load_m10(self, path, conns):
+        return self._h2load_h2(path, conns, 10)
+
+    def ours_h2_1(self, path, conns):
+        return self._ours([self.nginx.h2_url + path, "--http2", "--streams", "1"], conns)
+
+    def ours_h2_10(self, path, conns):
+        return self._ours([self.nginx.h2_url + path, "--http2", "--streams", "10"], conns)
 
     def ab(self, path, conns):
         # -t implies -n 50000; the -n after it lifts that cap.
@@ -534,6 +558,12 @@ VARIANTS = {
     "loads broker+1 agent CURVE": ("ours_cluster_curve", "/", None, "loads broker+1 agent"),
     "wrk 16KiB": ("wrk", "/16k", None, "wrk 16KiB"),
     "loads URL 16KiB": ("ours_url", "/16k", None, "wrk 16KiB"),
+    # HTTP/2 over h2c, each user (h2load client) with 1 or 10 streams in flight:
+    # loads' ratio is to h2load's in the same variant.
+    "h2load -m1": ("h2load_m1", "/", None, "h2load -m1"),
+    "loads --http2 --streams 1": ("ours_h2_1", "/", None, "h2load -m1"),
+    "h2load -m10": ("h2load_m10", "/", None, "h2load -m10"),
+    "loads --http2 --streams 10": ("ours_h2_10", "/", None, "h2load -m10"),
     "wrk 500 conns": ("wrk", "/", 500, "wrk 500 conns"),
     "loads URL 500 conns": ("ours_url", "/", 500, "wrk 500 conns"),
     # Open model, (..., rate): a fixed arrival rate, latency from the schedule.

@@ -153,6 +153,7 @@ struct Values {
     std::vector<std::string> headers;
     std::string output = "text";
     std::string broker_timeout;
+    std::string streams;  // --streams, checked with --http2
     std::string curve_key, broker_pub;
     std::vector<std::string> thresholds;
     std::vector<std::string> data;
@@ -178,7 +179,7 @@ struct CommandLine::Impl {
 };
 
 CommandLine::Impl::Impl() {
-    auto& [o, plan, test_arg, timeout, connect_timeout, interval, headers, output, broker_timeout, curve_key,
+    auto& [o, plan, test_arg, timeout, connect_timeout, interval, headers, output, broker_timeout, streams, curve_key,
            broker_pub, thresholds, data, data_exhausted, params] = v;
     app.set_version_flag("--version", "loads-runner " LOADS_VERSION);
     app.option_defaults()->always_capture_default();
@@ -242,6 +243,14 @@ CommandLine::Impl::Impl() {
         ->group(g)->check(checked(parse_duration, "DURATION"));
     app.add_flag("--follow-redirects", o.spec.client.follow_redirects, "URL mode: follow 3xx redirects")->group(g);
     app.add_flag("-k,--insecure", o.spec.client.insecure, "Do not verify TLS certificates")->group(g);
+    app.add_flag("--http2", o.spec.client.http2,
+                 "HTTP/2: prior knowledge (h2c) on http://, ALPN h2 on https:// (HTTP/1.1 if the server picks it); "
+                 "also the default of a test library's sessions")
+        ->group(g);
+    app.add_option("--streams", streams,
+                   "URL mode with --http2: requests each user sends at once, one stream each on its connection "
+                   "(a hit is all of them; default 1, at most 1000)")
+        ->group(g)->check(checked(parse_count, "N"));
 
     g = "Test data";
     app.add_option("--data", data,
@@ -302,7 +311,7 @@ CommandLine::Impl::Impl() {
 
 ParseResult CommandLine::Impl::parse(int argc, char** argv) {
     v = Values{};  // the options stay bound: v's members keep their addresses
-    auto& [o, plan, test_arg, timeout, connect_timeout, interval, headers, output, broker_timeout, curve_key,
+    auto& [o, plan, test_arg, timeout, connect_timeout, interval, headers, output, broker_timeout, streams, curve_key,
            broker_pub, thresholds, data, data_exhausted, params] = v;
 
     if (auto path = config_argument(argc, argv))
@@ -359,6 +368,14 @@ ParseResult CommandLine::Impl::parse(int argc, char** argv) {
     if (o.spec.test.kind == TestSpec::Kind::url && o.list_tests)
         return usage("--list takes a test library, not a URL");
     if (auto err = parse_params(params, o.spec.params); !err.empty()) return usage(err);
+    if (!streams.empty()) {
+        auto n = parse_count(streams).value;
+        if (n < 1 || n > 1000) return usage("--streams must be between 1 and 1000");
+        if (!o.spec.client.http2) return usage("--streams goes with --http2 (HTTP/1.1 has one request in flight per connection)");
+        if (o.spec.test.kind != TestSpec::Kind::url || o.spec.test.url.rfind("http", 0) != 0)
+            return usage("--streams goes with an http:// or https:// URL");
+        o.spec.client.streams = static_cast<unsigned>(n);
+    }
     if (!o.spec.params.empty() && o.spec.test.kind == TestSpec::Kind::url)
         return usage("--param is read by test libraries (param(\"KEY\") in a test); a URL test has no use for it");
 

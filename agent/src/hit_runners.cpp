@@ -70,33 +70,45 @@ private:
     const Task* last_ = nullptr;
 };
 
-// URL mode over HTTP: the request serialised once for the run; nothing of
-// the response is kept unless --expect needs the body.
+// URL mode over HTTP: one request per hit, or with --streams N (HTTP/2) N
+// requests at once, one stream each; nothing of a response is kept unless
+// --expect needs the body. The request is the same for every hit, so the
+// connection may keep what it made of it.
 class UrlHttpHit final : public HitRunner {
 public:
     UrlHttpHit(const RunState& run, VirtualUser& user)
         : run_(run), user_(user), label_(user.io().stats().label(run.label)),
-          timeout_(std::chrono::duration_cast<Clock::duration>(run.spec.client.timeout)) {
-        data_.keep_headers = false;
-        data_.keep_cookies = false;
-        data_.keep_body = !run.spec.test.expect.empty();
+          timeout_(std::chrono::duration_cast<Clock::duration>(run.spec.client.timeout)),
+          request_{run.spec.test.method, &run.target, &run.headers, run.spec.test.body, true},
+          data_(std::max(1u, run.spec.client.streams)), calls_(data_.size()) {
+        for (std::size_t i = 0; i < data_.size(); ++i) {
+            data_[i].keep_headers = false;
+            data_[i].keep_cookies = false;
+            data_[i].keep_body = !run.spec.test.expect.empty();
+            calls_[i].request = &request_;
+            calls_[i].out = &data_[i];
+        }
     }
     void run_hit() override {
-        auto& session = user_.http();
-        session.send_raw(run_.target, run_.request, run_.head, label_, data_, timeout_);
-        if (data_.status >= 500)
-            throw RequestError(ErrorKind::status, "HTTP " + std::to_string(data_.status));
-        if (data_.status >= 400) throw Failure("HTTP " + std::to_string(data_.status));
-        if (data_.keep_body && data_.body.find(run_.spec.test.expect) == std::string::npos)
-            throw Failure("response body does not contain the expected text");
+        user_.http().send(calls_, label_, timeout_);
+        for (const auto& d : data_) check(d);
     }
 
 private:
+    void check(const ResponseData& d) const {
+        if (d.status >= 500) throw RequestError(ErrorKind::status, "HTTP " + std::to_string(d.status));
+        if (d.status >= 400) throw Failure("HTTP " + std::to_string(d.status));
+        if (d.keep_body && d.body.find(run_.spec.test.expect) == std::string::npos)
+            throw Failure("response body does not contain the expected text");
+    }
+
     const RunState& run_;
     VirtualUser& user_;
     LabelStats& label_;
     Clock::duration timeout_;
-    ResponseData data_;
+    HttpRequest request_;
+    std::vector<ResponseData> data_;  // one per stream
+    std::vector<Call> calls_;
 };
 
 }  // namespace

@@ -1,16 +1,12 @@
-// The HTTP/1.1 client of one virtual user: a Requests-like Session with
-// keep-alive connections per origin, a cookie jar, redirects, TLS, and the
-// counting of every request into the worker's statistics.
-//
-// Responses are parsed in one pass by parse_simple_response (http_simple.hpp)
-// when they are the common kind, by Beast's basic_parser otherwise, into
-// reusable buffers; requests are serialised by hand into a reusable string:
-// after the first
-// request on a connection, a request allocates nothing unless the test asks
-// for the response's headers.
+// The HTTP client of one virtual user: a Requests-like Session with a
+// keep-alive connection per origin, a cookie jar, redirects, and the counting
+// of every request into the worker's statistics. The wire is the
+// connection's business (http_connection.hpp): HTTP/1.1, or HTTP/2 when the
+// run or the test asks for it.
 #pragma once
 
 #include "loads/loads.hpp"
+#include "http_connection.hpp"
 #include "url.hpp"
 #include "user_io.hpp"
 
@@ -21,33 +17,12 @@
 
 namespace loads {
 
-class HttpConnection;
-
-// What is kept of a response; reused from one request to the next.
-struct ResponseData {
-    int status = 0;
-    bool keep_headers = true;  // copy every header into `headers`
-    bool keep_body = true;     // copy the body into `body`
-    bool keep_cookies = true;  // collect Set-Cookie values
-    Headers headers;
-    std::string body;
-    std::string location;                 // Location header, for redirects
-    std::vector<std::string> set_cookies;  // raw Set-Cookie values
-
-    void clear() {
-        status = 0;
-        headers.clear();
-        body.clear();
-        location.clear();
-        set_cookies.clear();
-    }
-};
-
 class HttpSession final : public Session {
 public:
     // `base` (may be null) resolves relative URLs; `follow_redirects` is the
     // default when a request does not say.
-    HttpSession(UserIo& io, const Url* base, bool follow_redirects);
+    // `http2`: new connections speak HTTP/2 (h2c on http, ALPN on https).
+    HttpSession(UserIo& io, const Url* base, bool follow_redirects, bool http2);
     ~HttpSession() override;
 
     Response request(std::string_view method, std::string_view url,
@@ -56,13 +31,21 @@ public:
     std::string cookie(std::string_view name) const override;
     void clear_cookies() override;
 
-    // Sends `request_bytes` (a whole serialised request) to `url`'s origin and
-    // reads the response into `out` (what it keeps is up to `out`'s flags).
-    // Counts the request under `label`; returns its latency. Throws
-    // RequestError when no response could be had (already counted). URL mode
-    // calls this directly with bytes serialised once for the run.
-    Clock::duration send_raw(const Url& url, std::string_view request_bytes, bool head,
-                             LabelStats& label, ResponseData& out, Clock::duration timeout);
+    // Sends every call (all to one origin) on that origin's connection and
+    // counts each request under `label`, with its latency. Throws the first
+    // call's RequestError when one got no response (all are counted first).
+    void send(std::span<Call> calls, LabelStats& label, Clock::duration timeout);
+    // One request; returns its latency.
+    Clock::duration send(const HttpRequest& request, LabelStats& label, ResponseData& out,
+                         Clock::duration timeout) {
+        Call call{&request, &out, {}};
+        send(std::span<Call>(&call, 1), label, timeout);
+        return call.result.took;
+    }
+
+    // Whether connections opened from now on speak HTTP/2.
+    void set_http2(bool on) override;
+    std::vector<Response> parallel(const std::vector<ParallelRequest>& requests) override;
 
     // 5xx responses handed to the test whose status() nobody read: the hit
     // is an error of kind `status` unless this is 0 at its end.
@@ -73,17 +56,19 @@ public:
 
 private:
     HttpConnection& connection_for(const Url& url);
-    void serialize(std::string_view method, const Url& url, const RequestOptions& options,
-                   std::string_view body);
+    void build_headers(std::string_view method, const RequestOptions& options, std::string_view body);
+    Parsed<Url> resolve(std::string_view url_text) const;
+    Response make_response(ResponseData& data, const Url& url, Clock::duration took);
     void store_cookies(const ResponseData& r);
 
     UserIo& io_;
     const Url* base_;
     bool follow_redirects_;
+    bool http2_;
     Headers default_headers_;
     std::vector<std::pair<std::string, std::string>> cookies_;
     std::vector<std::unique_ptr<HttpConnection>> connections_;  // one per origin
-    std::string request_;                                       // serialisation buffer
+    Headers headers_;                                           // the request's fields, reused
     ResponseData response_;
 };
 

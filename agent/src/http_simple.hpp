@@ -7,7 +7,7 @@
 // same bytes: this is a shortcut, never a second opinion.
 #pragma once
 
-#include "http_session.hpp"
+#include "http_connection.hpp"
 
 #include <cstddef>
 #include <cstdint>

@@ -44,22 +44,19 @@ Parsed<std::shared_ptr<RunState>> prepare_run(const RunSpec& spec) {
                 return fail("--header: bad header \"" + k + "\"");
         if (t.method.empty() || t.method.find_first_of(" \r\n") != std::string::npos)
             return fail("--method: bad method \"" + t.method + "\"");
-        std::string& r = state->request;
-        r = t.method + " " + u.target + " HTTP/1.1\r\nHost: " + u.host_header() + "\r\n";
+        Headers& h = state->headers;
         bool ua = false, accept = false;
         for (auto& [k, v] : t.headers) {
             std::string lower = k;
             for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
             ua |= lower == "user-agent";
             accept |= lower == "accept";
-            r += k + ": " + v + "\r\n";
+            h.emplace_back(k, v);
         }
-        if (!ua) r += "User-Agent: loads/0.1\r\n";
-        if (!accept) r += "Accept: */*\r\n";
+        if (!ua) h.emplace_back("User-Agent", "loads/0.1");
+        if (!accept) h.emplace_back("Accept", "*/*");
         if (!t.body.empty() || t.method == "POST" || t.method == "PUT" || t.method == "PATCH")
-            r += "Content-Length: " + std::to_string(t.body.size()) + "\r\n";
-        r += "\r\n" + t.body;
-        state->head = t.method == "HEAD";
+            h.emplace_back("Content-Length", std::to_string(t.body.size()));
         state->label = t.method + " " + std::string(u.path());
     } else if (u.scheme == "ws" || u.scheme == "wss") {
         state->label = "ws " + std::string(u.path());

@@ -1,6 +1,6 @@
 // What every user of a run shares, read-only while the run goes: the spec,
-// the loaded test, the parsed URLs and, in URL mode, the request serialised
-// once for every hit.
+// the loaded test, the parsed URLs and, in URL mode, the request's header
+// fields, made once for every hit.
 #pragma once
 
 #include "loads/data.hpp"
@@ -31,9 +31,8 @@ struct RunState {
 
     // Kind::url
     Url target;                // the URL hit
-    std::string request;       // HTTP: the whole request, serialised once
+    Headers headers;           // HTTP: every field but Host, checked once
     std::string label;         // statistics row, e.g. "GET /"
-    bool head = false;
 
     SharedSpaceImpl* shared = nullptr;  // the run's shared space (thread-safe)
     const AllowList* allow = nullptr;   // where users may connect; nullptr: anywhere
@@ -58,7 +57,7 @@ struct CycleState {
 };
 
 // Builds the run state: parses URLs, opens the library, finds the test,
-// serialises the URL-mode request, loads the data files. Returns an error sentence on bad input.
+// makes the URL-mode request's fields, loads the data files. Returns an error sentence on bad input.
 Parsed<std::shared_ptr<RunState>> prepare_run(const RunSpec& spec);
 
 }  // namespace loads

@@ -23,7 +23,8 @@ VirtualUser::~VirtualUser() = default;
 Session& VirtualUser::session() {
     if (!session_) {
         bool follow = run_.spec.test.kind == TestSpec::Kind::library || io_.options().follow_redirects;
-        session_ = std::make_unique<HttpSession>(io_, run_.base_url ? &*run_.base_url : nullptr, follow);
+        session_ = std::make_unique<HttpSession>(io_, run_.base_url ? &*run_.base_url : nullptr, follow,
+                                                 io_.options().http2);
     }
     return *session_;
 }

@@ -261,13 +261,15 @@ void write_spec(Writer& w, const RunSpec& s) {
 
     w.kstr("server_url", s.server_url);
     w.str("client");
-    w.map(6);
+    w.map(8);
     w.kdur("connect_timeout_ns", s.client.connect_timeout);
     w.kdur("timeout_ns", s.client.timeout);
     w.kbool("follow_redirects", s.client.follow_redirects);
     w.ku64("max_redirects", s.client.max_redirects);
     w.kbool("insecure", s.client.insecure);
     w.ku64("max_body", s.client.max_body);
+    w.kbool("http2", s.client.http2);
+    w.ku64("streams", s.client.streams);
     w.kdur("interval_ns", s.interval);
     w.ku64("agent_index", s.agent_index);
     w.ku64("agent_count", s.agent_count);
@@ -864,6 +866,11 @@ RunSpec read_spec(const Value& v) {
     s.client.max_redirects = c("max_redirects").u32();
     s.client.insecure = c("insecure").boolean();
     s.client.max_body = c("max_body").u64();
+    if (auto h2 = c.find("http2")) s.client.http2 = h2->boolean();  // optional: a later addition
+    if (auto n = c.find("streams")) {                                // optional: absent is 1
+        s.client.streams = n->u32();
+        if (s.client.streams < 1 || s.client.streams > 1000) bad(c.path() + ".streams: 1 to 1000");
+    }
     s.interval = v("interval_ns").dur();
     if (s.interval < std::chrono::milliseconds(10)) bad(v.path() + ".interval_ns: below 10 ms");
     if (s.interval > kMaxInterval) bad(v.path() + ".interval_ns: above 1 hour");

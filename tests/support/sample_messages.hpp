@@ -80,6 +80,8 @@ inline RunSpec sample_spec() {
     s.client.max_redirects = 4;
     s.client.insecure = true;
     s.client.max_body = 1 << 20;
+    s.client.http2 = true;
+    s.client.streams = 10;
     s.interval = 250ms;
     s.agent_index = 1;
     s.agent_count = 3;

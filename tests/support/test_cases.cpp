@@ -302,3 +302,26 @@ LOADS_TEST(OddThrows, test_custom)
 LOADS_TEST(OddThrows, test_int)
 LOADS_TEST(OddThrows, test_group)
 LOADS_TEST(OddThrows, test_ok)
+
+// HTTP/2 from a test (issue 14): the session switches to HTTP/2 itself, so
+// the run needs no --http2. GETs param("url") and checks the body holds
+// param("expect").
+class Http2 : public loads::TestCase {
+public:
+    void test_get() {
+        auto r = session().http2(true).get(param("url"));
+        check(r.status() == 200, "200 over HTTP/2");
+        check(r.body().find(param("expect")) != std::string::npos, "the body holds the expected text");
+    }
+    // param("n") requests at once from this one user (param("url") each).
+    void test_parallel() {
+        std::vector<loads::ParallelRequest> batch(std::stoul(param("n")), loads::ParallelRequest{"GET", param("url"), {}});
+        auto rs = session().http2(true).parallel(batch);
+        check(rs.size() == batch.size(), "one response per request");
+        for (const auto& r : rs) check(r.status() == 200 && r.body().find(param("expect")) != std::string::npos,
+                                       "200 with the expected text");
+    }
+};
+
+LOADS_TEST(Http2, test_get)
+LOADS_TEST(Http2, test_parallel)

@@ -59,6 +59,8 @@ struct ClientOptions {
     unsigned max_redirects = 10;
     bool insecure = false;                        // skip TLS certificate verification
     std::uint64_t max_body = 64ull << 20;         // bigger responses are a protocol error
+    bool http2 = false;                           // HTTP/2: h2c on http, ALPN h2 on https
+    unsigned streams = 1;                         // URL mode: requests at once per user (HTTP/2 streams)
 };
 
 // A data file of --data NAME=FILE (agent/src/data_file.hpp has the formats).

@@ -72,6 +72,13 @@ struct RequestOptions {
     std::optional<Seconds> timeout;         // default: the run's --timeout
 };
 
+// One request of Session::parallel.
+struct ParallelRequest {
+    std::string method = "GET";
+    std::string url;
+    RequestOptions options;  // allow_redirects is ignored: parallel requests are not redirected
+};
+
 namespace detail {
 // ASCII case-insensitive equality (header names).
 inline bool iequals(std::string_view a, std::string_view b) {
@@ -153,6 +160,23 @@ public:
     // The value of a cookie in the jar, or "".
     virtual std::string cookie(std::string_view name) const = 0;
     virtual void clear_cookies() = 0;
+    // HTTP/2 (or back to HTTP/1.1) for this session's requests: prior
+    // knowledge (h2c) on http://, ALPN "h2" on https:// (HTTP/1.1 when the
+    // server picks it). A change closes the session's open connections.
+    // loads-runner --http2 makes it every session's default.
+    //   session().http2(true).get("/");
+    virtual void set_http2(bool on) = 0;
+    // Sends every request at once and returns the responses in order: over
+    // HTTP/2 one stream each on one connection, over HTTP/1.1 one after the
+    // other. All go to one origin (else std::invalid_argument), 1 to 1000 of
+    // them; redirects are not followed. Each is counted under its name; when
+    // one gets no response, its RequestError is thrown once all are counted.
+    //   auto rs = session().http2(true).parallel({{"GET", "/a"}, {"GET", "/b"}});
+    virtual std::vector<Response> parallel(const std::vector<ParallelRequest>& requests) = 0;
+    Session& http2(bool on) {
+        set_http2(on);
+        return *this;
+    }
 
     Response get(std::string_view url, const RequestOptions& o = {}) { return request("GET", url, o); }
     Response head(std::string_view url, const RequestOptions& o = {}) { return request("HEAD", url, o); }
@@ -527,9 +551,11 @@ struct TestEntry {
 
 struct Registry {
     // Bump kAbiVersion when this header changes: 3 added custom metrics
-    // (UserContext::add_metric). An engine loads libraries built against
-    // kOldestAbiVersion..kAbiVersion (the interfaces only grew at their end).
-    static constexpr unsigned kAbiVersion = 3;
+    // (UserContext::add_metric), 4 HTTP/2 (Session::set_http2 and
+    // Session::parallel, after Session's other virtuals). An engine loads
+    // libraries built against kOldestAbiVersion..kAbiVersion (the interfaces
+    // only grew at their end).
+    static constexpr unsigned kAbiVersion = 4;
     static constexpr unsigned kOldestAbiVersion = 2;
     unsigned abi_version = kAbiVersion;
     std::vector<TestEntry> tests;

@@ -23,15 +23,20 @@ enum class ErrorKind : std::uint8_t {
     other,      // any other I/O error
     forbidden,  // the address is outside the agent's --allow list: no packet was sent
                 // (added last: older readers count it as `other`)
+    // HTTP/2 (added after forbidden; older readers count them as `other`):
+    h2_protocol,  // a frame or header block that breaks HTTP/2, or a connection error (GOAWAY)
+    h2_refused,   // stream refused (RST_STREAM REFUSED_STREAM, or above a GOAWAY's last stream id)
+    h2_reset,     // stream reset by the server with another error code (CANCEL, INTERNAL_ERROR, ...)
 };
 
-inline constexpr std::size_t kErrorKindCount = 11;
+inline constexpr std::size_t kErrorKindCount = 14;
 
 // Stable lower-case names: used in reports, JSON and on the wire.
 constexpr std::string_view to_string(ErrorKind k) {
     constexpr std::string_view names[kErrorKindCount] = {
         "connect", "timeout", "reset", "tls", "status",
-        "exception", "handshake", "closed", "protocol", "other", "forbidden"};
+        "exception", "handshake", "closed", "protocol", "other", "forbidden",
+        "h2-protocol", "h2-refused", "h2-reset"};
     auto i = static_cast<std::size_t>(k);
     return i < kErrorKindCount ? names[i] : std::string_view("other");
 }

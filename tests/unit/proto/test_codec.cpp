@@ -156,6 +156,34 @@ TEST_CASE("data files and --data-exhausted ride in SUBMIT and PREPARE") {
     CHECK(kind(unnamed) == Kind::malformed);
 }
 
+TEST_CASE("http2 and streams (--http2, --streams) ride in RunSpec client, optional to read") {
+    auto p = std::get<Prepare>(decode("PREPARE", encode(Prepare{"r", sample_spec(), std::nullopt}).body));
+    CHECK(p.spec.client.http2);
+    CHECK(p.spec.client.streams == 10);
+    CHECK(p.spec.client.max_body == (1u << 20));
+
+    // A writer from before HTTP/2 (client map of 6, no http2/streams) reads
+    // as HTTP/1.1 with one request per hit.
+    std::string body = encode(Prepare{"r", sample_spec(), std::nullopt}).body;
+    const std::string keys("\xa5" "http2" "\xc3" "\xa7" "streams" "\x0a", 16);
+    auto at = body.find(keys);
+    REQUIRE(at != std::string::npos);
+    body.erase(at, keys.size());
+    auto map = body.find(std::string("\x88\xb2" "connect_timeout_ns", 20));
+    REQUIRE(map != std::string::npos);
+    body[map] = char(0x86);
+    auto old = std::get<Prepare>(decode("PREPARE", body));
+    CHECK(!old.spec.client.http2);
+    CHECK(old.spec.client.streams == 1);
+    CHECK(old.spec.client.max_body == (1u << 20));
+
+    for (unsigned bad : {0u, 1001u}) {
+        RunSpec spec = sample_spec();
+        spec.client.streams = bad;
+        CHECK(kind_of("PREPARE", encode(Prepare{"r", spec, std::nullopt}).body) == Kind::malformed);
+    }
+}
+
 TEST_CASE("params are checked like --param checks them") {
     auto refused = [](Params params) {
         RunSpec spec = sample_spec();
