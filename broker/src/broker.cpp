@@ -500,20 +500,7 @@ void Broker::on_runner_message(const std::string& id, const std::string& key, pr
             } else if constexpr (std::is_same_v<T, proto::Attach>) {
                 auto r = runs_.find(msg.run);
                 auto ended = ended_.find(msg.run);
-                if (r == runs_.end() && ended != ended_.end()) {
-                    // It ended before this runner came back: its summary was kept.
-                    if (!may_control(msg.run, key)) {
-                        proto::send_to(frontend_, id,
-                                       proto::Error{"not-yours", "run " + msg.run +
-                                                                     " was submitted with another key (only it, or an "
-                                                                     "--operators key, may attach)"});
-                        return;
-                    }
-                    proto::send_to(frontend_, id, proto::Submitted{msg.run, ended->second.summary.agents});
-                    proto::send_to(frontend_, id, proto::RunFinished{ended->second.summary});
-                    return;
-                }
-                if (r == runs_.end()) {
+                if (r == runs_.end() && ended == ended_.end()) {
                     proto::send_to(frontend_, id, proto::Error{"unknown-run", "no run " + msg.run});
                     return;
                 }
@@ -522,6 +509,12 @@ void Broker::on_runner_message(const std::string& id, const std::string& key, pr
                                    proto::Error{"not-yours", "run " + msg.run +
                                                                  " was submitted with another key (only it, or an "
                                                                  "--operators key, may attach)"});
+                    return;
+                }
+                if (r == runs_.end()) {
+                    // It ended before this runner came back: its summary was kept.
+                    proto::send_to(frontend_, id, proto::Submitted{msg.run, ended->second.summary.agents});
+                    proto::send_to(frontend_, id, proto::RunFinished{ended->second.summary});
                     return;
                 }
                 r->second->attach(id);
