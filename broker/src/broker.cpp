@@ -77,7 +77,7 @@ std::string key_of(const zmq::message_t& frame) {
 }  // namespace
 
 std::uint32_t default_max_connections(std::uint64_t fd_limit) {
-    const std::uint64_t reserve = std::max<std::uint64_t>(32, fd_limit / 8);
+    const std::uint64_t reserve = std::max<std::uint64_t>(fd_limit / 8, std::min<std::uint64_t>(256, fd_limit / 2));
     const std::uint64_t n = fd_limit > reserve ? fd_limit - reserve : 1;
     return static_cast<std::uint32_t>(std::min<std::uint64_t>(n, 1u << 30));
 }

@@ -130,13 +130,16 @@ Gate::Gate(zmq::socket_t& socket, const std::string& endpoint, const char* what)
     }
     bound_ = socket.get(zmq::sockopt::last_endpoint);
     if (steered) sink_ = reuseport_socket(addr, len, 64, false);
-    if (sink_ >= 0) ::fcntl(sink_, F_SETFL, ::fcntl(sink_, F_GETFL) | O_NONBLOCK);
-    else log()->warn("{} {}: no SO_REUSEPORT steering here ({}); --max-connections cannot refuse new connections on it",
+    if (sink_ >= 0) {
+        ::fcntl(sink_, F_SETFL, ::fcntl(sink_, F_GETFL) | O_NONBLOCK);
+        spare_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    } else log()->warn("{} {}: no SO_REUSEPORT steering here ({}); --max-connections cannot refuse new connections on it",
                      what, bound_, std::strerror(errno));
 }
 
 Gate::~Gate() {
     if (sink_ >= 0) ::close(sink_);
+    if (spare_ >= 0) ::close(spare_);
 }
 
 void Gate::set_open(bool open) {
@@ -150,16 +153,31 @@ void Gate::set_open(bool open) {
 }
 
 int Gate::reset_waiting() {
+    auto reset = [](int fd) {
+        const linger now{1, 0};
+        ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &now, sizeof now);
+        ::close(fd);
+    };
     int n = 0;
     for (; n < 1000; ++n) {
-        const int fd = ::accept4(sink_, nullptr, nullptr, SOCK_CLOEXEC);
+        int fd = ::accept4(sink_, nullptr, nullptr, SOCK_CLOEXEC);
+        if (fd < 0 && (errno == EMFILE || errno == ENFILE) && spare_ >= 0) {
+            // Out of descriptors (ZeroMQ took connections past the cap
+            // before the broker saw them): the spare is given up for this
+            // accept and taken back after the reset.
+            ::close(spare_);
+            fd = ::accept4(sink_, nullptr, nullptr, SOCK_CLOEXEC);
+            const int e = errno;
+            if (fd >= 0) reset(fd);
+            spare_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+            if (fd >= 0) continue;
+            errno = e;
+        }
         if (fd < 0) {
             if (errno == EMFILE || errno == ENFILE) starved_until_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
             break;
         }
-        const linger reset{1, 0};
-        ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
-        ::close(fd);
+        reset(fd);
     }
     return n;
 }

@@ -59,7 +59,7 @@ int main(int argc, char** argv) {
         ->delimiter(',');
     app.add_option("--max-connections", o.max_connections,
                    "Refuse new connections (all sockets together) at this many open ones, until some close; 0: "
-                   "from the descriptor limit (an eighth of it, at least 32, kept in reserve)")
+                   "from the descriptor limit (an eighth of it, at least 256 or half a smaller limit, kept in reserve)")
         ->capture_default_str();
     app.add_flag("--insecure", o.insecure, "Bind a non-loopback address without CURVE (a trusted network only)");
     app.set_config("--config", "", "Read options from this TOML or INI file");
