@@ -42,6 +42,102 @@ struct Engine::Impl {
         std::unique_lock lock(mu);
         cv.wait_until(lock, t, [&] { return workers_busy == 0 || stop_requested.load(); });
     }
+
+    // What the cycles of one run share.
+    struct Cycles {
+        const Plan& plan;
+        RunObserver& observer;
+        std::unique_ptr<LoadModel> model;
+        Clock::time_point run_start;
+        Clock::duration interval;
+        Progress progress{};
+    };
+
+    // One cycle: started on every worker, its intervals reported, cancelled
+    // at its deadline plus the graceful stop (or on a stop), collected.
+    CycleResult run_cycle(Cycles& run, std::uint32_t ci) {
+        const Cycle& cycle = run.plan.cycles[ci];
+        run.observer.on_cycle_start(ci, cycle);
+        CycleState cs;
+        cs.index = ci;
+        cs.hits = cycle.hits;
+        cs.timed = cycle.duration.has_value();
+        cs.started = Clock::now();
+        if (cs.timed) cs.deadline = cs.started + std::chrono::duration_cast<Clock::duration>(*cycle.duration);
+        begin_cycle(run, cs);
+
+        CycleResult cr;
+        cr.index = ci;
+        cr.users = cycle.users;
+        cr.rate = cycle.rate;
+        auto next_tick = cs.started + run.interval;
+        bool cancelled = false;
+        const auto cancel_at = cs.timed ? cs.deadline + std::chrono::duration_cast<Clock::duration>(run.plan.graceful_stop)
+                                        : Clock::time_point::max();
+        for (;;) {
+            wait_until(std::min(next_tick, cancel_at));
+            bool done;
+            {
+                std::lock_guard lock(mu);
+                done = workers_busy == 0;
+            }
+            auto now = Clock::now();
+            const bool failed = std::any_of(workers.begin(), workers.end(), [](const auto& w) { return w->failed(); });
+            if (failed) stop_requested = true;  // no further cycle; the result says stopped
+            if (!cancelled && (stop_requested || now >= cancel_at)) {
+                for (auto& w : workers) w->cancel();
+                cancelled = true;
+            }
+            if (done) break;
+            if (now >= next_tick) {
+                report_interval(run, ci, cr, now);
+                next_tick += run.interval;
+                if (next_tick < now) next_tick = now + run.interval;
+            }
+        }
+        cr.elapsed = std::chrono::duration_cast<Duration>(Clock::now() - cs.started);
+        if (run.plan.open()) {
+            // The open model's users are its pool: report its peak (the sum of
+            // the workers' peaks).
+            cr.users = 0;
+            for (auto& w : workers) cr.users += w->users_peak();
+        }
+        report_interval(run, ci, cr, Clock::now());
+        return cr;
+    }
+
+    void begin_cycle(Cycles& run, const CycleState& cs) {
+        const std::size_t n = workers.size();
+        auto parts = run.model->start_cycle(cs, static_cast<unsigned>(n));
+        {
+            std::lock_guard lock(mu);
+            workers_busy = n;
+        }
+        for (std::size_t i = 0; i < n; ++i)
+            workers[i]->begin_cycle(cs, std::move(parts[i]), [this] {
+                std::lock_guard lock(mu);
+                if (--workers_busy == 0) cv.notify_all();
+            });
+    }
+
+    // The workers' figures since the last interval, into the cycle's and to
+    // the observer with the progress so far.
+    void report_interval(Cycles& run, std::uint32_t ci, CycleResult& cr, Clock::time_point now) {
+        Stats delta;
+        for (auto& w : workers) delta.merge(w->collect());
+        cr.stats.merge(delta);
+        Progress& p = run.progress;
+        p.hits_done = 0;
+        p.users_busy = p.users_alive = 0;
+        for (auto& w : workers) {
+            p.hits_done += w->hits_done();
+            p.users_busy += w->users_busy();
+            p.users_alive += w->users_alive();
+        }
+        p.elapsed = std::chrono::duration_cast<Duration>(now - run.run_start);
+        p.cycle = ci;
+        run.observer.on_interval(ci, delta, p);
+    }
 };
 
 namespace {
@@ -162,112 +258,21 @@ RunResult Engine::run(const RunSpec& spec, RunObserver& observer) {
     for (auto& w : im.workers) w->begin_run(state, (std::uint64_t(rd()) << 32) | rd());
 
     const Plan& plan = spec.plan;
-    const auto run_start = Clock::now();
-    const auto interval = std::max<Clock::duration>(std::chrono::duration_cast<Clock::duration>(spec.interval),
-                                                    std::chrono::milliseconds(50));
-    const std::size_t nworkers = im.workers.size();
-    Progress progress;
-    progress.hits_total = plan.total_hits();
-    progress.duration_total = plan.total_duration();
-    progress.cycles = static_cast<std::uint32_t>(plan.cycles.size());
-    auto model = make_load_model(state->spec);
-
-    auto hits_done = [&] {
-        std::uint64_t n = 0;
-        for (auto& w : im.workers) n += w->hits_done();
-        return n;
-    };
-    auto gauges = [&] {
-        progress.users_busy = progress.users_alive = 0;
-        for (auto& w : im.workers) {
-            progress.users_busy += w->users_busy();
-            progress.users_alive += w->users_alive();
-        }
-    };
-    auto collect = [&] {
-        Stats delta;
-        for (auto& w : im.workers) delta.merge(w->collect());
-        return delta;
-    };
-
+    Impl::Cycles cycles{plan, observer, make_load_model(state->spec), Clock::now(),
+                        std::max<Clock::duration>(std::chrono::duration_cast<Clock::duration>(spec.interval),
+                                                  std::chrono::milliseconds(50))};
+    cycles.progress.hits_total = plan.total_hits();
+    cycles.progress.duration_total = plan.total_duration();
+    cycles.progress.cycles = static_cast<std::uint32_t>(plan.cycles.size());
     for (std::uint32_t ci = 0; ci < plan.cycles.size() && !im.stop_requested; ++ci) {
-        const Cycle& cycle = plan.cycles[ci];
-        observer.on_cycle_start(ci, cycle);
-        CycleState cs;
-        cs.index = ci;
-        cs.hits = cycle.hits;
-        cs.timed = cycle.duration.has_value();
-        cs.started = Clock::now();
-        if (cs.timed) cs.deadline = cs.started + std::chrono::duration_cast<Clock::duration>(*cycle.duration);
-
-        auto parts = model->start_cycle(cs, static_cast<unsigned>(nworkers));
-        {
-            std::lock_guard lock(im.mu);
-            im.workers_busy = nworkers;
-        }
-        for (std::size_t i = 0; i < nworkers; ++i)
-            im.workers[i]->begin_cycle(cs, std::move(parts[i]), [&im] {
-                std::lock_guard lock(im.mu);
-                if (--im.workers_busy == 0) im.cv.notify_all();
-            });
-
-        CycleResult cr;
-        cr.index = ci;
-        cr.users = cycle.users;
-        cr.rate = cycle.rate;
-        auto next_tick = cs.started + interval;
-        bool cancelled = false;
-        const auto cancel_at = cs.timed ? cs.deadline + std::chrono::duration_cast<Clock::duration>(plan.graceful_stop)
-                                        : Clock::time_point::max();
-        for (;;) {
-            im.wait_until(std::min(next_tick, cancel_at));
-            bool done;
-            {
-                std::lock_guard lock(im.mu);
-                done = im.workers_busy == 0;
-            }
-            auto now = Clock::now();
-            const bool failed = std::any_of(im.workers.begin(), im.workers.end(),
-                                            [](const auto& w) { return w->failed(); });
-            if (failed) im.stop_requested = true;  // no further cycle; the result says stopped
-            if (!cancelled && (im.stop_requested || now >= cancel_at)) {
-                for (auto& w : im.workers) w->cancel();
-                cancelled = true;
-            }
-            if (done) break;
-            if (now >= next_tick) {
-                Stats delta = collect();
-                cr.stats.merge(delta);
-                progress.hits_done = hits_done();
-                progress.elapsed = std::chrono::duration_cast<Duration>(now - run_start);
-                progress.cycle = ci;
-                gauges();
-                observer.on_interval(ci, delta, progress);
-                next_tick += interval;
-                if (next_tick < now) next_tick = now + interval;
-            }
-        }
-        Stats delta = collect();
-        cr.stats.merge(delta);
-        cr.elapsed = std::chrono::duration_cast<Duration>(Clock::now() - cs.started);
-        if (plan.open()) {
-            // The open model's users are its pool: report its peak (the sum of
-            // the workers' peaks).
-            cr.users = 0;
-            for (auto& w : im.workers) cr.users += w->users_peak();
-        }
-        progress.hits_done = hits_done();
-        progress.elapsed = std::chrono::duration_cast<Duration>(Clock::now() - run_start);
-        progress.cycle = ci;
-        gauges();
-        observer.on_interval(ci, delta, progress);
+        CycleResult cr = im.run_cycle(cycles, ci);
         result.total.merge(cr.stats);
         observer.on_cycle_end(cr);
         result.cycles.push_back(std::move(cr));
     }
     for (auto& w : im.workers) w->end_run();
     result.stopped = im.stop_requested.exchange(false);
-    result.elapsed = std::chrono::duration_cast<Duration>(Clock::now() - run_start);
+    result.elapsed = std::chrono::duration_cast<Duration>(Clock::now() - cycles.run_start);
     return result;
 }
 

@@ -246,27 +246,7 @@ void Broker::on_agent_message(const std::string& id, const std::string& key, pro
         }
     }
     if (auto* reg = std::get_if<proto::Register>(&m)) {
-        auto it = agents_.find(id);
-        if (it != agents_.end() && !it->second.run.empty() && !(reg->run && reg->run->run == it->second.run)) {
-            // It came back without its run: whatever it ran is lost.
-            agent_lost(id, std::chrono::milliseconds(0));
-            it = agents_.end();
-        }
-        Agent& a = agents_[id];
-        a.info = reg->agent;
-        a.info.id = id;
-        a.key = key;
-        a.state = "idle";
-        a.run.clear();
-        a.last_seen = now;
-        log()->info("agent {} registered (host {}, pid {}, {} threads){}", printable(id), a.info.host, a.info.pid,
-                    a.info.threads, reg->run ? " holding run " + reg->run->run : std::string());
-        proto::Welcome welcome{static_cast<std::uint32_t>(options_.heartbeat.count()),
-                               static_cast<std::uint32_t>(options_.liveness.count())};
-        if (reg->run) take_back(id, a, *reg->run, welcome);
-        proto::send_to(backend_, id, welcome);
-        proto::publish(publisher_, proto::ClusterEvent{"agent-registered", a.info, unix_ms()});
-        start_waiting_runs();
+        on_register(id, key, *reg, now);
         return;
     }
     auto it = agents_.find(id);
@@ -278,122 +258,21 @@ void Broker::on_agent_message(const std::string& id, const std::string& key, pro
     }
     Agent& agent = it->second;
     agent.last_seen = now;
-    auto run_of = [&](const std::string& run_id) -> Run* {
-        auto r = runs_.find(run_id);
-        if (r == runs_.end() || !r->second->involves(id)) {
-            log()->debug("agent {}: message {} for run {} it is not in", printable(id), command_of(m), run_id);
-            return nullptr;
-        }
-        return r->second.get();
-    };
-
     std::visit(
         [&](auto& msg) {
             using T = std::decay_t<decltype(msg)>;
             if constexpr (std::is_same_v<T, proto::Fetch>) {
                 on_fetch(id, agent, msg);
             } else if constexpr (std::is_same_v<T, proto::Heartbeat>) {
-                // Being alive is the point; its state also corrects ours: an
-                // agent that says it is idle while we hold it in a run that
-                // is over for it (or in none) is idle.
-                if (msg.state == "idle" && agent.state != "idle") {
-                    bool over = agent.run.empty();
-                    if (!over) {
-                        auto r = runs_.find(agent.run);
-                        over = r == runs_.end() || r->second->part_over(id);
-                    }
-                    if (over) {
-                        log()->info("agent {} says it is idle; it was {} in run '{}': now idle", printable(id),
-                                    agent.state, agent.run);
-                        agent.state = "idle";
-                        agent.run.clear();
-                        start_waiting_runs();
-                    }
-                }
+                on_heartbeat(id, agent, msg);
             } else if constexpr (std::is_same_v<T, proto::Ready>) {
-                if (Run* run = run_of(msg.run); run && run->ready(id)) {
-                    run->mark_running(unix_ms());
-                    for (const auto& a : run->agents()) {
-                        if (run->part_over(a)) continue;
-                        proto::send_to(backend_, a, proto::Start{run->id()});
-                        if (auto ag = agents_.find(a); ag != agents_.end()) ag->second.state = "busy";
-                    }
-                    std::string list;
-                    for (const auto& a : run->agents()) list += (list.empty() ? "" : ", ") + a;
-                    log()->info("run {} started on {}", run->id(), list);
-                    run_event(*run, "started", "", "started on " + list);
-                }
+                on_ready(id, msg);
             } else if constexpr (std::is_same_v<T, proto::Rejected>) {
-                Run* run = run_of(msg.run);
-                if (run && (run->state() != RunState::preparing || run->part_over(id))) {
-                    peer_warn("agent " + printable(id), fmt::format("run {}: agent {} sent REJECTED after START or after its "
-                                                                    "part ended; refused", run->id(), printable(id)));
-                    proto::send_to(backend_, id,
-                                   proto::Error{"bad-message", "REJECTED for run " + run->id() + " after START"});
-                    run = nullptr;
-                }
-                if (run) {
-                    log()->warn("run {}: agent {} rejected it: {}", run->id(), printable(id), msg.error);
-                    agent.state = "idle";
-                    agent.run.clear();
-                    run->rejected(id, msg.error);
-                    stop_run(*run);
-                    maybe_finish(*run);
-                }
+                on_rejected(id, agent, msg);
             } else if constexpr (std::is_same_v<T, proto::Result>) {
-                Run* run = run_of(msg.run);
-                if (run) {
-                    auto out = run->result(id, msg);
-                    switch (out.kind) {
-                        case ResultOutcome::merged:
-                            if (!out.message.empty()) {
-                                peer_warn("agent " + printable(id), fmt::format("run {}: {}", run->id(), out.message));
-                                run_event(*run, "gap", id, out.message);
-                            }
-                            break;
-                        case ResultOutcome::late:
-                            peer_warn("agent " + printable(id), fmt::format("run {}: {}", run->id(), out.message));
-                            run_event(*run, "late", id, out.message);
-                            break;
-                        case ResultOutcome::duplicate:
-                            peer_warn("agent " + printable(id), fmt::format("run {}: {}", run->id(), out.message));
-                            break;
-                        case ResultOutcome::refused:
-                            peer_warn("agent " + printable(id),
-                                      fmt::format("run {}: RESULT seq {} from agent {} refused: {}", run->id(), msg.seq,
-                                                  printable(id), out.message));
-                            proto::send_to(backend_, id,
-                                           proto::Error{"bad-result", "RESULT seq " + std::to_string(msg.seq) +
-                                                                          " for run " + run->id() +
-                                                                          " refused, not merged: " + out.message});
-                            break;
-                    }
-                } else {
-                    peer_warn("agent " + printable(id),
-                              fmt::format("agent {}: RESULT for run {} it is not in; dropped", printable(id), msg.run));
-                }
-                ack(id, msg.run, run);
+                on_result(id, msg);
             } else if constexpr (std::is_same_v<T, proto::Finished>) {
-                Run* run = run_of(msg.run);
-                if (run && run->part_finished(id)) {  // a resend: it was taken
-                    ack(id, msg.run, run);
-                    return;
-                }
-                if (run) {
-                    if (auto why = run->finished(id, msg); !why.empty()) {
-                        peer_warn("agent " + printable(id),
-                                  fmt::format("run {}: agent {}: {}; refused", run->id(), printable(id), why));
-                        proto::send_to(backend_, id, proto::Error{"bad-message", why});
-                        return;
-                    }
-                }
-                if (agent.run == msg.run) {
-                    agent.state = "idle";
-                    agent.run.clear();
-                }
-                ack(id, msg.run, run);
-                if (run) maybe_finish(*run);
-                start_waiting_runs();
+                on_finished(id, agent, msg);
             } else if constexpr (std::is_same_v<T, proto::Error>) {
                 peer_warn("agent " + printable(id),
                           fmt::format("agent {} reports an error: {}: {}", printable(id), msg.code, msg.message));
@@ -404,6 +283,153 @@ void Broker::on_agent_message(const std::string& id, const std::string& key, pro
             }
         },
         m);
+}
+
+// The run `run_id` if this agent is in it; else null (and a debug line).
+Run* Broker::run_of(const std::string& id, const std::string& run_id, const char* command) {
+    auto r = runs_.find(run_id);
+    if (r == runs_.end() || !r->second->involves(id)) {
+        log()->debug("agent {}: message {} for run {} it is not in", printable(id), command, run_id);
+        return nullptr;
+    }
+    return r->second.get();
+}
+
+void Broker::on_register(const std::string& id, const std::string& key, const proto::Register& reg,
+                         Clock::time_point now) {
+    auto it = agents_.find(id);
+    if (it != agents_.end() && !it->second.run.empty() && !(reg.run && reg.run->run == it->second.run)) {
+        // It came back without its run: whatever it ran is lost.
+        agent_lost(id, std::chrono::milliseconds(0));
+        it = agents_.end();
+    }
+    Agent& a = agents_[id];
+    a.info = reg.agent;
+    a.info.id = id;
+    a.key = key;
+    a.state = "idle";
+    a.run.clear();
+    a.last_seen = now;
+    log()->info("agent {} registered (host {}, pid {}, {} threads){}", printable(id), a.info.host, a.info.pid,
+                a.info.threads, reg.run ? " holding run " + reg.run->run : std::string());
+    proto::Welcome welcome{static_cast<std::uint32_t>(options_.heartbeat.count()),
+                           static_cast<std::uint32_t>(options_.liveness.count())};
+    if (reg.run) take_back(id, a, *reg.run, welcome);
+    proto::send_to(backend_, id, welcome);
+    proto::publish(publisher_, proto::ClusterEvent{"agent-registered", a.info, unix_ms()});
+    start_waiting_runs();
+}
+
+// Being alive is the point; its state also corrects ours: an agent that
+// says it is idle while we hold it in a run that is over for it (or in
+// none) is idle.
+void Broker::on_heartbeat(const std::string& id, Agent& agent, const proto::Heartbeat& msg) {
+    if (msg.state == "idle" && agent.state != "idle") {
+        bool over = agent.run.empty();
+        if (!over) {
+            auto r = runs_.find(agent.run);
+            over = r == runs_.end() || r->second->part_over(id);
+        }
+        if (over) {
+            log()->info("agent {} says it is idle; it was {} in run '{}': now idle", printable(id),
+                        agent.state, agent.run);
+            agent.state = "idle";
+            agent.run.clear();
+            start_waiting_runs();
+        }
+    }
+}
+
+void Broker::on_ready(const std::string& id, const proto::Ready& msg) {
+    if (Run* run = run_of(id, msg.run, "READY"); run && run->ready(id)) {
+        run->mark_running(unix_ms());
+        for (const auto& a : run->agents()) {
+            if (run->part_over(a)) continue;
+            proto::send_to(backend_, a, proto::Start{run->id()});
+            if (auto ag = agents_.find(a); ag != agents_.end()) ag->second.state = "busy";
+        }
+        std::string list;
+        for (const auto& a : run->agents()) list += (list.empty() ? "" : ", ") + a;
+        log()->info("run {} started on {}", run->id(), list);
+        run_event(*run, "started", "", "started on " + list);
+    }
+}
+
+void Broker::on_rejected(const std::string& id, Agent& agent, const proto::Rejected& msg) {
+    Run* run = run_of(id, msg.run, "REJECTED");
+    if (run && (run->state() != RunState::preparing || run->part_over(id))) {
+        peer_warn("agent " + printable(id), fmt::format("run {}: agent {} sent REJECTED after START or after its "
+                                                        "part ended; refused", run->id(), printable(id)));
+        proto::send_to(backend_, id,
+                       proto::Error{"bad-message", "REJECTED for run " + run->id() + " after START"});
+        run = nullptr;
+    }
+    if (run) {
+        log()->warn("run {}: agent {} rejected it: {}", run->id(), printable(id), msg.error);
+        agent.state = "idle";
+        agent.run.clear();
+        run->rejected(id, msg.error);
+        stop_run(*run);
+        maybe_finish(*run);
+    }
+}
+
+void Broker::on_result(const std::string& id, const proto::Result& msg) {
+    Run* run = run_of(id, msg.run, "RESULT");
+    if (run) {
+        auto out = run->result(id, msg);
+        switch (out.kind) {
+            case ResultOutcome::merged:
+                if (!out.message.empty()) {
+                    peer_warn("agent " + printable(id), fmt::format("run {}: {}", run->id(), out.message));
+                    run_event(*run, "gap", id, out.message);
+                }
+                break;
+            case ResultOutcome::late:
+                peer_warn("agent " + printable(id), fmt::format("run {}: {}", run->id(), out.message));
+                run_event(*run, "late", id, out.message);
+                break;
+            case ResultOutcome::duplicate:
+                peer_warn("agent " + printable(id), fmt::format("run {}: {}", run->id(), out.message));
+                break;
+            case ResultOutcome::refused:
+                peer_warn("agent " + printable(id),
+                          fmt::format("run {}: RESULT seq {} from agent {} refused: {}", run->id(), msg.seq,
+                                      printable(id), out.message));
+                proto::send_to(backend_, id,
+                               proto::Error{"bad-result", "RESULT seq " + std::to_string(msg.seq) +
+                                                              " for run " + run->id() +
+                                                              " refused, not merged: " + out.message});
+                break;
+        }
+    } else {
+        peer_warn("agent " + printable(id),
+                  fmt::format("agent {}: RESULT for run {} it is not in; dropped", printable(id), msg.run));
+    }
+    ack(id, msg.run, run);
+}
+
+void Broker::on_finished(const std::string& id, Agent& agent, const proto::Finished& msg) {
+    Run* run = run_of(id, msg.run, "FINISHED");
+    if (run && run->part_finished(id)) {  // a resend: it was taken
+        ack(id, msg.run, run);
+        return;
+    }
+    if (run) {
+        if (auto why = run->finished(id, msg); !why.empty()) {
+            peer_warn("agent " + printable(id),
+                      fmt::format("run {}: agent {}: {}; refused", run->id(), printable(id), why));
+            proto::send_to(backend_, id, proto::Error{"bad-message", why});
+            return;
+        }
+    }
+    if (agent.run == msg.run) {
+        agent.state = "idle";
+        agent.run.clear();
+    }
+    ack(id, msg.run, run);
+    if (run) maybe_finish(*run);
+    start_waiting_runs();
 }
 
 void Broker::ack(const std::string& id, const std::string& run_id, const Run* run) {

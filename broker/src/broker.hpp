@@ -101,6 +101,14 @@ private:
     // After a RESULT or FINISHED: what the broker holds of the agent's batches.
     void ack(const std::string& id, const std::string& run_id, const Run* run);
     void on_fetch(const std::string& id, Agent& agent, const proto::Fetch& f);
+    // One handler per message an agent sends (on_agent_message dispatches).
+    void on_register(const std::string& id, const std::string& key, const proto::Register& reg, Clock::time_point now);
+    void on_heartbeat(const std::string& id, Agent& agent, const proto::Heartbeat& msg);
+    void on_ready(const std::string& id, const proto::Ready& msg);
+    void on_rejected(const std::string& id, Agent& agent, const proto::Rejected& msg);
+    void on_result(const std::string& id, const proto::Result& msg);
+    void on_finished(const std::string& id, Agent& agent, const proto::Finished& msg);
+    Run* run_of(const std::string& id, const std::string& run_id, const char* command);
     bool try_start(Run& run);  // assigns idle agents; false if too few
     void start_waiting_runs();
     void agent_lost(const std::string& id, std::chrono::milliseconds silent, const std::string& why = "");
