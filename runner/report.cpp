@@ -83,9 +83,8 @@ std::string lpad(std::string s, std::size_t w) {
     return s;
 }
 
-}  // namespace
-
-void print_summary(std::ostream& out, const Report& r) {
+// Hits, when, how fast, and what became of them (Loads' summary).
+void print_counts(std::ostream& out, const Report& r) {
     const Stats& s = r.result.total;
     double secs = seconds(r.result.elapsed);
     double rps = secs > 0 ? double(s.hits) / secs : 0;
@@ -107,7 +106,11 @@ void print_summary(std::ostream& out, const Report& r) {
         out << "Out of data: " << s.users_out_of_data << " users (no row left for them in a data set; "
             << "--data-exhausted stop)\n";
     out << "Skipped: " << s.skipped << "\n";
+}
 
+// What was asked: the rate and its split, data, tasks, agents, and how the run ended.
+void print_plan(std::ostream& out, const Report& r) {
+    const Stats& s = r.result.total;
     const Plan& plan = r.spec.plan;
     if (plan.open()) {
         out << "\nRate: " << describe_rate_split(plan, std::max(1u, r.agents)) << ", " << to_string(plan.arrivals)
@@ -152,7 +155,12 @@ void print_summary(std::ostream& out, const Report& r) {
         out << "Stopped by --abort-on-fail: " << r.thresholds[r.aborted->index].expression
             << " could no longer pass after " << fixed(seconds(r.aborted->at), 1) << " s\n";
     for (auto& e : r.events) out << e << "\n";
+}
 
+// What went over the wire, by protocol.
+void print_traffic(std::ostream& out, const Report& r) {
+    const Stats& s = r.result.total;
+    const double secs = seconds(r.result.elapsed);
     if (s.requests || s.request_errors) {
         out << "\nRequests: " << s.requests << " responses (" << fixed(secs > 0 ? s.requests / secs : 0, 1)
             << "/s), " << s.request_errors << " without response; received "
@@ -167,6 +175,11 @@ void print_summary(std::ostream& out, const Report& r) {
         out << "TCP: " << s.tcp_opened << " connections, " << format_bytes(s.tcp_bytes_sent)
             << " sent, " << format_bytes(s.tcp_bytes_received) << " received\n";
     }
+}
+
+// Latency tables: from schedule (open model) and from send.
+void print_latency(std::ostream& out, const Report& r) {
+    const Stats& s = r.result.total;
     auto table = [&](const Histogram& h) {
         out << " ";
         for (auto& [name, q] : kQuantiles) out << " " << name << " " << ms(h.value_at_quantile(q)) << ",";
@@ -187,6 +200,11 @@ void print_summary(std::ostream& out, const Report& r) {
                 << " requests and exchanges, first byte sent to last byte received):\n";
         table(s.latency);
     }
+}
+
+// Status codes, errors by kind and the most frequent messages.
+void print_outcomes(std::ostream& out, const Report& r) {
+    const Stats& s = r.result.total;
     bool any_status = false;
     for (auto c : s.status_codes) any_status |= c != 0;
     if (any_status) {
@@ -208,6 +226,11 @@ void print_summary(std::ostream& out, const Report& r) {
         for (std::size_t i = 0; i < sorted.size() && i < 10; ++i)
             out << "  " << lpad(std::to_string(sorted[i].first), 8) << "  " << sorted[i].second << "\n";
     }
+}
+
+// One row per request name.
+void print_labels(std::ostream& out, const Report& r) {
+    const Stats& s = r.result.total;
     if (!s.labels.empty()) {
         std::size_t w = 4;
         for (auto& [name, l] : s.labels) w = std::max(w, std::min<std::size_t>(name.size(), 40));
@@ -231,6 +254,11 @@ void print_summary(std::ostream& out, const Report& r) {
         if (has("WS connect "))
             out << "  (WS connect rows time WebSocket handshakes: not in the latency above, which times the exchanges)\n";
     }
+}
+
+// One row per task of a weighted mix.
+void print_tasks(std::ostream& out, const Report& r) {
+    const Stats& s = r.result.total;
     if (!s.tasks.empty()) {
         std::uint32_t weights = 0;
         for (const auto& t : r.tasks) weights += t.weight;
@@ -257,6 +285,12 @@ void print_summary(std::ostream& out, const Report& r) {
         }
         out << "  (a task's time is its whole hit, setUp to tearDown; Asked is its weight's share)\n";
     }
+}
+
+// The test's own metrics.
+void print_metrics(std::ostream& out, const Report& r) {
+    const Stats& s = r.result.total;
+    const double secs = seconds(r.result.elapsed);
     if (!s.metrics.empty()) {
         std::size_t w = 4;
         for (auto& [name, m] : s.metrics) w = std::max(w, std::min<std::size_t>(name.size(), 40));
@@ -269,6 +303,11 @@ void print_summary(std::ostream& out, const Report& r) {
                 << describe_metric(m, secs) << "\n";
         }
     }
+}
+
+// One row per cycle.
+void print_cycles(std::ostream& out, const Report& r) {
+    const Plan& plan = r.spec.plan;
     if (!r.result.cycles.empty()) {
         out << "\nCycles:\n  " << lpad("Cycle", 5) << "  " << lpad(plan.open() ? "Rate" : "Users", 7) << "  "
             << lpad("Hits", 9) << "  "
@@ -291,6 +330,10 @@ void print_summary(std::ostream& out, const Report& r) {
                 << lpad(ms(h.value_at_quantile(0.99)), 10) << "\n";
         }
     }
+}
+
+// Each threshold, passed or not, with what was measured.
+void print_thresholds(std::ostream& out, const Report& r) {
     if (!r.thresholds.empty()) {
         auto results = threshold_results(r);
         std::size_t passed = 0;
@@ -313,6 +356,21 @@ void print_summary(std::ostream& out, const Report& r) {
             out << "\n";
         }
     }
+}
+
+}  // namespace
+
+void print_summary(std::ostream& out, const Report& r) {
+    print_counts(out, r);
+    print_plan(out, r);
+    print_traffic(out, r);
+    print_latency(out, r);
+    print_outcomes(out, r);
+    print_labels(out, r);
+    print_tasks(out, r);
+    print_metrics(out, r);
+    print_cycles(out, r);
+    print_thresholds(out, r);
     out.flush();
 }
 
