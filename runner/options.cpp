@@ -176,21 +176,47 @@ struct CommandLine::Impl {
 
     Impl();
     ParseResult parse(int argc, char** argv);
+
+private:
+    // The options of each group of --help, bound to v.
+    void add_plan_options();
+    void add_open_model_options();
+    void add_target_options();
+    void add_data_options();
+    void add_output_options();
+    void add_thresholds_options();
+    void add_engine_options();
+    void add_cluster_options();
+    // Each takes part of the parsed values into v.o; "" or why not.
+    std::string take_test();
+    std::string take_plan();
+    std::string take_outputs();
 };
 
 CommandLine::Impl::Impl() {
-    auto& [o, plan, test_arg, timeout, connect_timeout, interval, headers, output, broker_timeout, streams, curve_key,
-           broker_pub, thresholds, data, data_exhausted, params] = v;
     app.set_version_flag("--version", "loads-runner " LOADS_VERSION);
     app.option_defaults()->always_capture_default();
 
-    app.add_option("test", test_arg,
+    app.add_option("test", v.test_arg,
                    "What each hit runs: a URL (http, https, ws, wss, tcp://host:port) or "
                    "LIBRARY.so:Class.method");
     app.set_config("--config", "", "Read options from an INI or TOML file; command-line flags win");
     app.allow_config_extras(CLI::config_extras_mode::error);  // a misspelt name is an error, not ignored
 
-    auto* g = "Load plan";
+    add_plan_options();
+    add_open_model_options();
+    add_target_options();
+    add_data_options();
+    add_output_options();
+    add_thresholds_options();
+    add_engine_options();
+    add_cluster_options();
+}
+
+void CommandLine::Impl::add_plan_options() {
+    auto& [o, plan, test_arg, timeout, connect_timeout, interval, headers, output, broker_timeout, streams, curve_key,
+           broker_pub, thresholds, data, data_exhausted, params] = v;
+    const char* g = "Load plan";
     users_opt = app.add_option("-u,--users", plan.users, "Concurrent users per cycle, e.g. 10 or 10:20:30 (closed model, the default)")
         ->group(g)->check(checked(parse_count_list, "USERS"));
     auto* hits_opt = app.add_option("-c,--hits", plan.hits,
@@ -207,8 +233,12 @@ CommandLine::Impl::Impl() {
     app.add_option("--graceful-stop", plan.graceful_stop,
                    "Duration mode: how long hits in flight at the end of a cycle may finish")
         ->group(g)->check(checked(parse_duration, "DURATION"));
+}
 
-    g = "Open model (arrival rate)";
+void CommandLine::Impl::add_open_model_options() {
+    auto& [o, plan, test_arg, timeout, connect_timeout, interval, headers, output, broker_timeout, streams, curve_key,
+           broker_pub, thresholds, data, data_exhausted, params] = v;
+    const char* g = "Open model (arrival rate)";
     app.add_option("--rate", plan.rate,
                    "Hits started per second, whatever the server does, per cycle: 500 or 500:1k:2k (with -d); "
                    "latency counts from each hit's scheduled time")
@@ -225,8 +255,12 @@ CommandLine::Impl::Impl() {
                    "Arrivals due within this window start together: fewer wake-ups, each hit up to this much "
                    "after its schedule (default 500us; 0: a wake-up per arrival)")
         ->group(g)->check(checked(parse_duration, "DURATION"));
+}
 
-    g = "Target";
+void CommandLine::Impl::add_target_options() {
+    auto& [o, plan, test_arg, timeout, connect_timeout, interval, headers, output, broker_timeout, streams, curve_key,
+           broker_pub, thresholds, data, data_exhausted, params] = v;
+    const char* g = "Target";
     app.add_option("--server-url", o.spec.server_url, "Base URL for the relative paths of a test library")->group(g);
     app.add_option("--param", params,
                    "KEY=VALUE a test library reads with param(\"KEY\"), repeatable; reaches every agent")
@@ -251,8 +285,12 @@ CommandLine::Impl::Impl() {
                    "URL mode with --http2: requests each user sends at once, one stream each on its connection "
                    "(a hit is all of them; default 1, at most 1000)")
         ->group(g)->check(checked(parse_count, "N"));
+}
 
-    g = "Test data";
+void CommandLine::Impl::add_data_options() {
+    auto& [o, plan, test_arg, timeout, connect_timeout, interval, headers, output, broker_timeout, streams, curve_key,
+           broker_pub, thresholds, data, data_exhausted, params] = v;
+    const char* g = "Test data";
     app.add_option("--data", data,
                    "A data file for the test, repeatable: NAME=FILE, a .csv with a header row or a .jsonl "
                    "(one JSON object per line); read in a test as data(\"NAME\") and user_row(\"NAME\"), "
@@ -261,8 +299,12 @@ CommandLine::Impl::Impl() {
     app.add_option("--data-exhausted", data_exhausted,
                    "user_row() past the last row: wrap (row user_id % rows, the default) or stop (the user stops)")
         ->group(g)->check(CLI::IsMember({"wrap", "stop"}));
+}
 
-    g = "Output";
+void CommandLine::Impl::add_output_options() {
+    auto& [o, plan, test_arg, timeout, connect_timeout, interval, headers, output, broker_timeout, streams, curve_key,
+           broker_pub, thresholds, data, data_exhausted, params] = v;
+    const char* g = "Output";
     app.add_flag("-q,--quiet", o.quiet, "No progress bar")->group(g);
     app.add_option("--output", output, "Report format")->group(g)->check(CLI::IsMember({"text", "json"}));
     app.add_option("--output-file", o.output_file, "Write the report to this file (stdout still gets the summary)")->group(g);
@@ -275,8 +317,12 @@ CommandLine::Impl::Impl() {
     app.add_flag("--list", o.list_tests, "List the tests of a test library and exit")->group(g);
     app.add_option("--log-level", o.log_level, "Diagnostics on stderr: trace, debug, info, warn, error, off")
         ->group(g)->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+}
 
-    g = "Thresholds (CI)";
+void CommandLine::Impl::add_thresholds_options() {
+    auto& [o, plan, test_arg, timeout, connect_timeout, interval, headers, output, broker_timeout, streams, curve_key,
+           broker_pub, thresholds, data, data_exhausted, params] = v;
+    const char* g = "Thresholds (CI)";
     app.add_option("--threshold", thresholds,
                    "Pass/fail criterion, repeatable: 'p95<200ms', 'errors<1%', 'rps>1000', 'GET /cart:p99<50ms'; "
                    "a failed one makes the exit code 3")
@@ -284,12 +330,20 @@ CommandLine::Impl::Impl() {
     app.add_flag("--abort-on-fail", o.abort_on_fail,
                  "Stop the run as soon as a threshold can no longer pass (a count over its limit, the max latency over its limit)")
         ->group(g);
+}
 
-    g = "Engine";
+void CommandLine::Impl::add_engine_options() {
+    auto& [o, plan, test_arg, timeout, connect_timeout, interval, headers, output, broker_timeout, streams, curve_key,
+           broker_pub, thresholds, data, data_exhausted, params] = v;
+    const char* g = "Engine";
     app.add_option("--threads", o.threads, "Worker threads (default: one per core)")
         ->group(g)->check(CLI::Range(0u, 1024u));
+}
 
-    g = "Cluster";
+void CommandLine::Impl::add_cluster_options() {
+    auto& [o, plan, test_arg, timeout, connect_timeout, interval, headers, output, broker_timeout, streams, curve_key,
+           broker_pub, thresholds, data, data_exhausted, params] = v;
+    const char* g = "Cluster";
     app.add_option("--agents", o.agents, "Run on this many agents of a broker (each runs the whole plan)")
         ->group(g)->check(CLI::Range(0u, 10000u));
     app.add_option("--broker", o.broker, "The broker's frontend endpoint")->group(g);
@@ -306,7 +360,6 @@ CommandLine::Impl::Impl() {
         ->group(g)->check(checked(parse_duration, "DURATION"));
     app.add_option("--interval", interval, "How often results are reported (100ms to 10s)")
         ->group(g)->check(checked(parse_duration, "DURATION"));
-
 }
 
 ParseResult CommandLine::Impl::parse(int argc, char** argv) {
@@ -344,9 +397,18 @@ ParseResult CommandLine::Impl::parse(int argc, char** argv) {
     }
     if (o.ping_broker || o.check_cluster) return {std::move(o), 0};
 
-    if (test_arg.empty()) return usage("a TEST is required (a URL or LIBRARY.so:Class.method)");
+    for (auto take : {&Impl::take_test, &Impl::take_plan, &Impl::take_outputs})
+        if (auto why = (this->*take)(); !why.empty()) return usage(why);
+    return {std::move(o), 0};
+}
+
+// The test argument and what goes with it (URL mode's options, --param, --streams).
+std::string CommandLine::Impl::take_test() {
+    auto& [o, plan, test_arg, timeout, connect_timeout, interval, headers, output, broker_timeout, streams, curve_key,
+           broker_pub, thresholds, data, data_exhausted, params] = v;
+    if (test_arg.empty()) return "a TEST is required (a URL or LIBRARY.so:Class.method)";
     auto test = parse_test_argument(test_arg);
-    if (!test) return usage(test.error);
+    if (!test) return test.error;
     std::string method = o.spec.test.method, body = o.spec.test.body, expect = o.spec.test.expect,
                 until = o.spec.test.until;
     o.spec.test = test.value;
@@ -357,62 +419,76 @@ ParseResult CommandLine::Impl::parse(int argc, char** argv) {
     o.spec.test.until = until;
     for (auto& h : headers) {
         auto colon = h.find(':');
-        if (colon == std::string::npos || colon == 0) return usage("--header \"" + h + "\": expected 'Name: value'");
+        if (colon == std::string::npos || colon == 0) return "--header \"" + h + "\": expected 'Name: value'";
         std::string value = h.substr(colon + 1);
         value.erase(0, value.find_first_not_of(' '));
         o.spec.test.headers.emplace_back(h.substr(0, colon), value);
     }
     if (o.spec.test.kind == TestSpec::Kind::library && o.spec.test.test_name.empty() && !o.list_tests)
-        return usage("\"" + test_arg + "\" names a library but no test: use " + test_arg +
-                     ":Class.method (--list shows its tests)");
+        return "\"" + test_arg + "\" names a library but no test: use " + test_arg +
+               ":Class.method (--list shows its tests)";
     if (o.spec.test.kind == TestSpec::Kind::url && o.list_tests)
-        return usage("--list takes a test library, not a URL");
-    if (auto err = parse_params(params, o.spec.params); !err.empty()) return usage(err);
+        return "--list takes a test library, not a URL";
+    if (auto err = parse_params(params, o.spec.params); !err.empty()) return err;
     if (!streams.empty()) {
         auto n = parse_count(streams).value;
-        if (n < 1 || n > 1000) return usage("--streams must be between 1 and 1000");
-        if (!o.spec.client.http2) return usage("--streams goes with --http2 (HTTP/1.1 has one request in flight per connection)");
+        if (n < 1 || n > 1000) return "--streams must be between 1 and 1000";
+        if (!o.spec.client.http2) return "--streams goes with --http2 (HTTP/1.1 has one request in flight per connection)";
         if (o.spec.test.kind != TestSpec::Kind::url || o.spec.test.url.rfind("http", 0) != 0)
-            return usage("--streams goes with an http:// or https:// URL");
+            return "--streams goes with an http:// or https:// URL";
         o.spec.client.streams = static_cast<unsigned>(n);
     }
     if (!o.spec.params.empty() && o.spec.test.kind == TestSpec::Kind::url)
-        return usage("--param is read by test libraries (param(\"KEY\") in a test); a URL test has no use for it");
+        return "--param is read by test libraries (param(\"KEY\") in a test); a URL test has no use for it";
 
+    return {};
+}
+
+// The load plan, timeouts and the reporting interval.
+std::string CommandLine::Impl::take_plan() {
+    auto& [o, plan, test_arg, timeout, connect_timeout, interval, headers, output, broker_timeout, streams, curve_key,
+           broker_pub, thresholds, data, data_exhausted, params] = v;
     if (!o.dashboard.empty() && o.agents)
-        return usage("--dashboard serves a local run; for a cluster run loads-dashboard --publisher on the broker's publisher");
+        return "--dashboard serves a local run; for a cluster run loads-dashboard --publisher on the broker's publisher";
     plan.users_given = users_opt->count() > 0;
     plan.agents = std::max(1u, o.agents);
     auto p = make_plan(plan);
-    if (!p) return usage(p.error);
+    if (!p) return p.error;
     o.spec.plan = std::move(p.value);
     o.spec.client.timeout = parse_duration(timeout).value;
     o.spec.client.connect_timeout = parse_duration(connect_timeout).value;
     if (o.spec.client.timeout <= Duration::zero() || o.spec.client.connect_timeout <= Duration::zero())
-        return usage("--timeout and --connect-timeout must be more than 0");
+        return "--timeout and --connect-timeout must be more than 0";
     o.spec.interval = parse_duration(interval).value;
     if (o.spec.interval < std::chrono::milliseconds(100) || o.spec.interval > std::chrono::seconds(10))
-        return usage("--interval must be between 100ms and 10s");
-    if (o.wait_for_agents && o.agents == 0) return usage("--wait goes with --agents");
+        return "--interval must be between 100ms and 10s";
+    if (o.wait_for_agents && o.agents == 0) return "--wait goes with --agents";
+    return {};
+}
+
+// Thresholds, data files and the files the report goes to.
+std::string CommandLine::Impl::take_outputs() {
+    auto& [o, plan, test_arg, timeout, connect_timeout, interval, headers, output, broker_timeout, streams, curve_key,
+           broker_pub, thresholds, data, data_exhausted, params] = v;
     for (const auto& text : thresholds) {
         auto t = parse_threshold(text);
-        if (!t) return usage(t.error);
+        if (!t) return t.error;
         o.thresholds.push_back(std::move(t.value));
     }
-    if (o.abort_on_fail && o.thresholds.empty()) return usage("--abort-on-fail goes with --threshold");
+    if (o.abort_on_fail && o.thresholds.empty()) return "--abort-on-fail goes with --threshold";
     for (const auto& d : data) {
         auto eq = d.find('=');
         if (eq == std::string::npos || eq == 0 || eq + 1 == d.size())
-            return usage("--data \"" + d + "\": expected NAME=FILE (e.g. users=users.csv)");
+            return "--data \"" + d + "\": expected NAME=FILE (e.g. users=users.csv)";
         o.spec.data.push_back({d.substr(0, eq), d.substr(eq + 1)});
     }
     if (!o.spec.data.empty() && o.spec.test.kind != TestSpec::Kind::library)
-        return usage("--data goes with a test library (LIBRARY.so:Class.method): a URL test reads no data");
+        return "--data goes with a test library (LIBRARY.so:Class.method): a URL test reads no data";
     o.spec.data_exhausted = data_exhausted == "stop" ? DataExhaustion::stop : DataExhaustion::wrap;
     for (auto [option, path] : {std::pair{"--output-file", &o.output_file}, std::pair{"--report", &o.report_file}})
         if (!path->empty())
-            if (auto why = why_not_writable(option, *path); !why.empty()) return usage(why);
-    return {std::move(o), 0};
+            if (auto why = why_not_writable(option, *path); !why.empty()) return why;
+    return {};
 }
 
 CommandLine::CommandLine() : impl_(std::make_unique<Impl>()) {}
