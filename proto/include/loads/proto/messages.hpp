@@ -7,7 +7,7 @@
 // the PUB socket is two frames too: a topic ("run.r1.snapshot") and the map.
 #pragma once
 
-#include "loads/engine.hpp"
+#include "loads/run_spec.hpp"
 #include "loads/stats.hpp"
 
 #include <chrono>
@@ -74,7 +74,7 @@ struct DataFile {
 };
 inline constexpr std::size_t kMaxDataFiles = 32;
 
-// What to run: the engine's RunSpec (test, plan, clients, interval, user ids).
+// What to run: a RunSpec (loads/run_spec.hpp: test, plan, clients, interval, user ids).
 // A library test's library_path is meaningless on the wire: the library rides along;
 // so do the data files (spec.data is filled in by the agent from `data`).
 
