@@ -312,3 +312,36 @@ def test_the_runner_waits_as_long_as_the_broker_s_liveness(tmp_path, target):
     finally:
         runner.kill()
         c.kill()
+
+
+def test_the_runner_gives_up_on_a_broker_that_never_comes_back(tmp_path, target):
+    """The broker killed mid-run and never restarted: the runner takes it for
+    gone after its liveness (5 s at least; the broker's 1 s is shorter),
+    re-attaches for max(30 s, 3 x liveness) = 30 s, then gives up with exit 1
+    and says so, not before. About 36 s of wall time: the 30 s floor is the
+    runner's, nothing here waits longer than it must."""
+    c = Cluster(1, tmp_path, heartbeat="200ms", liveness="1s")
+    # Long enough (2 users x 10000 hits, 10 ms apart) to outlast the window.
+    runner = Runner(target.url + "/", *plan(10000), "--interval", "100ms", "--agents", 1,
+                    "--broker", c.broker.frontend)
+    try:
+        wait_until("the run is running", lambda: running(c.broker))
+        wait_until("hits reach the target", lambda: target.stats()["http_requests"] > 50)
+        c.broker.kill()  # SIGKILL, and no broker on that address again
+        killed = time.monotonic()
+        wait_until("the runner says it re-attaches", lambda: "re-attaching to run" in runner.stderr(), timeout=10)
+        noticed = time.monotonic() - killed
+        # Snapshots came every 100 ms: silence is 5 s from the kill, give or take.
+        assert 4.5 <= noticed <= 7, noticed
+        rc, _ = runner.finish(timeout=45)
+        took = time.monotonic() - killed
+        err = runner.stderr()
+        assert rc == 1, err[-3000:]
+        assert "could not be re-attached within 30.0 s" in err, err[-3000:]
+        assert f"lost the broker at {c.broker.frontend}: run " in err, err[-3000:]
+        # Not before the window: 5 s of silence, then 30 s of trying.
+        assert 34.5 <= took <= 40, took
+    finally:
+        runner.kill()
+        c.kill()
+
