@@ -83,7 +83,8 @@ private:
 // request does (docs/protocol.md, follow_redirects): each hop a request of
 // its own, counted in the row of its own URL; the stream's last response is
 // the one checked. The hops a user met are kept (URL, request, row), so a
-// hit along a known chain allocates nothing more than one without.
+// hit along a known chain parses no URL and looks up no row again; a hop's
+// request is serialised afresh (in the connection's reused buffer).
 class UrlHttpHit final : public HitRunner {
 public:
     UrlHttpHit(const RunState& run, VirtualUser& user)
