@@ -153,9 +153,29 @@ void count_no_response(Stats& stats, LabelStats& label, std::size_t sent, const 
     }
 }
 
-bool is_redirect(int s) { return s == 301 || s == 302 || s == 303 || s == 307 || s == 308; }
-
 }  // namespace
+
+bool is_redirect(const ResponseData& r) {
+    const int s = r.status;
+    return (s == 301 || s == 302 || s == 303 || s == 307 || s == 308) && !r.location.empty();
+}
+
+bool redirect_turns_get(int status, std::string_view method) {
+    return status == 303 || ((status == 301 || status == 302) && method != "GET" && method != "HEAD");
+}
+
+Url redirect_target(const Url& from, std::string_view location) {
+    auto next = resolve_url(from, location);
+    if (!next) throw RequestError(ErrorKind::protocol, "bad redirect: " + next.error);
+    if (next.value.scheme != "http" && next.value.scheme != "https")
+        throw RequestError(ErrorKind::protocol, "bad redirect: " + next.value.str() + " is not http(s)");
+    return std::move(next.value);
+}
+
+RequestError too_many_redirects(unsigned max, const Url& from) {
+    return RequestError(ErrorKind::protocol,
+                        "too many redirects (more than " + std::to_string(max) + ") from " + from.str());
+}
 
 void HttpSession::send(std::span<Call> calls, LabelStats& label, Clock::duration timeout) {
     connection_for(*calls.front().request->url).exchange(calls, timeout);
@@ -252,20 +272,14 @@ Response HttpSession::request(std::string_view method, std::string_view url_text
         response_.keep_headers = response_.keep_body = response_.keep_cookies = true;
         auto took = send(req, label, response_, timeout);
         store_cookies(response_);
-        if (follow && is_redirect(response_.status) && !response_.location.empty()) {
-            if (hop >= io_.options().max_redirects)
-                throw RequestError(ErrorKind::protocol, "too many redirects (more than " +
-                                                            std::to_string(io_.options().max_redirects) +
-                                                            ") from " + url.value.str());
-            auto next = resolve_url(url.value, response_.location);
-            if (!next) throw RequestError(ErrorKind::protocol, "bad redirect: " + next.error);
-            if (response_.status == 303 ||
-                ((response_.status == 301 || response_.status == 302) && current_method != "GET" &&
-                 current_method != "HEAD")) {
+        if (follow && is_redirect(response_)) {
+            if (hop >= io_.options().max_redirects) throw too_many_redirects(io_.options().max_redirects, url.value);
+            Url next = redirect_target(url.value, response_.location);
+            if (redirect_turns_get(response_.status, current_method)) {
                 current_method = "GET";
                 body = {};
             }
-            url.value = std::move(next.value);
+            url.value = std::move(next);
             continue;
         }
         return make_response(response_, url.value, took);

@@ -17,6 +17,20 @@
 
 namespace loads {
 
+// Redirects as the run's `follow_redirects` says (docs/protocol.md): the
+// rules a session's request and a URL-mode hit share.
+// Whether `r` is a redirect to follow: 301, 302, 303, 307 or 308 with a Location.
+bool is_redirect(const ResponseData& r);
+// Whether the next hop after a redirect of `status` to a request of
+// `method` goes on as GET without body (303; 301 and 302 after a method
+// other than GET or HEAD).
+bool redirect_turns_get(int status, std::string_view method);
+// Where a redirect from `from` to `location` leads; a RequestError of kind
+// `protocol` when it leads nowhere an HTTP client can go.
+Url redirect_target(const Url& from, std::string_view location);
+// The error of one redirect more than `max` in one request.
+RequestError too_many_redirects(unsigned max, const Url& from);
+
 class HttpSession final : public Session {
 public:
     // `base` (may be null) resolves relative URLs; `follow_redirects` is the

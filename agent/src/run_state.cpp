@@ -55,6 +55,7 @@ Parsed<std::shared_ptr<RunState>> prepare_run(const RunSpec& spec) {
         }
         if (!ua) h.emplace_back("User-Agent", "loads/0.1");
         if (!accept) h.emplace_back("Accept", "*/*");
+        state->get_headers = h;
         if (!t.body.empty() || t.method == "POST" || t.method == "PUT" || t.method == "PATCH")
             h.emplace_back("Content-Length", std::to_string(t.body.size()));
         state->label = t.method + " " + std::string(u.path());

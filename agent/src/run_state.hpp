@@ -32,6 +32,7 @@ struct RunState {
     // Kind::url
     Url target;                // the URL hit
     Headers headers;           // HTTP: every field but Host, checked once
+    Headers get_headers;       // HTTP: the same without Content-Length, for a redirect followed as GET
     std::string label;         // statistics row, e.g. "GET /"
 
     SharedSpaceImpl* shared = nullptr;  // the run's shared space (thread-safe)

@@ -27,6 +27,11 @@ struct Url {
     std::string_view path() const;
 };
 
+// Whether `a` and `b` have one origin (no string built).
+inline bool same_origin(const Url& a, const Url& b) {
+    return a.port == b.port && a.host == b.host && a.scheme == b.scheme;
+}
+
 // Parses an absolute URL. Accepts http, https, ws, wss and tcp schemes.
 Parsed<Url> parse_url(std::string_view text);
 

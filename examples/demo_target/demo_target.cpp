@@ -19,8 +19,9 @@
 // TCP:   questions end with '?', answers end with '.'
 //
 // GET /stats is what the target itself saw; the tests compare it with what
-// loads reports. /stats, /stats/dist, /stats/shop and /stats/reset are not
-// counted.
+// loads reports: http_requests (every request but the four below), http_root
+// (those of /), http_redirects (the 302s of /redirect/N). /stats, /stats/dist,
+// /stats/shop and /stats/reset are not counted.
 //
 // GET /dist draws a delay from a stated distribution, waits it on a timer
 // (the thread serves others meanwhile), then answers 200 with the drawn delay:
@@ -89,13 +90,14 @@ constexpr std::size_t kMaxBytes = 64u << 20;  // /bytes/N limit
 constexpr double kMaxDelayMs = 3'600'000;     // /dist limit: one hour
 
 struct Stats {
-    std::atomic<std::uint64_t> http_requests{0}, http_connections{0}, ws_connections{0},
-        ws_messages_received{0}, ws_bytes_received{0}, ws_messages_sent{0}, tcp_connections{0},
-        tcp_questions{0};
+    std::atomic<std::uint64_t> http_requests{0}, http_root{0}, http_redirects{0}, http_connections{0},
+        ws_connections{0}, ws_messages_received{0}, ws_bytes_received{0}, ws_messages_sent{0},
+        tcp_connections{0}, tcp_questions{0};
 
     void reset() {
-        for (auto* c : {&http_requests, &http_connections, &ws_connections, &ws_messages_received,
-                        &ws_bytes_received, &ws_messages_sent, &tcp_connections, &tcp_questions})
+        for (auto* c : {&http_requests, &http_root, &http_redirects, &http_connections, &ws_connections,
+                        &ws_messages_received, &ws_bytes_received, &ws_messages_sent, &tcp_connections,
+                        &tcp_questions})
             c->store(0);
     }
 };
@@ -334,6 +336,8 @@ std::string stats_json() {
         out += std::to_string(v);
     };
     field("http_requests", s.http_requests);
+    field("http_root", s.http_root);
+    field("http_redirects", s.http_redirects);
     field("http_connections", s.http_connections);
     field("ws_connections", s.ws_connections);
     field("ws_messages_received", s.ws_messages_received);
@@ -444,7 +448,10 @@ http::message_generator handle(http::request<http::string_body>& req, bool& coun
         return std::move(res);
     };
 
-    if (path == "/") return finish(http::status::ok, "Hello from loads demo target\n");
+    if (path == "/") {
+        ++g_stats.http_root;
+        return finish(http::status::ok, "Hello from loads demo target\n");
+    }
     if (path == "/echo") return finish(http::status::ok, req.body());
     if (path == "/stats" && req.method() == http::verb::get) {
         res.set(http::field::content_type, "application/json");
@@ -494,6 +501,7 @@ http::message_generator handle(http::request<http::string_body>& req, bool& coun
         if (!parse_number(path.substr(10), n)) return finish(http::status::bad_request, "redirect count\n");
         // httpbin's semantics: /redirect/N redirects N times, then lands on /.
         if (n == 0) return finish(http::status::ok, "Hello from loads demo target\n");
+        ++g_stats.http_redirects;
         res.set(http::field::location, n == 1 ? std::string("/") : "/redirect/" + std::to_string(n - 1));
         return finish(http::status::found, "");
     }

@@ -5,14 +5,18 @@ the test's own). Each run is a count plan long enough to outlast the fault, so
 its hits are known exactly; the runner's summary must count every hit the
 demo target served, and say what happened."""
 import json
+import os
 import signal
 import subprocess
 import tempfile
 import time
+from pathlib import Path
 
 import pytest
 
-from loads_procs import AGENT, BROKER, DEMO, RUNNER, Agent, Broker, Cluster, free_port
+from loads_procs import AGENT, BROKER, DEMO, RUNNER, Agent, Broker, Cluster, Proc, free_port
+
+SUBSCRIBER = Path(__file__).resolve().parents[2] / "examples" / "subscriber" / "loads_subscribe.py"
 
 
 class Runner:
@@ -311,4 +315,87 @@ def test_the_runner_waits_as_long_as_the_broker_s_liveness(tmp_path, target):
         assert j["total"]["hits"] == USERS * 500 == target.stats()["http_requests"]
     finally:
         runner.kill()
+        c.kill()
+
+
+def test_the_runner_gives_up_on_a_broker_that_never_comes_back(tmp_path, target):
+    """The broker killed mid-run and never restarted: the runner takes it for
+    gone after its liveness (5 s at least; the broker's 1 s is shorter),
+    re-attaches for max(30 s, 3 x liveness) = 30 s, then gives up with exit 1
+    and says so, not before. About 36 s of wall time: the 30 s floor is the
+    runner's, nothing here waits longer than it must."""
+    c = Cluster(1, tmp_path, heartbeat="200ms", liveness="1s")
+    # Long enough (2 users x 10000 hits, 10 ms apart) to outlast the window.
+    runner = Runner(target.url + "/", *plan(10000), "--interval", "100ms", "--agents", 1,
+                    "--broker", c.broker.frontend)
+    try:
+        wait_until("the run is running", lambda: running(c.broker))
+        wait_until("hits reach the target", lambda: target.stats()["http_requests"] > 50)
+        c.broker.kill()  # SIGKILL, and no broker on that address again
+        killed = time.monotonic()
+        wait_until("the runner says it re-attaches", lambda: "re-attaching to run" in runner.stderr(), timeout=10)
+        noticed = time.monotonic() - killed
+        # Snapshots came every 100 ms: silence is 5 s from the kill, give or take.
+        assert 4.5 <= noticed <= 7, noticed
+        rc, _ = runner.finish(timeout=45)
+        took = time.monotonic() - killed
+        err = runner.stderr()
+        assert rc == 1, err[-3000:]
+        assert "could not be re-attached within 30.0 s" in err, err[-3000:]
+        assert f"lost the broker at {c.broker.frontend}: run " in err, err[-3000:]
+        # Not before the window: 5 s of silence, then 30 s of trying.
+        assert 34.5 <= took <= 40, took
+    finally:
+        runner.kill()
+        c.kill()
+
+
+def pin(pid, cpu):
+    """Every thread of process `pid` on `cpu` (threads it starts later inherit it)."""
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        os.sched_setaffinity(int(tid), {cpu})
+
+
+def test_agents_that_keep_sending_under_load_are_never_lost(tmp_path, target):
+    """Issue 12 (Locust's flapping, #1843): a busy agent is not a dead one.
+    A broker with --liveness 1s (heartbeat 250 ms); both agents and the target
+    on one core, 200 users per agent hitting it back to back for 10 s, so the
+    agents' threads and the target fight for that core the whole run. No
+    agent-lost (nor a new agent-registered) on the PUB stream, the run
+    complete, and its hits what the target served."""
+    c = Cluster(2, tmp_path, heartbeat="250ms", liveness="1s")
+    sub = runner = None
+    try:
+        cpu = min(os.sched_getaffinity(0))
+        for proc in (target, *c.agents):
+            pin(proc.p.pid, cpu)
+        sub = Proc(["/usr/bin/python3", SUBSCRIBER, "--publisher", c.broker.publisher, "--timeout", "90", "--ready"])
+        sub.wait_for(lambda l: l.startswith("subscribed"))
+        runner = Runner(target.url + "/", "-u", 200, "-d", "10s", "--agents", 2, "--broker", c.broker.frontend,
+                        "--output", "json")
+        # The broker's view meanwhile: how long since it last heard each agent.
+        quiet, deadline = [], time.monotonic() + 60
+        while runner.p.poll() is None and time.monotonic() < deadline:
+            quiet += [a["last_seen_ms"] for a in c.broker.status()["agents"]]
+            time.sleep(0.1)
+        rc, out = runner.finish(timeout=10)
+        j = report(rc, out, runner)
+        sub.wait_for(lambda l: l.startswith("finished "), timeout=20)
+        flaps = [l for l in sub.lines if "agent-lost" in l or l.startswith("cluster agent-registered")]
+        assert not flaps, flaps
+        assert not any("lost" in e for e in j["events"]), j["events"]
+        print(f"agents' silence seen by the broker: max {max(quiet)} ms over {len(quiet)} samples; hits {j['total']['hits']}")
+        assert len(quiet) >= 100 and max(quiet) < 1000, (len(quiet), max(quiet))
+        assert rc == 0, runner.stderr()[-3000:]
+        assert not j["incomplete"], j["events"]
+        t = j["total"]
+        assert t["interrupted"] == 0 and t["errors"] == 0, t
+        assert t["hits"] == t["successes"] == target.stats()["http_requests"], (t["hits"], target.stats())
+        # The load was real: thousands of hits a second on that one core.
+        assert j["duration_s"] >= 10 and t["hits"] > 10000, (j["duration_s"], t["hits"])
+    finally:
+        if runner:
+            runner.kill()
+        if sub:
+            sub.kill()
         c.kill()

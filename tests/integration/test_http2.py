@@ -144,6 +144,7 @@ http {{
         ssl_certificate_key {key};
         root {www};
         location /teapot {{ return 418; }}
+        location /hop {{ return 302 /index.html; }}
     }}
 }}
 """
@@ -240,6 +241,23 @@ def test_nginx_h2_tls_and_h2c_counts_equal_access_log(nginx, site):
         assert {l[3] for l in lines} == {"HTTP/2.0"}
         assert {l[4] for l in lines} == {"200"}
         assert len({l[1] for l in lines}) == 4  # a connection per user
+
+
+def test_streams_follow_redirects_each(nginx):
+    # --follow-redirects with --streams: each stream follows its own 302, the
+    # hops of a hit together on one connection; every hop counted.
+    port = nginx["h2c"]
+    before = len(nginx_lines(nginx, port))  # the log is the module's: other tests' lines first
+    rc, j, err = runner(f"http://127.0.0.1:{port}/hop", "--http2", "--streams", "5", "--follow-redirects",
+                        "-u", "2", "-c", "3")
+    assert rc == 0, err
+    t = j["total"]
+    assert t["hits"] == 6 and t["successes"] == 6, t
+    assert t["requests"] == 60 and nonzero(t["status_codes"]) == {"302": 30, "200": 30}, t
+    assert t["names"]["GET /hop"]["count"] == 30 and t["names"]["GET /index.html"]["count"] == 30
+    lines = settle(lambda: nginx_lines(nginx, port)[before:], lambda l: len(l) >= 60)
+    assert sorted((l[4], l[6]) for l in lines) == [("200", "/index.html")] * 30 + [("302", "/hop")] * 30
+    assert {l[3] for l in lines} == {"HTTP/2.0"} and len({l[1] for l in lines}) == 2
 
 
 def test_nginx_4xx_is_a_failure_over_h2(nginx):

@@ -178,6 +178,11 @@ def test_the_python_agent_rejects_what_it_cannot_run(mixed, srv):
     assert r.rc != 0
     assert "py_agent runs the closed model only" in r.stdout + r.stderr
     broker.wait_agents(2, timeout=10)
+    r = run_runner(srv.url + "/redirect/1", "--follow-redirects", "-u", "1", "-c", "1", "--agents", "2",
+                   "--broker", broker.frontend, "--output", "json", timeout=60)
+    assert r.rc != 0
+    assert "py_agent does not follow redirects" in r.stdout + r.stderr
+    broker.wait_agents(2, timeout=10)
 
 
 def test_the_routing_id_names_an_agent_whatever_its_body_says():

@@ -13,8 +13,9 @@ tests, ws and tcp URLs) and any host off loopback (like loads-agent's
 default --allow). Like loads-agent it prints `registered ID BROKER` each
 time it is welcomed, and `finished RUN HITS` when it sent FINISHED.
 
-Not done: CURVE, data files, TLS (https is REJECTED), redirects (4.6:
-loads-agent does not follow them in URL tests either). A hit in flight at
+Not done: CURVE, data files, TLS (https is REJECTED), redirects (a run
+with client.follow_redirects is REJECTED; without, a 3xx is the hit's
+answer, as in loads-agent). A hit in flight at
 a STOP runs to its end (its socket timeout bounds it) and then counts as
 interrupted, where loads-agent cancels it at once.
 """
@@ -431,6 +432,8 @@ def why_not(spec):
         return f"py_agent speaks http only, not {u.scheme}"
     if not (u.hostname or "").startswith(LOOPBACK):
         return f"{t['url']} is outside this agent's loopback-only allow list"
+    if spec["client"].get("follow_redirects"):
+        return "py_agent does not follow redirects"
     return ""
 
 
