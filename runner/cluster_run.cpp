@@ -7,8 +7,8 @@
 #include "loads/proto/messages.hpp"
 #include "loads/proto/wire.hpp"
 #include "loads/redact.hpp"
+#include "loads/sha256.hpp"
 
-#include <openssl/evp.h>
 #include <zmq.hpp>
 
 #include <algorithm>
@@ -64,21 +64,6 @@ std::string uptime_text(std::int64_t ms) {
     else if (h) std::snprintf(buf, sizeof buf, "%lldh%02lldm%02llds", h, m, sec);
     else std::snprintf(buf, sizeof buf, "%lldm%02llds", m, sec);
     return buf;
-}
-
-std::string sha256_hex(const std::string& bytes) {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    if (EVP_Digest(bytes.data(), bytes.size(), md, &len, EVP_sha256(), nullptr) != 1)
-        throw std::runtime_error("cannot compute the SHA-256 of the test library");
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string out;
-    out.reserve(len * 2);
-    for (unsigned int i = 0; i < len; ++i) {
-        out += kHex[md[i] >> 4];
-        out += kHex[md[i] & 0x0f];
-    }
-    return out;
 }
 
 std::string too_large_for_a_message(std::size_t bytes, std::size_t body) {
