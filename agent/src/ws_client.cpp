@@ -512,17 +512,16 @@ std::unique_ptr<WebSocket> open_websocket(UserIo& io, const Url& url, WsOptions 
     auto st = std::make_shared<WsState>(w, url, options);
     auto connect_timeout = std::chrono::duration_cast<Clock::duration>(opts.connect_timeout);
     auto t0 = Clock::now();
-    auto fail = [&](const error_code& ec, IoPhase phase) {
-        bool to = st->timed_out();
-        st->cancel();
-        throw RequestError(classify(ec, phase, to), describe(ec, phase, to) + " (" + url.str() + ")");
-    };
     error_code ec;
     st->arm(connect_timeout);  // bounds the connect and both handshakes together
     auto failed = tcp_connect(st->lowest(), w.resolve(url.host, url.port), io.yield());
     if (!failed && st->tls)
         failed = tls_handshake(st->tls->next_layer().next_layer(), url.host, opts.insecure, io.yield());
-    if (failed) fail(failed->ec, failed->phase);
+    if (failed) {
+        bool to = st->timed_out();
+        st->cancel();
+        throw connect_error(*failed, to, url.str());
+    }
     Headers headers = options.headers;
     std::string subprotocol = options.subprotocol;
     websocket::response_type res;
