@@ -4,6 +4,7 @@
 #include "progress.hpp"
 
 #include "loads/log.hpp"
+#include "loads/proto/limits.hpp"
 #include "loads/proto/messages.hpp"
 #include "loads/proto/wire.hpp"
 #include "loads/redact.hpp"
@@ -28,7 +29,6 @@ using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
 constexpr Duration kDefaultBrokerTimeout = std::chrono::seconds(5);
-constexpr Duration kMinLiveness = std::chrono::seconds(5);  // or the broker's --liveness, if longer
 constexpr milliseconds kPollStep{100};
 
 Duration broker_timeout(const Options& o) { return o.broker_timeout.value_or(kDefaultBrokerTimeout); }
@@ -229,7 +229,7 @@ Report run_cluster(const Options& options, Interrupts& interrupts) {
     // once the run has an id.
     zmq::socket_t sub(ctx, zmq::socket_type::sub);
     sub.set(zmq::sockopt::linger, 0);
-    sub.set(zmq::sockopt::rcvhwm, 100000);
+    sub.set(zmq::sockopt::rcvhwm, proto::kQueuedMessages);
     sub.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(proto::kMaxBodySize + 1024));
     proto::set_curve_client(sub, options.curve);
     sub.connect(publisher);
@@ -248,10 +248,11 @@ Report run_cluster(const Options& options, Interrupts& interrupts) {
     // The broker's own --liveness (from STATUS) when it is longer: a broker
     // on a slow link told to wait 20 s is not given up after 5.
     const Duration liveness =
-        std::max({kMinLiveness, broker_timeout(options), Duration(milliseconds(status->liveness_ms))});
+        std::max({Duration(proto::kRunnerMinLiveness), broker_timeout(options),
+                  Duration(milliseconds(status->liveness_ms))});
     // How long a run's runner keeps trying to re-attach to a broker that
     // went silent (it may restart and learn the run back from its agents).
-    const Duration reattach_for = std::max<Duration>(std::chrono::seconds(30), 3 * liveness);
+    const Duration reattach_for = std::max<Duration>(proto::kMinReattach, proto::kReattachLivenesses * liveness);
     auto last_heard = Clock::now();
     std::optional<Clock::time_point> reattaching;  // since when
     Clock::time_point last_attach{};
@@ -270,7 +271,7 @@ Report run_cluster(const Options& options, Interrupts& interrupts) {
         if (now - *reattaching > reattach_for)
             throw std::runtime_error("lost the broker at " + options.broker + ": run " + run +
                                      " could not be re-attached within " + seconds_text(reattach_for) + " s");
-        if (now - last_attach >= std::chrono::seconds(1)) {
+        if (now - last_attach >= proto::kRetryEvery) {
             last_attach = now;
             connect_dealer();
             proto::send(dealer, proto::Attach{run});
