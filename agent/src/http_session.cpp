@@ -2,6 +2,8 @@
 // wire format here (http_connection.hpp).
 #include "http_session.hpp"
 
+#include "record.hpp"
+
 #include <algorithm>
 #include <charconv>
 #include <stdexcept>
@@ -124,33 +126,22 @@ void HttpSession::build_headers(std::string_view method, const RequestOptions& o
 
 namespace {
 
-// Counts one request that got a response.
+// Counts one request that got a response (a 5xx is an error of its row).
 void count_response(Stats& stats, LabelStats& label, const ResponseData& r, Clock::duration took,
                     std::size_t sent, std::uint64_t received) {
-    auto ns = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(took).count());
     ++stats.requests;
     stats.bytes_sent += sent;
     stats.bytes_received += received;
     stats.count_status(static_cast<unsigned>(r.status));
-    stats.latency.record(ns);
-    ++label.count;
-    if (r.status >= 500) ++label.errors;
-    label.latency.record(ns);
+    record_latency(stats, label, took, r.status >= 500 ? Outcome::error : Outcome::ok);
 }
 
-// Counts one request that got no response. A timed-out one enters the
-// latency histograms at the time it was given up, so the percentiles show it.
+// Counts one request that got no response (record.hpp: a timeout is timed).
 void count_no_response(Stats& stats, LabelStats& label, std::size_t sent, const RequestError& e,
                        Clock::duration took) {
     ++stats.request_errors;
     stats.bytes_sent += sent;
-    ++label.count;
-    ++label.errors;
-    if (e.kind == ErrorKind::timeout) {
-        auto ns = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(took).count());
-        stats.latency.record(ns);
-        label.latency.record(ns);
-    }
+    record_latency(stats, label, took, error_outcome(e.kind));
 }
 
 bool is_redirect(int s) { return s == 301 || s == 302 || s == 303 || s == 307 || s == 308; }

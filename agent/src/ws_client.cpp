@@ -7,6 +7,7 @@
 #include "connect.hpp"
 #include "hit_outcome.hpp"
 #include "io_error.hpp"
+#include "record.hpp"
 #include "socket_clients.hpp"
 
 #include "loads/log.hpp"
@@ -554,9 +555,7 @@ std::unique_ptr<WebSocket> open_websocket(UserIo& io, const Url& url, WsOptions 
     auto took = Clock::now() - t0;
     Stats& s = io.stats();
     ++s.ws_opened;
-    LabelStats& l = s.label("WS connect " + std::string(url.path()));
-    ++l.count;
-    l.latency.record(static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(took).count()));
+    record_latency(s, s.label("WS connect " + std::string(url.path())), took, Outcome::ok, Scope::label);
 
     st->stack_size = reader_stack;
     auto client = std::make_unique<WsClient>(io, st);
