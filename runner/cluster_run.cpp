@@ -230,7 +230,7 @@ Report run_cluster(const Options& options, Interrupts& interrupts) {
     zmq::socket_t sub(ctx, zmq::socket_type::sub);
     sub.set(zmq::sockopt::linger, 0);
     sub.set(zmq::sockopt::rcvhwm, proto::kQueuedMessages);
-    sub.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(proto::kMaxBodySize + 1024));
+    sub.set(zmq::sockopt::maxmsgsize, proto::kMaxMessageSize);
     proto::set_curve_client(sub, options.curve);
     sub.connect(publisher);
 

@@ -49,7 +49,7 @@ void Feed::run_once() {
     zmq::context_t ctx(1);
     zmq::socket_t sub(ctx, zmq::socket_type::sub);
     sub.set(zmq::sockopt::linger, 0);
-    sub.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(proto::kMaxBodySize + 1024));
+    sub.set(zmq::sockopt::maxmsgsize, proto::kMaxMessageSize);
     sub.set(zmq::sockopt::rcvhwm, proto::kQueuedMessages);
     sub.set(zmq::sockopt::subscribe, "run.");
     sub.set(zmq::sockopt::subscribe, "cluster");
