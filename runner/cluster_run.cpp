@@ -4,11 +4,12 @@
 #include "progress.hpp"
 
 #include "loads/log.hpp"
+#include "loads/proto/limits.hpp"
 #include "loads/proto/messages.hpp"
 #include "loads/proto/wire.hpp"
 #include "loads/redact.hpp"
+#include "loads/sha256.hpp"
 
-#include <openssl/evp.h>
 #include <zmq.hpp>
 
 #include <algorithm>
@@ -28,7 +29,6 @@ using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
 constexpr Duration kDefaultBrokerTimeout = std::chrono::seconds(5);
-constexpr Duration kMinLiveness = std::chrono::seconds(5);  // or the broker's --liveness, if longer
 constexpr milliseconds kPollStep{100};
 
 Duration broker_timeout(const Options& o) { return o.broker_timeout.value_or(kDefaultBrokerTimeout); }
@@ -64,21 +64,6 @@ std::string uptime_text(std::int64_t ms) {
     else if (h) std::snprintf(buf, sizeof buf, "%lldh%02lldm%02llds", h, m, sec);
     else std::snprintf(buf, sizeof buf, "%lldm%02llds", m, sec);
     return buf;
-}
-
-std::string sha256_hex(const std::string& bytes) {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    if (EVP_Digest(bytes.data(), bytes.size(), md, &len, EVP_sha256(), nullptr) != 1)
-        throw std::runtime_error("cannot compute the SHA-256 of the test library");
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string out;
-    out.reserve(len * 2);
-    for (unsigned int i = 0; i < len; ++i) {
-        out += kHex[md[i] >> 4];
-        out += kHex[md[i] & 0x0f];
-    }
-    return out;
 }
 
 std::string too_large_for_a_message(std::size_t bytes, std::size_t body) {
@@ -244,8 +229,8 @@ Report run_cluster(const Options& options, Interrupts& interrupts) {
     // once the run has an id.
     zmq::socket_t sub(ctx, zmq::socket_type::sub);
     sub.set(zmq::sockopt::linger, 0);
-    sub.set(zmq::sockopt::rcvhwm, 100000);
-    sub.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(proto::kMaxBodySize + 1024));
+    sub.set(zmq::sockopt::rcvhwm, proto::kQueuedMessages);
+    sub.set(zmq::sockopt::maxmsgsize, proto::kMaxMessageSize);
     proto::set_curve_client(sub, options.curve);
     sub.connect(publisher);
 
@@ -263,10 +248,11 @@ Report run_cluster(const Options& options, Interrupts& interrupts) {
     // The broker's own --liveness (from STATUS) when it is longer: a broker
     // on a slow link told to wait 20 s is not given up after 5.
     const Duration liveness =
-        std::max({kMinLiveness, broker_timeout(options), Duration(milliseconds(status->liveness_ms))});
+        std::max({Duration(proto::kRunnerMinLiveness), broker_timeout(options),
+                  Duration(milliseconds(status->liveness_ms))});
     // How long a run's runner keeps trying to re-attach to a broker that
     // went silent (it may restart and learn the run back from its agents).
-    const Duration reattach_for = std::max<Duration>(std::chrono::seconds(30), 3 * liveness);
+    const Duration reattach_for = std::max<Duration>(proto::kMinReattach, proto::kReattachLivenesses * liveness);
     auto last_heard = Clock::now();
     std::optional<Clock::time_point> reattaching;  // since when
     Clock::time_point last_attach{};
@@ -285,7 +271,7 @@ Report run_cluster(const Options& options, Interrupts& interrupts) {
         if (now - *reattaching > reattach_for)
             throw std::runtime_error("lost the broker at " + options.broker + ": run " + run +
                                      " could not be re-attached within " + seconds_text(reattach_for) + " s");
-        if (now - last_attach >= std::chrono::seconds(1)) {
+        if (now - last_attach >= proto::kRetryEvery) {
             last_attach = now;
             connect_dealer();
             proto::send(dealer, proto::Attach{run});

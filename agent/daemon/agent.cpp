@@ -16,7 +16,6 @@ namespace loads::agent {
 namespace {
 
 constexpr const char* kPipe = "inproc://loads-agent-results";
-constexpr auto kRegisterEvery = std::chrono::seconds(1);
 
 auto log() { return get_logger("agent"); }
 
@@ -234,7 +233,7 @@ void Agent::timers() {
         engine_->stop();
     }
     if (!welcomed_) {
-        if (now - last_sent_ >= kRegisterEvery) send(registration());
+        if (now - last_sent_ >= proto::kRetryEvery) send(registration());
         return;
     }
     if (now - last_heard_ >= liveness_) {
@@ -251,8 +250,8 @@ void Agent::on_message(const proto::Message& m) {
     if (auto* w = std::get_if<proto::Welcome>(&m)) {
         welcomed_ = true;
         told_.clear();
-        heartbeat_ = std::chrono::milliseconds(std::max<std::uint32_t>(w->heartbeat_ms, 10));
-        liveness_ = std::chrono::milliseconds(std::max<std::uint32_t>(w->liveness_ms, 2 * heartbeat_.count()));
+        heartbeat_ = std::max(std::chrono::milliseconds(w->heartbeat_ms), proto::kMinHeartbeat);
+        liveness_ = std::max(std::chrono::milliseconds(w->liveness_ms), 2 * heartbeat_);
         std::printf("registered %s %s\n", info_.id.c_str(), options_.broker.c_str());
         std::fflush(stdout);
         log()->info("registered with {} (heartbeat {} ms, liveness {} ms)", options_.broker, heartbeat_.count(),
@@ -465,7 +464,7 @@ void Agent::forward_results() {
                 }
                 // Bounded: past the cap the oldest go (the broker sees a gap).
                 std::uint64_t dropped = 0;
-                while (o.bytes > kMaxUnackedBytes && o.unacked.size() > 1) {
+                while (o.bytes > proto::kMaxUnackedBytes && o.unacked.size() > 1) {
                     o.bytes -= o.unacked.front().second.body.size();
                     o.unacked.pop_front();
                     ++dropped;
@@ -473,7 +472,7 @@ void Agent::forward_results() {
                 if (dropped) {
                     o.dropped += dropped;
                     log()->warn("run {}: {} unacknowledged batch(es) dropped ({} so far): more than {} MiB waited for "
-                                "the broker", run_, dropped, o.dropped, kMaxUnackedBytes >> 20);
+                                "the broker", run_, dropped, o.dropped, proto::kMaxUnackedBytes >> 20);
                 }
             }
             if (welcomed_) {

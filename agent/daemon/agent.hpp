@@ -12,6 +12,7 @@
 #include "loads/engine.hpp"
 #include "loads/proto/curve.hpp"
 #include "loads/proto/messages.hpp"
+#include "loads/proto/limits.hpp"
 
 #include <zmq.hpp>
 
@@ -93,7 +94,7 @@ private:
     zmq::socket_t pipe_;  // PAIR, bound; the run thread connects its end
 
     bool welcomed_ = false;
-    std::chrono::milliseconds heartbeat_{1000}, liveness_{5000};
+    std::chrono::milliseconds heartbeat_ = proto::kDefaultHeartbeat, liveness_ = proto::kDefaultLiveness;
     Clock::time_point last_heard_{}, last_sent_{}, connected_at_{};
 
     State state_ = State::idle;
@@ -114,7 +115,6 @@ private:
         std::uint64_t dropped = 0;                       // batches dropped over the cap
     };
     std::optional<Outbox> outbox_;
-    static constexpr std::size_t kMaxUnackedBytes = std::size_t(256) << 20;
     // A PREPARE whose library is on its way (FETCH/CHUNK); state_ is preparing.
     std::unique_ptr<LibraryFetch> fetch_;
     std::optional<proto::Prepare> pending_;

@@ -2,7 +2,8 @@
 
 #include "library_fetch.hpp"
 
-#include <openssl/evp.h>
+#include "loads/sha256.hpp"
+
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -18,21 +19,6 @@
 namespace loads::agent {
 
 namespace fs = std::filesystem;
-
-std::string sha256_hex(std::string_view bytes) {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    if (EVP_Digest(bytes.data(), bytes.size(), md, &len, EVP_sha256(), nullptr) != 1)
-        throw std::runtime_error("SHA-256 failed");
-    static const char* hex = "0123456789abcdef";
-    std::string out;
-    out.reserve(len * 2);
-    for (unsigned i = 0; i < len; ++i) {
-        out += hex[md[i] >> 4];
-        out += hex[md[i] & 15];
-    }
-    return out;
-}
 
 std::string default_cache_dir() {
     if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg) return std::string(xdg) + "/loads";
@@ -87,7 +73,7 @@ std::string LibraryCache::store(const proto::Library& lib) {
 }
 
 std::string LibraryCache::find(const proto::Library& lib) const {
-    if (lib.sha256.size() != 64 || lib.sha256.find_first_not_of("0123456789abcdef") != std::string::npos) return {};
+    if (!is_sha256_hex(lib.sha256)) return {};
     const fs::path path = fs::path(dir_) / (lib.sha256 + ".so");
     std::error_code ec;
     if (!fs::is_regular_file(path, ec) || fs::file_size(path, ec) != lib.size || ec) return {};
@@ -106,7 +92,7 @@ std::string LibraryCache::store(const proto::DataFile& data) {
 
 std::string LibraryCache::store_bytes(const std::string& what, const std::string& sha256, const std::string& bytes,
                                       const std::string& suffix, bool executable) {
-    if (sha256.size() != 64 || sha256.find_first_not_of("0123456789abcdef") != std::string::npos)
+    if (!is_sha256_hex(sha256))
         throw std::runtime_error(what + ": sha256 is not 64 lower-case hex digits");
     const std::string actual = sha256_hex(bytes);
     if (actual != sha256) throw std::runtime_error(what + ": bytes hash to " + actual + ", expected " + sha256);

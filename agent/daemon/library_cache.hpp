@@ -41,9 +41,6 @@ private:
     std::string dir_;
 };
 
-// Lower-case hex SHA-256 of bytes.
-std::string sha256_hex(std::string_view bytes);
-
 // The default cache: $XDG_CACHE_HOME/loads, else $HOME/.cache/loads, else
 // /tmp/loads-agent-cache-UID (created 0700; prepare_dir refuses one someone
 // else made there).

@@ -1,7 +1,8 @@
 #include "library_fetch.hpp"
 
+#include "loads/sha256.hpp"
+
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -16,33 +17,24 @@ namespace loads::agent {
 std::string sha256_file(const std::string& path) {
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return {};
-    std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-    bool ok = ctx && EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) == 1;
+    Sha256 hash;
     std::string block(1u << 20, '\0');
-    while (ok) {
+    while (hash.ok()) {
         const ssize_t n = ::read(fd, block.data(), block.size());
         if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-            ok = n == 0;
-            break;
+        if (n < 0) {
+            ::close(fd);
+            return {};
         }
-        ok = EVP_DigestUpdate(ctx.get(), block.data(), static_cast<std::size_t>(n)) == 1;
+        if (n == 0) break;
+        hash.update(std::string_view(block.data(), static_cast<std::size_t>(n)));
     }
     ::close(fd);
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    if (!ok || EVP_DigestFinal_ex(ctx.get(), md, &len) != 1) return {};
-    static const char* hex = "0123456789abcdef";
-    std::string out;
-    for (unsigned i = 0; i < len; ++i) {
-        out += hex[md[i] >> 4];
-        out += hex[md[i] & 15];
-    }
-    return out;
+    return hash.hex();
 }
 
 LibraryFetch::LibraryFetch(const std::string& dir, proto::Library lib) : lib_(std::move(lib)) {
-    if (lib_.sha256.size() != 64 || lib_.sha256.find_first_not_of("0123456789abcdef") != std::string::npos)
+    if (!is_sha256_hex(lib_.sha256))
         throw std::runtime_error("library " + lib_.name + ": sha256 is not 64 lower-case hex digits");
     if (lib_.size == 0) throw std::runtime_error("library " + lib_.name + " is empty");
     path_ = dir + "/" + lib_.sha256 + ".so";

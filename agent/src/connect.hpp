@@ -2,10 +2,12 @@
 // the TCP connect to the endpoints the worker resolved, TCP_NODELAY, and for
 // TLS the SNI host name and the handshake with host-name verification (unless
 // the run is --insecure). The caller arms its own watchdog around these and
-// turns a failure into a RequestError with classify()/describe().
+// turns a failure into a RequestError with connect_error().
 #pragma once
 
 #include "io_error.hpp"
+
+#include "loads/loads.hpp"
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/address.hpp>
@@ -18,6 +20,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace loads {
 
@@ -25,6 +28,13 @@ struct ConnectFailure {
     boost::system::error_code ec;
     IoPhase phase;
 };
+
+// What a user sees of a failed connect or TLS handshake: the error kind
+// (a timeout if the caller's watchdog fired) and "connect: Connection
+// refused (where)", where is the origin or URL the user asked for.
+inline RequestError connect_error(const ConnectFailure& failure, bool timed_out, std::string_view where) {
+    return request_error(failure.ec, failure.phase, timed_out, where);
+}
 
 // Connects `socket` to the first endpoint that answers.
 template <class Endpoints>

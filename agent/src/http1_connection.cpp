@@ -167,7 +167,7 @@ private:
                 bool to = timed_out();
                 close();
                 if (reused && attempt == 0 && !to && !io_.stopping()) continue;
-                x.error = RequestError(classify(ec, IoPhase::write, to), describe(ec, IoPhase::write, to));
+                x.error = request_error(ec, IoPhase::write, to);
                 return x;
             }
             out.clear();
@@ -185,7 +185,7 @@ private:
                 if (reused && attempt == 0 && nothing && !to && !io_.stopping() &&
                     classify(ec, IoPhase::read, false) == ErrorKind::reset)
                     continue;
-                x.error = RequestError(classify(ec, IoPhase::read, to), describe(ec, IoPhase::read, to));
+                x.error = request_error(ec, IoPhase::read, to);
                 return x;
             }
             // Beast reads max(512, spare capacity) bytes at a time and the
@@ -317,8 +317,7 @@ private:
         if (failed) {
             bool to = timed_out();
             close();
-            return RequestError(classify(failed->ec, failed->phase, to),
-                                describe(failed->ec, failed->phase, to) + " (" + origin_ + ")");
+            return connect_error(*failed, to, origin_);
         }
         connected_ = true;
         return std::nullopt;

@@ -241,7 +241,7 @@ private:
             if (ec) {
                 bool to = timed_out();
                 if (ec == asio::error::eof && !to) return ended_error();
-                return RequestError(classify(ec, IoPhase::read, to), describe(ec, IoPhase::read, to));
+                return request_error(ec, IoPhase::read, to);
             }
             bytes_read_ += n;
             auto rv = nghttp2_session_mem_recv(session_, read_buf_.data(), n);
@@ -282,7 +282,7 @@ private:
                                  : plain_->async_write_some(asio::buffer(bytes.data(), bytes.size()), y[ec]);
             if (ec) {
                 bool to = timed_out();
-                return RequestError(classify(ec, IoPhase::write, to), describe(ec, IoPhase::write, to));
+                return request_error(ec, IoPhase::write, to);
             }
             bytes_sent_ += n;
             bytes.remove_prefix(n);
@@ -316,8 +316,7 @@ private:
         if (failed) {
             bool to = timed_out();
             close();
-            return RequestError(classify(failed->ec, failed->phase, to),
-                                describe(failed->ec, failed->phase, to) + " (" + origin_ + ")");
+            return connect_error(*failed, to, origin_);
         }
         if (tls_ && !alpn_h2()) {
             fallback_ = adopt_http1_connection(io_, url_, std::move(tls_));

@@ -2,6 +2,8 @@
 // wire format here (http_connection.hpp).
 #include "http_session.hpp"
 
+#include "record.hpp"
+
 #include <algorithm>
 #include <charconv>
 #include <stdexcept>
@@ -46,44 +48,12 @@ void HttpSession::set_header(std::string_view name, std::string_view value) {
     default_headers_.emplace_back(name, value);
 }
 
-std::string HttpSession::cookie(std::string_view name) const {
-    for (auto& [k, v] : cookies_)
-        if (k == name) return v;
-    return {};
-}
+std::string HttpSession::cookie(std::string_view name) const { return cookies_.get(name); }
 
 void HttpSession::clear_cookies() { cookies_.clear(); }
 
 void HttpSession::store_cookies(const ResponseData& r) {
-    for (const auto& raw : r.set_cookies) {
-        std::string_view s = raw;
-        std::string_view pair = s.substr(0, s.find(';'));
-        auto eq = pair.find('=');
-        if (eq == std::string_view::npos || eq == 0) continue;
-        std::string name(pair.substr(0, eq));
-        std::string value(pair.substr(eq + 1));
-        // Max-Age=0 (or negative) deletes the cookie.
-        bool expired = false;
-        for (std::size_t p = s.find(';'); p != std::string_view::npos; p = s.find(';', p + 1)) {
-            std::string_view attr = s.substr(p + 1);
-            while (!attr.empty() && attr.front() == ' ') attr.remove_prefix(1);
-            if (attr.size() >= 8 && iequals(attr.substr(0, 8), "max-age=")) {
-                std::string_view n = attr.substr(8, attr.find(';') == std::string_view::npos
-                                                        ? std::string_view::npos
-                                                        : attr.find(';') - 8);
-                expired = !n.empty() && (n.front() == '-' || n == "0");
-            }
-        }
-        auto it = std::find_if(cookies_.begin(), cookies_.end(),
-                               [&](auto& c) { return c.first == name; });
-        if (expired) {
-            if (it != cookies_.end()) cookies_.erase(it);
-        } else if (it != cookies_.end()) {
-            it->second = std::move(value);
-        } else {
-            cookies_.emplace_back(std::move(name), std::move(value));
-        }
-    }
+    for (const auto& raw : r.set_cookies) cookies_.store(raw);
 }
 
 void HttpSession::set_http2(bool on) {
@@ -110,47 +80,29 @@ void HttpSession::build_headers(std::string_view method, const RequestOptions& o
     for (auto& [k, v] : options.headers) add(k, v);
     if (!has_ua) headers_.emplace_back("User-Agent", "loads/0.1");
     if (!has_accept) headers_.emplace_back("Accept", "*/*");
-    if (!cookies_.empty()) {
-        std::string jar;
-        for (std::size_t i = 0; i < cookies_.size(); ++i) {
-            if (i) jar.append("; ");
-            jar.append(cookies_[i].first).append("=").append(cookies_[i].second);
-        }
-        headers_.emplace_back("Cookie", std::move(jar));
-    }
+    if (!cookies_.empty()) headers_.emplace_back("Cookie", cookies_.header());
     if (!body.empty() || method == "POST" || method == "PUT" || method == "PATCH")
         headers_.emplace_back("Content-Length", std::to_string(body.size()));
 }
 
 namespace {
 
-// Counts one request that got a response.
+// Counts one request that got a response (a 5xx is an error of its row).
 void count_response(Stats& stats, LabelStats& label, const ResponseData& r, Clock::duration took,
                     std::size_t sent, std::uint64_t received) {
-    auto ns = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(took).count());
     ++stats.requests;
     stats.bytes_sent += sent;
     stats.bytes_received += received;
     stats.count_status(static_cast<unsigned>(r.status));
-    stats.latency.record(ns);
-    ++label.count;
-    if (r.status >= 500) ++label.errors;
-    label.latency.record(ns);
+    record_latency(stats, label, took, r.status >= 500 ? Outcome::error : Outcome::ok);
 }
 
-// Counts one request that got no response. A timed-out one enters the
-// latency histograms at the time it was given up, so the percentiles show it.
+// Counts one request that got no response (record.hpp: a timeout is timed).
 void count_no_response(Stats& stats, LabelStats& label, std::size_t sent, const RequestError& e,
                        Clock::duration took) {
     ++stats.request_errors;
     stats.bytes_sent += sent;
-    ++label.count;
-    ++label.errors;
-    if (e.kind == ErrorKind::timeout) {
-        auto ns = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(took).count());
-        stats.latency.record(ns);
-        label.latency.record(ns);
-    }
+    record_latency(stats, label, took, error_outcome(e.kind));
 }
 
 }  // namespace

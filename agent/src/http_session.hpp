@@ -6,6 +6,7 @@
 #pragma once
 
 #include "loads/loads.hpp"
+#include "cookie_jar.hpp"
 #include "http_connection.hpp"
 #include "url.hpp"
 #include "user_io.hpp"
@@ -80,7 +81,7 @@ private:
     bool follow_redirects_;
     bool http2_;
     Headers default_headers_;
-    std::vector<std::pair<std::string, std::string>> cookies_;
+    CookieJar cookies_;
     std::vector<std::unique_ptr<HttpConnection>> connections_;  // one per origin
     Headers headers_;                                           // the request's fields, reused
     ResponseData response_;

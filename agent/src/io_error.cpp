@@ -1,5 +1,7 @@
 #include "io_error.hpp"
 
+#include "loads/loads.hpp"
+
 #include <boost/asio/error.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/beast/http/error.hpp>
@@ -49,6 +51,17 @@ std::string describe(const boost::system::error_code& ec, IoPhase phase, bool ti
     }
     if (timed_out) return std::string(what) + ": timed out";
     return std::string(what) + ": " + ec.message();
+}
+
+RequestError request_error(const boost::system::error_code& ec, IoPhase phase, bool timed_out,
+                           std::string_view where) {
+    std::string what = describe(ec, phase, timed_out);
+    if (!where.empty()) {
+        what += " (";
+        what += where;
+        what += ')';
+    }
+    return RequestError(classify(ec, phase, timed_out), what);
 }
 
 }  // namespace loads

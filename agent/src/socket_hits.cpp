@@ -3,6 +3,7 @@
 // message; TCP: up to the --until delimiter), checked against --expect.
 #include "coroutine_stacks.hpp"
 #include "hit_runner.hpp"
+#include "record.hpp"
 
 #include "run_state.hpp"
 #include "socket_clients.hpp"
@@ -15,12 +16,7 @@ namespace {
 // time it was given up); one cut short by a stop is not timed.
 void record_exchange(UserIo& io, LabelStats& label, Clock::time_point t0, bool ok) {
     if (io.stopping()) return;
-    auto ns = static_cast<std::uint64_t>(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count());
-    ++label.count;
-    if (!ok) ++label.errors;
-    label.latency.record(ns);
-    io.stats().latency.record(ns);
+    record_latency(io.stats(), label, Clock::now() - t0, ok ? Outcome::ok : Outcome::error);
 }
 
 class WsUrlHit final : public HitRunner {

@@ -105,9 +105,9 @@ private:
             ++io_.stats().tcp_closed;
         }
         cancel();
-        ErrorKind kind = classify(ec, phase, to);
-        if (kind == ErrorKind::reset && phase == IoPhase::read) kind = ErrorKind::closed;
-        throw RequestError(kind, describe(ec, phase, to) + " (tcp://" + host_ + ":" + std::to_string(port_) + ")");
+        RequestError error = request_error(ec, phase, to, "tcp://" + host_ + ":" + std::to_string(port_));
+        if (error.kind == ErrorKind::reset && phase == IoPhase::read) error.kind = ErrorKind::closed;
+        throw error;
     }
 
     // Reads what is available into pending_. False when the peer closed.

@@ -2,6 +2,7 @@
 
 #include "coroutine_stacks.hpp"
 #include "hit_outcome.hpp"
+#include "record.hpp"
 #include "socket_clients.hpp"
 
 #include "loads/log.hpp"
@@ -69,23 +70,15 @@ void VirtualUser::sleep(Seconds s) {
 }
 
 void VirtualUser::record(std::string_view name, std::chrono::nanoseconds elapsed, bool ok) {
-    auto ns = static_cast<std::uint64_t>(std::max<std::int64_t>(0, elapsed.count()));
     Stats& s = io_.stats();
-    LabelStats& l = s.label(name);
-    ++l.count;
-    if (!ok) ++l.errors;
-    l.latency.record(ns);
-    s.latency.record(ns);
+    record_latency(s, s.label(name), elapsed, ok ? Outcome::ok : Outcome::error);
 }
 
 void VirtualUser::record_group(std::string_view name, std::chrono::nanoseconds elapsed, bool ok) {
-    auto ns = static_cast<std::uint64_t>(std::max<std::int64_t>(0, elapsed.count()));
     std::string row = "group ";
     row += name;
-    LabelStats& l = io_.stats().label(row);
-    ++l.count;
-    if (!ok) ++l.errors;
-    l.latency.record(ns);
+    Stats& s = io_.stats();
+    record_latency(s, s.label(row), elapsed, ok ? Outcome::ok : Outcome::error, Scope::label);
 }
 
 void VirtualUser::add_metric(MetricKind kind, std::string_view name, double value) {

@@ -7,6 +7,7 @@
 #include "connect.hpp"
 #include "hit_outcome.hpp"
 #include "io_error.hpp"
+#include "record.hpp"
 #include "socket_clients.hpp"
 
 #include "loads/log.hpp"
@@ -512,17 +513,16 @@ std::unique_ptr<WebSocket> open_websocket(UserIo& io, const Url& url, WsOptions 
     auto st = std::make_shared<WsState>(w, url, options);
     auto connect_timeout = std::chrono::duration_cast<Clock::duration>(opts.connect_timeout);
     auto t0 = Clock::now();
-    auto fail = [&](const error_code& ec, IoPhase phase) {
-        bool to = st->timed_out();
-        st->cancel();
-        throw RequestError(classify(ec, phase, to), describe(ec, phase, to) + " (" + url.str() + ")");
-    };
     error_code ec;
     st->arm(connect_timeout);  // bounds the connect and both handshakes together
     auto failed = tcp_connect(st->lowest(), w.resolve(url.host, url.port), io.yield());
     if (!failed && st->tls)
         failed = tls_handshake(st->tls->next_layer().next_layer(), url.host, opts.insecure, io.yield());
-    if (failed) fail(failed->ec, failed->phase);
+    if (failed) {
+        bool to = st->timed_out();
+        st->cancel();
+        throw connect_error(*failed, to, url.str());
+    }
     Headers headers = options.headers;
     std::string subprotocol = options.subprotocol;
     websocket::response_type res;
@@ -555,9 +555,7 @@ std::unique_ptr<WebSocket> open_websocket(UserIo& io, const Url& url, WsOptions 
     auto took = Clock::now() - t0;
     Stats& s = io.stats();
     ++s.ws_opened;
-    LabelStats& l = s.label("WS connect " + std::string(url.path()));
-    ++l.count;
-    l.latency.record(static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(took).count()));
+    record_latency(s, s.label("WS connect " + std::string(url.path())), took, Outcome::ok, Scope::label);
 
     st->stack_size = reader_stack;
     auto client = std::make_unique<WsClient>(io, st);

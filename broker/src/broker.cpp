@@ -111,7 +111,7 @@ Broker::Broker(const Options& options)
       publisher_monitor_(ctx_, publisher_, "publisher") {
     if (auto why = check_exposure(options); !why.empty()) throw std::runtime_error(why);
     publisher_.set(zmq::sockopt::linger, 0);
-    publisher_.set(zmq::sockopt::sndhwm, 100000);
+    publisher_.set(zmq::sockopt::sndhwm, proto::kQueuedMessages);
     if (!options.curve_key.empty()) {
         const proto::Keypair own = proto::read_secret_key(options.curve_key);
         auth_ = std::make_unique<Authenticator>(ctx_, options.allow);

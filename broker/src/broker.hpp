@@ -10,6 +10,7 @@
 #include "peer_log.hpp"
 #include "run.hpp"
 
+#include "loads/proto/limits.hpp"
 #include "loads/proto/wire.hpp"
 
 #include <atomic>
@@ -29,8 +30,8 @@ struct Options {
     std::string frontend = "tcp://127.0.0.1:7780";
     std::string backend = "tcp://127.0.0.1:7781";
     std::string publisher = "tcp://127.0.0.1:7782";
-    std::chrono::milliseconds heartbeat{1000};
-    std::chrono::milliseconds liveness{5000};
+    std::chrono::milliseconds heartbeat = proto::kDefaultHeartbeat;
+    std::chrono::milliseconds liveness = proto::kDefaultLiveness;
     std::chrono::milliseconds prepare_timeout{30000};
     // A merged batch reaches PUB at most this long after the previous snapshot.
     std::chrono::milliseconds publish_interval{50};

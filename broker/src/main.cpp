@@ -30,11 +30,17 @@ std::chrono::milliseconds parse_ms(const std::string& text, const char* flag) {
         throw CLI::ValidationError(flag, d ? "must be at least 10ms" : d.error);
     return std::chrono::duration_cast<std::chrono::milliseconds>(d.value);
 }
+
+// A default as the flag takes it: "1s", "50ms".
+std::string ms_text(std::chrono::milliseconds d) {
+    return d.count() % 1000 == 0 ? std::to_string(d.count() / 1000) + "s" : std::to_string(d.count()) + "ms";
+}
 }  // namespace
 
 int main(int argc, char** argv) {
     loads::broker::Options o;
-    std::string heartbeat = "1s", liveness = "5s", prepare_timeout = "30s", publish = "50ms", level = "info";
+    std::string heartbeat = ms_text(o.heartbeat), liveness = ms_text(o.liveness);
+    std::string prepare_timeout = ms_text(o.prepare_timeout), publish = ms_text(o.publish_interval), level = "info";
     CLI::App app{"loads-broker: drives loads agents and republishes their merged results"};
     app.set_version_flag("--version", "loads-broker " LOADS_VERSION);
     app.add_option("--frontend", o.frontend, "Runners connect here (ROUTER)")->capture_default_str();

@@ -1,6 +1,7 @@
 #include "loads/dashboard/feed.hpp"
 
 #include "loads/log.hpp"
+#include "loads/proto/limits.hpp"
 #include "loads/proto/wire.hpp"
 
 #include <zmq.h>
@@ -48,8 +49,8 @@ void Feed::run_once() {
     zmq::context_t ctx(1);
     zmq::socket_t sub(ctx, zmq::socket_type::sub);
     sub.set(zmq::sockopt::linger, 0);
-    sub.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(proto::kMaxBodySize + 1024));
-    sub.set(zmq::sockopt::rcvhwm, 100000);
+    sub.set(zmq::sockopt::maxmsgsize, proto::kMaxMessageSize);
+    sub.set(zmq::sockopt::rcvhwm, proto::kQueuedMessages);
     sub.set(zmq::sockopt::subscribe, "run.");
     sub.set(zmq::sockopt::subscribe, "cluster");
     // The handshake tells us when the subscription is on its way to the

@@ -1,5 +1,7 @@
 #include "loads/proto/wire.hpp"
 
+#include "loads/proto/limits.hpp"
+
 namespace loads::proto {
 
 bool send(zmq::socket_t& dealer, const Message& m) { return send(dealer, encode(m)); }
@@ -78,9 +80,9 @@ zmq::socket_t make_router(zmq::context_t& ctx) {
     s.set(zmq::sockopt::linger, 0);
     s.set(zmq::sockopt::router_mandatory, 1);  // sending to a gone peer fails instead of vanishing
     s.set(zmq::sockopt::router_handover, 1);   // a reconnecting agent takes its id back
-    s.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(kMaxBodySize + 1024));
-    s.set(zmq::sockopt::sndhwm, 100000);
-    s.set(zmq::sockopt::rcvhwm, 100000);
+    s.set(zmq::sockopt::maxmsgsize, kMaxMessageSize);
+    s.set(zmq::sockopt::sndhwm, kQueuedMessages);
+    s.set(zmq::sockopt::rcvhwm, kQueuedMessages);
     return s;
 }
 
@@ -88,9 +90,9 @@ zmq::socket_t make_dealer(zmq::context_t& ctx, const std::string& routing_id) {
     zmq::socket_t s(ctx, zmq::socket_type::dealer);
     s.set(zmq::sockopt::linger, 1000);  // give a last FINISHED a second to leave
     if (!routing_id.empty()) s.set(zmq::sockopt::routing_id, routing_id);
-    s.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(kMaxBodySize + 1024));
-    s.set(zmq::sockopt::sndhwm, 100000);
-    s.set(zmq::sockopt::rcvhwm, 100000);
+    s.set(zmq::sockopt::maxmsgsize, kMaxMessageSize);
+    s.set(zmq::sockopt::sndhwm, kQueuedMessages);
+    s.set(zmq::sockopt::rcvhwm, kQueuedMessages);
     s.set(zmq::sockopt::reconnect_ivl, 100);
     s.set(zmq::sockopt::reconnect_ivl_max, 1000);
     return s;

@@ -25,6 +25,9 @@ inline constexpr std::uint32_t kVersion = 2;
 // Frames larger than this are refused before decoding (test libraries ride in
 // SUBMIT and PREPARE, hence the size).
 inline constexpr std::size_t kMaxBodySize = 128u << 20;
+// ZeroMQ's maxmsgsize on every socket of the protocol: a body at most, with
+// room for the rest of its frame; the socket drops a larger message unread.
+inline constexpr std::int64_t kMaxMessageSize = static_cast<std::int64_t>(kMaxBodySize) + 1024;
 // msgpack values (each element of an array, each key and value of a map) one
 // body may declare: no more than its bytes (every value takes at least one),
 // nor than this, which keeps a decoded body under ~200 MB of objects however
