@@ -182,255 +182,283 @@ std::string no_broker(const Options& options, proto::HandshakeWatch& handshake) 
 
 }  // namespace
 
-Report run_cluster(const Options& options, Interrupts& interrupts) {
-    zmq::context_t ctx(1);
-    // The run as it goes to the broker, made before anything else: one too
-    // large for a message would be refused by the broker's size limit and look
-    // like a lost broker.
-    proto::Frames submit_frames;
-    {
-        proto::Submit submit;
-        submit.spec = options.spec;
-        submit.test = options.test_argument;
-        submit.agents = options.agents;
-        submit.wait = options.wait_for_agents;
-        submit.show_url = options.show_url;
-        // A library test ships its library.
-        if (options.spec.test.kind == TestSpec::Kind::library)
-            submit.library = read_library(options.spec.test.library_path);
-        submit.data = read_data_files(options.spec.data, submit.library ? submit.library->bytes.size() : 0);
-        submit_frames = proto::encode(submit);
-        if (submit_frames.body.size() > proto::kMaxBodySize)
-            throw UsageError(too_large_for_a_message(submit_frames.body.size(), options.spec.test.body.size()));
+namespace {
+
+// The run as it goes to the broker, made before anything else: one too large
+// for a message would be refused by the broker's size limit and look like a
+// lost broker.
+proto::Frames submit_frames(const Options& options) {
+    proto::Submit submit;
+    submit.spec = options.spec;
+    submit.test = options.test_argument;
+    submit.agents = options.agents;
+    submit.wait = options.wait_for_agents;
+    submit.show_url = options.show_url;
+    // A library test ships its library.
+    if (options.spec.test.kind == TestSpec::Kind::library) submit.library = read_library(options.spec.test.library_path);
+    submit.data = read_data_files(options.spec.data, submit.library ? submit.library->bytes.size() : 0);
+    auto frames = proto::encode(submit);
+    if (frames.body.size() > proto::kMaxBodySize)
+        throw UsageError(too_large_for_a_message(frames.body.size(), options.spec.test.body.size()));
+    return frames;
+}
+
+// One run on the cluster, from SUBMIT to the merged summary: the dialog with
+// the broker on a DEALER, live progress from its PUB, and re-attaching when
+// the broker goes silent.
+class ClusterRun {
+public:
+    ClusterRun(const Options& options, Interrupts& interrupts)
+        : options_(options), interrupts_(interrupts), sub_(ctx_, zmq::socket_type::sub),
+          bar_(stdout, !options.quiet && options.output == OutputFormat::text), series_(options.spec.interval),
+          watch_(options.thresholds, options.abort_on_fail, options.spec.plan.open()) {
+        progress_.cycles = static_cast<std::uint32_t>(options.spec.plan.cycles.size());
+    }
+    ~ClusterRun() { interrupts_.on_interrupt(nullptr); }
+    ClusterRun(const ClusterRun&) = delete;
+    ClusterRun& operator=(const ClusterRun&) = delete;
+
+    Report run() {
+        auto frames = submit_frames(options_);
+        connect_dealer();
+        // 1. Who is there, and where does it publish?
+        status_ = ask_status(dealer_, broker_timeout(options_));
+        if (!status_) throw UsageError(no_broker(options_, *handshake_));
+        // 2. Connect the SUB now so it is up by the time the run starts;
+        // subscribe once the run has an id.
+        sub_.set(zmq::sockopt::linger, 0);
+        sub_.set(zmq::sockopt::rcvhwm, proto::kQueuedMessages);
+        sub_.set(zmq::sockopt::maxmsgsize, proto::kMaxMessageSize);
+        proto::set_curve_client(sub_, options_.curve);
+        sub_.connect(proto::endpoint_for_peer(status_->publisher, host_of(options_.broker)));
+        // 3. The run: from here Ctrl-C stops it (STOP, then its summary).
+        interrupts_.on_interrupt([this] { stop_requested_.store(true); });
+        if (!proto::send(dealer_, frames)) throw std::runtime_error("cannot send the run to the broker at " + options_.broker);
+        frames = {};  // the bytes are queued; free ours
+        // The broker's own --liveness (from STATUS) when it is longer: a
+        // broker on a slow link told to wait 20 s is not given up after 5.
+        liveness_ = std::max({Duration(proto::kRunnerMinLiveness), broker_timeout(options_),
+                              Duration(milliseconds(status_->liveness_ms))});
+        // How long a run's runner keeps trying to re-attach to a broker that
+        // went silent (it may restart and learn the run back from its agents).
+        reattach_for_ = std::max<Duration>(proto::kMinReattach, proto::kReattachLivenesses * liveness_);
+        last_heard_ = Clock::now();
+        while (!summary_) {
+            if (stop_requested_.load() && !stop_sent_ && !run_.empty()) stop_sent_ = proto::send(dealer_, proto::Stop{run_});
+            zmq::pollitem_t items[] = {{dealer_.handle(), 0, ZMQ_POLLIN, 0}, {sub_.handle(), 0, ZMQ_POLLIN, 0}};
+            zmq::poll(items, 2, kPollStep);
+            if (items[1].revents & ZMQ_POLLIN) read_published();
+            while (auto m = receive(dealer_))
+                if (on_broker_message(*m)) break;
+            if (!summary_) check_liveness();
+        }
+        if (!summary_->error.empty()) {
+            if (bar_.active()) std::fputc('\n', stdout);
+            throw std::runtime_error(summary_->error);
+        }
+        // 4. The merged summary as a report.
+        return report();
     }
 
-    zmq::socket_t dealer;
-    std::unique_ptr<proto::HandshakeWatch> handshake;
+private:
     // A fresh connection to the broker (again after it went silent: a socket
     // of its own, nothing of the old one's queue goes to the new broker).
-    auto connect_dealer = [&] {
-        handshake.reset();
-        dealer = proto::make_dealer(ctx, "");
+    void connect_dealer() {
+        handshake_.reset();
+        dealer_ = proto::make_dealer(ctx_, "");
         // Every send is followed by waiting for its answer: nothing to flush at exit.
-        dealer.set(zmq::sockopt::linger, 0);
-        proto::set_curve_client(dealer, options.curve);
-        handshake = std::make_unique<proto::HandshakeWatch>(ctx, dealer, options.curve.enabled());
-        dealer.connect(options.broker);
-    };
-    connect_dealer();
+        dealer_.set(zmq::sockopt::linger, 0);
+        proto::set_curve_client(dealer_, options_.curve);
+        handshake_ = std::make_unique<proto::HandshakeWatch>(ctx_, dealer_, options_.curve.enabled());
+        dealer_.connect(options_.broker);
+    }
 
-    // 1. Who is there, and where does it publish?
-    auto status = ask_status(dealer, broker_timeout(options));
-    if (!status) throw UsageError(no_broker(options, *handshake));
-    const std::string publisher = proto::endpoint_for_peer(status->publisher, host_of(options.broker));
-
-
-    // 3. Connect the SUB now so it is up by the time the run starts; subscribe
-    // once the run has an id.
-    zmq::socket_t sub(ctx, zmq::socket_type::sub);
-    sub.set(zmq::sockopt::linger, 0);
-    sub.set(zmq::sockopt::rcvhwm, proto::kQueuedMessages);
-    sub.set(zmq::sockopt::maxmsgsize, proto::kMaxMessageSize);
-    proto::set_curve_client(sub, options.curve);
-    sub.connect(publisher);
-
-    std::atomic<bool> stop_requested{false};
-    interrupts.on_interrupt([&stop_requested] { stop_requested.store(true); });
-    struct Unhook {
-        Interrupts& i;
-        ~Unhook() { i.on_interrupt(nullptr); }
-    } unhook{interrupts};
-
-    if (!proto::send(dealer, submit_frames))
-        throw std::runtime_error("cannot send the run to the broker at " + options.broker);
-    submit_frames = {};  // the bytes are queued; free ours
-
-    // The broker's own --liveness (from STATUS) when it is longer: a broker
-    // on a slow link told to wait 20 s is not given up after 5.
-    const Duration liveness =
-        std::max({Duration(proto::kRunnerMinLiveness), broker_timeout(options),
-                  Duration(milliseconds(status->liveness_ms))});
-    // How long a run's runner keeps trying to re-attach to a broker that
-    // went silent (it may restart and learn the run back from its agents).
-    const Duration reattach_for = std::max<Duration>(proto::kMinReattach, proto::kReattachLivenesses * liveness);
-    auto last_heard = Clock::now();
-    std::optional<Clock::time_point> reattaching;  // since when
-    Clock::time_point last_attach{};
-    std::string run;  // id, once SUBMITTED came
-    auto check_liveness = [&](const ProgressBar& bar) {
+    void check_liveness() {
         const auto now = Clock::now();
-        if (now - last_heard <= liveness) return;
-        if (run.empty())
-            throw std::runtime_error("lost the broker at " + options.broker + ": no message for " +
-                                     seconds_text(liveness) + " s");
-        if (!reattaching) {
-            reattaching = now;
-            warn_line(bar, "lost the broker at " + options.broker + " (no message for " + seconds_text(liveness) +
-                               " s): re-attaching to run " + run + "...");
+        if (now - last_heard_ <= liveness_) return;
+        if (run_.empty())
+            throw std::runtime_error("lost the broker at " + options_.broker + ": no message for " +
+                                     seconds_text(liveness_) + " s");
+        if (!reattaching_) {
+            reattaching_ = now;
+            warn_line(bar_, "lost the broker at " + options_.broker + " (no message for " + seconds_text(liveness_) +
+                                " s): re-attaching to run " + run_ + "...");
         }
-        if (now - *reattaching > reattach_for)
-            throw std::runtime_error("lost the broker at " + options.broker + ": run " + run +
-                                     " could not be re-attached within " + seconds_text(reattach_for) + " s");
-        if (now - last_attach >= proto::kRetryEvery) {
-            last_attach = now;
+        if (now - *reattaching_ > reattach_for_)
+            throw std::runtime_error("lost the broker at " + options_.broker + ": run " + run_ +
+                                     " could not be re-attached within " + seconds_text(reattach_for_) + " s");
+        if (now - last_attach_ >= proto::kRetryEvery) {
+            last_attach_ = now;
             connect_dealer();
-            proto::send(dealer, proto::Attach{run});
+            proto::send(dealer_, proto::Attach{run_});
         }
-    };
-
-    ProgressBar bar(stdout, !options.quiet && options.output == OutputFormat::text);
-    Progress progress;
-    progress.cycles = static_cast<std::uint32_t>(options.spec.plan.cycles.size());
-    std::uint64_t errors = 0;
-    SeriesBuilder series(options.spec.interval);
-    AbortWatch watch(options.thresholds, options.abort_on_fail, options.spec.plan.open());
-
-    bool started = false;          // SUBMITTED with agents came
-    bool stop_sent = false;
-    std::vector<std::string> live_events;
-    std::optional<proto::RunSummary> summary;
-
-    while (!summary) {
-        if (stop_requested.load() && !stop_sent && !run.empty()) {
-            stop_sent = proto::send(dealer, proto::Stop{run});
-        }
-
-        zmq::pollitem_t items[] = {
-            {dealer.handle(), 0, ZMQ_POLLIN, 0},
-            {sub.handle(), 0, ZMQ_POLLIN, 0},
-        };
-        zmq::poll(items, 2, kPollStep);
-
-        // Live progress from PUB.
-        if (items[1].revents & ZMQ_POLLIN) {
-            for (int i = 0; i < 256; ++i) {
-                auto frames = proto::recv_frames(sub);
-                if (frames.empty()) break;
-                if (frames.size() != 2) continue;
-                try {
-                    auto m = proto::decode_published(frames[0].to_string_view(), frames[1].to_string_view());
-                    if (auto* s = std::get_if<proto::Snapshot>(&m); s && s->run == run) {
-                        progress.hits_done = s->hits_done;
-                        progress.hits_total = s->hits_total;
-                        progress.elapsed = s->elapsed;
-                        progress.duration_total = s->duration_total;
-                        progress.cycle = s->cycle;
-                        progress.users_alive = s->users;
-                        progress.users_busy = s->users_busy;
-                        errors += s->delta.errors + s->delta.failures;
-                        series.add(s->elapsed, s->cycle, s->delta, s->users, s->users_busy);
-                        bar.update(progress, errors);
-                        // --abort-on-fail: on the running merged totals; stop
-                        // the run as Ctrl-C does.
-                        if (watch.add(s->delta, s->elapsed)) {
-                            warn_line(bar, "stopping: " + watch.describe() + " (--abort-on-fail)");
-                            stop_requested.store(true);
-                        }
-                    }
-                    // Run events come on the DEALER too; the PUB copy is for other watchers.
-                } catch (const proto::ProtoError& e) {
-                    get_logger("runner")->debug("bad published message: {}", e.what());
-                }
-            }
-        }
-
-        // The dialog with the broker.
-        while (auto m = receive(dealer)) {
-            if (auto* e = std::get_if<proto::Error>(&*m); e && reattaching && e->code == "unknown-run")
-                continue;  // a restarted broker that has not learned the run back yet: keep asking
-            last_heard = Clock::now();
-            if (auto* s = std::get_if<proto::Submitted>(&*m); s && reattaching && s->run == run) {
-                warn_line(bar, "re-attached to run " + run + " after " +
-                                   seconds_text(Clock::now() - *reattaching + liveness) + " s without the broker");
-                reattaching.reset();
-                live_events.push_back("the runner lost the broker and re-attached to the run");
-                continue;
-            }
-            if (auto* s = std::get_if<proto::Submitted>(&*m)) {
-                if (run.empty()) {
-                    run = s->run;
-                    sub.set(zmq::sockopt::subscribe, "run." + run + ".");
-                }
-                if (s->agents.empty()) {
-                    if (!started) std::cerr << "waiting for " << options.agents << " agents...\n";
-                } else if (!started) {
-                    started = true;
-                    std::string names;
-                    for (const auto& a : s->agents) names += (names.empty() ? "" : ", ") + a;
-                    get_logger("runner")->info("run {} on agents {}", run, names);
-                }
-            } else if (auto* e = std::get_if<proto::Error>(&*m)) {
-                if (run.empty()) throw UsageError(e->message.empty() ? e->code : e->message);
-                throw std::runtime_error("the broker: " + (e->message.empty() ? e->code : e->message));
-            } else if (auto* ev = std::get_if<proto::RunEvent>(&*m)) {
-                if (ev->event == "agent-lost" || ev->event == "gap" || ev->event == "agent-rejoined") {
-                    live_events.push_back(ev->message);
-                    warn_line(bar, ev->message);
-                }
-            } else if (auto* f = std::get_if<proto::RunFinished>(&*m)) {
-                if (run.empty() || f->summary.run == run || f->summary.run.empty()) {
-                    summary = std::move(f->summary);
-                    break;
-                }
-            } else if (std::holds_alternative<proto::Heartbeat>(*m)) {
-                // Answered, so the broker knows we are still here: a run
-                // waiting for agents is dropped once its runner goes away.
-                proto::send(dealer, proto::Heartbeat{"", run});
-            }
-            // Anything else: liveness only.
-        }
-        if (!summary) check_liveness(bar);
     }
 
-    if (!summary->error.empty()) {
-        if (bar.active()) std::fputc('\n', stdout);
-        throw std::runtime_error(summary->error);
+    // Live progress from the PUB (run events come on the DEALER too; the
+    // PUB copy is for other watchers).
+    void read_published() {
+        for (int i = 0; i < 256; ++i) {
+            auto frames = proto::recv_frames(sub_);
+            if (frames.empty()) break;
+            if (frames.size() != 2) continue;
+            try {
+                auto m = proto::decode_published(frames[0].to_string_view(), frames[1].to_string_view());
+                if (auto* s = std::get_if<proto::Snapshot>(&m); s && s->run == run_) on_snapshot(*s);
+            } catch (const proto::ProtoError& e) {
+                get_logger("runner")->debug("bad published message: {}", e.what());
+            }
+        }
     }
 
-    // 5. The merged summary as a report.
-    Report report;
-    report.result.started = std::chrono::system_clock::time_point(milliseconds(summary->started_ms));
-    report.result.elapsed = summary->elapsed;
-    for (const auto& c : summary->cycles) report.result.cycles.push_back(to_cycle(c));
-    report.result.total = std::move(summary->total);
-    report.result.stopped = summary->stopped;
-    report.events = std::move(summary->events);
-    for (auto& e : live_events)
-        if (std::find(report.events.begin(), report.events.end(), e) == report.events.end())
-            report.events.push_back(std::move(e));
-    report.incomplete = summary->incomplete;
-    report.agent_ids = summary->agents;
+    void on_snapshot(const proto::Snapshot& s) {
+        progress_.hits_done = s.hits_done;
+        progress_.hits_total = s.hits_total;
+        progress_.elapsed = s.elapsed;
+        progress_.duration_total = s.duration_total;
+        progress_.cycle = s.cycle;
+        progress_.users_alive = s.users;
+        progress_.users_busy = s.users_busy;
+        errors_ += s.delta.errors + s.delta.failures;
+        series_.add(s.elapsed, s.cycle, s.delta, s.users, s.users_busy);
+        bar_.update(progress_, errors_);
+        // --abort-on-fail: on the running merged totals; stop the run as Ctrl-C does.
+        if (watch_.add(s.delta, s.elapsed)) {
+            warn_line(bar_, "stopping: " + watch_.describe() + " (--abort-on-fail)");
+            stop_requested_.store(true);
+        }
+    }
+
+    // The dialog with the broker; true once the summary is in.
+    bool on_broker_message(proto::Message& m) {
+        if (auto* e = std::get_if<proto::Error>(&m); e && reattaching_ && e->code == "unknown-run")
+            return false;  // a restarted broker that has not learned the run back yet: keep asking
+        last_heard_ = Clock::now();
+        if (auto* s = std::get_if<proto::Submitted>(&m); s && reattaching_ && s->run == run_) {
+            warn_line(bar_, "re-attached to run " + run_ + " after " +
+                                seconds_text(Clock::now() - *reattaching_ + liveness_) + " s without the broker");
+            reattaching_.reset();
+            live_events_.push_back("the runner lost the broker and re-attached to the run");
+            return false;
+        }
+        if (auto* s = std::get_if<proto::Submitted>(&m)) {
+            on_submitted(*s);
+        } else if (auto* e = std::get_if<proto::Error>(&m)) {
+            if (run_.empty()) throw UsageError(e->message.empty() ? e->code : e->message);
+            throw std::runtime_error("the broker: " + (e->message.empty() ? e->code : e->message));
+        } else if (auto* ev = std::get_if<proto::RunEvent>(&m)) {
+            if (ev->event == "agent-lost" || ev->event == "gap" || ev->event == "agent-rejoined") {
+                live_events_.push_back(ev->message);
+                warn_line(bar_, ev->message);
+            }
+        } else if (auto* f = std::get_if<proto::RunFinished>(&m)) {
+            if (run_.empty() || f->summary.run == run_ || f->summary.run.empty()) {
+                summary_ = std::move(f->summary);
+                return true;
+            }
+        } else if (std::holds_alternative<proto::Heartbeat>(m)) {
+            // Answered, so the broker knows we are still here: a run waiting
+            // for agents is dropped once its runner goes away.
+            proto::send(dealer_, proto::Heartbeat{"", run_});
+        }
+        // Anything else: liveness only.
+        return false;
+    }
+
+    void on_submitted(const proto::Submitted& s) {
+        if (run_.empty()) {
+            run_ = s.run;
+            sub_.set(zmq::sockopt::subscribe, "run." + run_ + ".");
+        }
+        if (s.agents.empty()) {
+            if (!started_) std::cerr << "waiting for " << options_.agents << " agents...\n";
+        } else if (!started_) {
+            started_ = true;
+            std::string names;
+            for (const auto& a : s.agents) names += (names.empty() ? "" : ", ") + a;
+            get_logger("runner")->info("run {} on agents {}", run_, names);
+        }
+    }
+
+    Report report() {
+        proto::RunSummary& summary = *summary_;
+        Report report;
+        report.result.started = std::chrono::system_clock::time_point(milliseconds(summary.started_ms));
+        report.result.elapsed = summary.elapsed;
+        for (const auto& c : summary.cycles) report.result.cycles.push_back(to_cycle(c));
+        report.result.total = std::move(summary.total);
+        report.result.stopped = summary.stopped;
+        report.events = std::move(summary.events);
+        for (auto& e : live_events_)
+            if (std::find(report.events.begin(), report.events.end(), e) == report.events.end())
+                report.events.push_back(std::move(e));
+        report.incomplete = summary.incomplete;
+        report.agent_ids = summary.agents;
+        report.agent_hosts = agent_hosts(report.agent_ids);
+        report.agents = options_.agents;
+        report.series = series_.finish(summary.elapsed);
+        report.aborted = watch_.fired();
+
+        progress_.elapsed = std::max(progress_.elapsed, summary.elapsed);
+        if (!summary.stopped) {
+            progress_.hits_done = report.result.total.hits;
+            if (progress_.hits_total) progress_.hits_total = std::max(*progress_.hits_total, progress_.hits_done);
+            if (progress_.duration_total) progress_.elapsed = std::max(progress_.elapsed, *progress_.duration_total);
+        }
+        bar_.finish(progress_, report.result.total.errors + report.result.total.failures);
+        return report;
+    }
+
     // Where each agent ran, from the broker's registry: asked again now for
     // agents that joined after the start (--wait); an agent lost since is
     // still in the first answer.
-    std::optional<proto::Status> now_status;
-    try {
-        now_status = ask_status(dealer, std::min<Duration>(broker_timeout(options), std::chrono::seconds(2)));
-    } catch (const std::exception&) {
-        // The first answer will do: the run's figures are what matter here.
-    }
-    for (const auto& id : report.agent_ids) {
-        Report::AgentHost h{id, "", "", 0, 0};
-        for (const proto::Status* st : {now_status ? &*now_status : nullptr, &*status}) {
-            if (!st || !h.host.empty()) continue;
-            for (const auto& a : st->agents)
-                if (a.agent.id == id) h = {id, a.agent.host, a.agent.version, a.agent.pid, a.agent.threads};
+    std::vector<Report::AgentHost> agent_hosts(const std::vector<std::string>& ids) {
+        std::optional<proto::Status> now_status;
+        try {
+            now_status = ask_status(dealer_, std::min<Duration>(broker_timeout(options_), std::chrono::seconds(2)));
+        } catch (const std::exception&) {
+            // The first answer will do: the run's figures are what matter here.
         }
-        report.agent_hosts.push_back(std::move(h));
+        std::vector<Report::AgentHost> hosts;
+        for (const auto& id : ids) {
+            Report::AgentHost h{id, "", "", 0, 0};
+            for (const proto::Status* st : {now_status ? &*now_status : nullptr, &*status_}) {
+                if (!st || !h.host.empty()) continue;
+                for (const auto& a : st->agents)
+                    if (a.agent.id == id) h = {id, a.agent.host, a.agent.version, a.agent.pid, a.agent.threads};
+            }
+            hosts.push_back(std::move(h));
+        }
+        return hosts;
     }
-    report.agents = options.agents;
-    report.series = series.finish(summary->elapsed);
-    report.aborted = watch.fired();
 
-    progress.elapsed = std::max(progress.elapsed, summary->elapsed);
-    if (!summary->stopped) {
-        progress.hits_done = report.result.total.hits;
-        if (progress.hits_total) progress.hits_total = std::max(*progress.hits_total, progress.hits_done);
-        if (progress.duration_total) progress.elapsed = std::max(progress.elapsed, *progress.duration_total);
-    }
-    bar.finish(progress, report.result.total.errors + report.result.total.failures);
-    return report;
-}
+    const Options& options_;
+    Interrupts& interrupts_;
+    zmq::context_t ctx_{1};
+    zmq::socket_t dealer_;
+    std::unique_ptr<proto::HandshakeWatch> handshake_;
+    zmq::socket_t sub_;
+    std::optional<proto::Status> status_;
+    std::atomic<bool> stop_requested_{false};
+    bool stop_sent_ = false;
+    bool started_ = false;  // SUBMITTED with agents came
+    std::string run_;       // id, once SUBMITTED came
+    Duration liveness_{};
+    Duration reattach_for_{};
+    Clock::time_point last_heard_{};
+    std::optional<Clock::time_point> reattaching_;  // since when
+    Clock::time_point last_attach_{};
+    ProgressBar bar_;
+    Progress progress_;
+    std::uint64_t errors_ = 0;
+    SeriesBuilder series_;
+    AbortWatch watch_;
+    std::vector<std::string> live_events_;
+    std::optional<proto::RunSummary> summary_;
+};
+
+}  // namespace
+
+Report run_cluster(const Options& options, Interrupts& interrupts) { return ClusterRun(options, interrupts).run(); }
 
 int cluster_status(const Options& options) {
     zmq::context_t ctx(1);
