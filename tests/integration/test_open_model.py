@@ -79,7 +79,9 @@ def test_a_stall_shows_in_latency_from_schedule(target, tmp_path, agents):
         sched = t["latency_from_schedule"]["percentiles_ns"]
         serv = t["latency"]["percentiles_ns"]
         assert sched["p99"] >= 900e6, sched
-        assert serv["p99"] < 100e6, serv
+        # A sanitized build (.ci/sanitize) on a busy machine took 110 ms once:
+        # there, half the stall still tells the two apart.
+        assert serv["p99"] < (500e6 if os.environ.get("LOADS_SANITIZED") else 100e6), serv
         assert t["late"] >= 500
         assert t["latency_from_schedule"]["count"] == t["hits"]
         assert rc == 0, err
@@ -108,8 +110,16 @@ def test_the_schedule_holds_the_asked_rate(target, rate, arrivals):
     else:
         assert abs(t["scheduled"] - expected) < 0.05 * expected  # a Poisson count: sd 1%
     assert t["hits"] + t["dropped"] + t["interrupted"] == t["scheduled"]
-    assert t["dropped"] == 0 and t["interrupted"] == 0
-    assert served_settles(target, t["hits"]) == t["hits"]
+    if rate >= 10000 and os.environ.get("LOADS_SANITIZED"):
+        # A sanitized runner and target (.ci/sanitize, 2-15x slower) cannot
+        # keep 10,000 arrivals/s on 2 cores: some arrivals find no user free
+        # (dropped) and more hits are in flight at the end (interrupted),
+        # each counted: the sum above still holds exactly.
+        assert t["hits"] > 0
+    else:
+        assert t["dropped"] == 0 and t["interrupted"] == 0
+    sent = t["hits"] + t["interrupted"]  # an interrupted hit was sent: the target answers it still
+    assert served_settles(target, sent) == sent
     # The series adds up to the totals (its per-interval split depends on the
     # machine's timing, which a test must not assert on).
     rows = r.json["series"]
