@@ -126,7 +126,8 @@ def test_the_schedule_holds_the_asked_rate(target, rate, arrivals):
     assert sum(row["scheduled"] for row in rows) == t["scheduled"]
     assert sum(row["hits"] for row in rows) == t["hits"]
     assert 4 <= len(rows) <= 7
-    assert r.rc == 0, r.stderr
+    lost = t["dropped"] + t["interrupted"]  # 0 but under LOADS_SANITIZED (above)
+    assert r.rc == (1 if lost else 0), r.stderr  # docs/report.md: a lost hit makes it 1
 
 
 def test_a_ramp_schedules_the_area_under_the_rate(target):
