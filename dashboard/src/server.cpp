@@ -43,6 +43,9 @@ constexpr std::size_t kMaxQueued = 16;      // updates waiting for one browser
 constexpr std::size_t kMaxClients = 256;    // WebSocket clients at once
 constexpr std::size_t kMaxRequestBody = 8192;
 constexpr auto kHttpTimeout = std::chrono::seconds(30);
+// stop(): how long the connections' coroutines get to finish once their
+// sockets are closed (they do at once; this bounds a bug, logged).
+constexpr auto kStopGrace = std::chrono::seconds(5);
 
 using Shared = std::shared_ptr<const std::string>;
 
@@ -82,6 +85,11 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     asio::steady_timer ticker{io};
     std::chrono::milliseconds interval;
     std::set<std::shared_ptr<Client>> clients;
+    // Every connection's stream (HTTP and WebSocket alike), for stop() to
+    // close: a coroutine waiting on one then finishes.
+    std::set<beast::tcp_stream*> streams;
+    std::size_t coroutines = 0;       // spawned and not finished
+    asio::steady_timer grace{io};     // stop(): bounds the wait for them
     std::thread thread;
     std::string bound;
     bool stopping = false;
@@ -89,10 +97,15 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
 
     Impl(Board& b, std::chrono::milliseconds i) : board(b), interval(i) {}
 
+    // A coroutine of the server's, counted: stop() lets the io_context run
+    // until every one has finished, so that none is left suspended (its
+    // stack and what it holds, this Impl included, would never be freed).
     template <class F>
     void go(F&& f) {
+        ++coroutines;
         asio::spawn(io, std::allocator_arg, boost::context::fixedsize_stack(256 * 1024), std::forward<F>(f),
-                    [](std::exception_ptr e) {
+                    [this](std::exception_ptr e) {
+                        if (--coroutines == 0 && stopping) grace.cancel();
                         if (!e) return;
                         try {
                             std::rethrow_exception(e);
@@ -100,6 +113,41 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
                             get_logger("dashboard")->warn("connection ended: {}", x.what());
                         }
                     });
+    }
+
+    // Registers a connection's stream for stop() while it lives.
+    struct Tracked {
+        Impl& impl;
+        beast::tcp_stream* stream;
+        Tracked(Impl& i, beast::tcp_stream& s) : impl(i), stream(&s) { impl.streams.insert(stream); }
+        ~Tracked() { impl.streams.erase(stream); }
+        Tracked(const Tracked&) = delete;
+        Tracked& operator=(const Tracked&) = delete;
+    };
+
+    // On the server's thread: no new work; the acceptor, the ticker and every
+    // connection closed, so that each coroutine's pending operation completes
+    // (aborted) and the coroutine returns; io.run() then returns by itself,
+    // out of work. If some coroutine were still waiting after kStopGrace, the
+    // io_context is stopped anyway (and that coroutine leaked), logged.
+    void shut() {
+        stopping = true;
+        error_code ec;
+        acceptor.close(ec);
+        ticker.cancel();
+        for (auto& c : clients) {
+            c->closed = true;
+            c->queue.clear();
+        }
+        clients.clear();
+        for (auto* s : streams) s->socket().close(ec);
+        if (coroutines == 0) return;
+        grace.expires_after(kStopGrace);
+        grace.async_wait([this](error_code e) {
+            if (e) return;  // every coroutine finished
+            get_logger("dashboard")->error("server: {} connection(s) did not end on stop", coroutines);
+            io.stop();
+        });
     }
 
     void bind(const std::string& listen) {
@@ -234,6 +282,8 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     }
 
     void serve(beast::tcp_stream stream, asio::yield_context yield) {
+        if (stopping) return;
+        Tracked tracked(*this, stream);
         beast::flat_buffer buf;
         for (;;) {
             http::request_parser<http::string_body> parser;
@@ -250,6 +300,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
             if (websocket::is_upgrade(req)) {
                 if (path == "/ws" && clients.size() < kMaxClients) {
                     stream.expires_never();
+                    streams.erase(&stream);  // moved from below: the session tracks its own
                     websocket_session(std::move(stream), std::move(req), yield);
                     return;
                 }
@@ -300,11 +351,12 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     void websocket_session(beast::tcp_stream stream, http::request<http::string_body> req,
                            asio::yield_context yield) {
         auto c = std::make_shared<Client>(std::move(stream));
+        Tracked tracked(*this, c->ws.next_layer());
         c->ws.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
         c->ws.read_message_max(4096);
         error_code ec;
         c->ws.async_accept(req, yield[ec]);
-        if (ec) return;
+        if (ec || stopping) return;
         clients.insert(c);
         write_next(c);  // the whole state first
         beast::flat_buffer in;
@@ -335,6 +387,7 @@ std::string Server::address() const { return impl_->bound; }
 
 void Server::flush() {
     auto impl = impl_;
+    if (!impl->thread.joinable()) return;  // stopped: nothing would run it
     asio::post(impl->io, [impl] { impl->push(); });
 }
 
@@ -368,18 +421,7 @@ bool Server::drain(std::chrono::milliseconds timeout) {
 void Server::stop() {
     if (!impl_->thread.joinable()) return;
     auto impl = impl_;
-    asio::post(impl->io, [impl] {
-        impl->stopping = true;
-        error_code ec;
-        impl->acceptor.close(ec);
-        impl->ticker.cancel();
-        for (auto& c : std::set<std::shared_ptr<Impl::Client>>(impl->clients)) {
-            c->closed = true;
-            beast::get_lowest_layer(c->ws).socket().close(ec);
-        }
-        impl->clients.clear();
-        impl->io.stop();
-    });
+    asio::post(impl->io, [impl] { impl->shut(); });
     impl_->thread.join();
 }
 

@@ -79,7 +79,9 @@ def test_a_stall_shows_in_latency_from_schedule(target, tmp_path, agents):
         sched = t["latency_from_schedule"]["percentiles_ns"]
         serv = t["latency"]["percentiles_ns"]
         assert sched["p99"] >= 900e6, sched
-        assert serv["p99"] < 100e6, serv
+        # A sanitized build (.ci/sanitize) on a busy machine took 110 ms once:
+        # there, half the stall still tells the two apart.
+        assert serv["p99"] < (500e6 if os.environ.get("LOADS_SANITIZED") else 100e6), serv
         assert t["late"] >= 500
         assert t["latency_from_schedule"]["count"] == t["hits"]
         assert rc == 0, err
@@ -108,15 +110,24 @@ def test_the_schedule_holds_the_asked_rate(target, rate, arrivals):
     else:
         assert abs(t["scheduled"] - expected) < 0.05 * expected  # a Poisson count: sd 1%
     assert t["hits"] + t["dropped"] + t["interrupted"] == t["scheduled"]
-    assert t["dropped"] == 0 and t["interrupted"] == 0
-    assert served_settles(target, t["hits"]) == t["hits"]
+    if rate >= 10000 and os.environ.get("LOADS_SANITIZED"):
+        # A sanitized runner and target (.ci/sanitize, 2-15x slower) cannot
+        # keep 10,000 arrivals/s on 2 cores: some arrivals find no user free
+        # (dropped) and more hits are in flight at the end (interrupted),
+        # each counted: the sum above still holds exactly.
+        assert t["hits"] > 0
+    else:
+        assert t["dropped"] == 0 and t["interrupted"] == 0
+    sent = t["hits"] + t["interrupted"]  # an interrupted hit was sent: the target answers it still
+    assert served_settles(target, sent) == sent
     # The series adds up to the totals (its per-interval split depends on the
     # machine's timing, which a test must not assert on).
     rows = r.json["series"]
     assert sum(row["scheduled"] for row in rows) == t["scheduled"]
     assert sum(row["hits"] for row in rows) == t["hits"]
     assert 4 <= len(rows) <= 7
-    assert r.rc == 0, r.stderr
+    lost = t["dropped"] + t["interrupted"]  # 0 but under LOADS_SANITIZED (above)
+    assert r.rc == (1 if lost else 0), r.stderr  # docs/report.md: a lost hit makes it 1
 
 
 def test_a_ramp_schedules_the_area_under_the_rate(target):
@@ -200,7 +211,12 @@ def test_every_kind_of_test_runs_open(kind, tmp_path):
 # ---------------------------------------------------------------- no silent loss
 
 def test_hits_in_flight_at_the_deadline_are_interrupted_not_lost(target):
-    r = run_runner(target.url + "/delay?ms=40", "-u", "20", "-d", "1s", "--graceful-stop", "0", "--output", "json")
+    # Under LOADS_SANITIZED (.ci/sanitize) hits of 400 ms: a sanitized runner on
+    # a busy machine was once late by more than 40 ms to its deadline, and the
+    # 20 hits of 40 ms then in flight had all ended (0 interrupted).
+    ms = 400 if os.environ.get("LOADS_SANITIZED") else 40
+    r = run_runner(target.url + f"/delay?ms={ms}", "-u", "20", "-d", "1s", "--graceful-stop", "0",
+                   "--output", "json")
     t = r.json["total"]
     assert t["interrupted"] > 0
     assert served_settles(target, t["hits"] + t["interrupted"]) == t["hits"] + t["interrupted"]

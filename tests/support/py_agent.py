@@ -247,8 +247,11 @@ class UrlTest:
         self.connect_timeout = client["connect_timeout_ns"] / 1e9
         self.max_body = client["max_body"]
 
-    def hit(self, conn, stats, lock):
-        """One hit: raises RequestError (an error) or AssertionError (a failure)."""
+    def hit(self, conn, run):
+        """One hit: raises RequestError (an error) or AssertionError (a failure).
+        Its figures go to run.stats as it is when they are recorded, under
+        run.lock: an interval's RESULT may have taken (and sent) the delta
+        that was current when the request went out."""
         for attempt in (0, 1):
             reused = conn.sock is not None
             t0 = now_ns()
@@ -263,7 +266,8 @@ class UrlTest:
                 if reused and attempt == 0 and e.kind == "reset":
                     continue
                 took = now_ns() - t0
-                with lock:
+                with run.lock:
+                    stats = run.stats
                     stats.c["request_errors"] += 1
                     stats.c["bytes_sent"] += len(self.request)
                     row = stats.label(self.label)
@@ -274,7 +278,8 @@ class UrlTest:
                         row.latency.record(took)
                 raise
         took = now_ns() - t0
-        with lock:
+        with run.lock:
+            stats = run.stats
             stats.c["requests"] += 1
             stats.c["bytes_sent"] += len(self.request)
             stats.c["bytes_received"] += got
@@ -358,7 +363,7 @@ class Run:
             self.busy += 1
         outcome, kind, text = "success", None, None
         try:
-            self.test.hit(conn, self.stats, self.lock)
+            self.test.hit(conn, self)
         except RequestError as e:
             outcome, kind, text = "error", e.kind, str(e)
         except AssertionError as e:
