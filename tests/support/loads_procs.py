@@ -253,4 +253,27 @@ class DashboardProc(Proc):
         line = self.wait_for(lambda l: l.startswith("listening http "))
         self.address = line.split()[2]
         self.url = f"http://{self.address}"
-        self.wait_for(lambda l: l.startswith("subscribed "), timeout=30)
+        try:
+            self.wait_for(lambda l: l.startswith("subscribed "), timeout=30)
+        except AssertionError as e:
+            # Seen twice under a loaded full ctest, never alone: say what the
+            # dashboard knows and which connections it has, for the next time.
+            raise AssertionError(f"{e}\n{self.diagnose(broker)}") from None
+
+    def diagnose(self, broker):
+        """The dashboard's own state and its TCP connections, for a failure."""
+        import urllib.request
+        out = []
+        try:
+            with urllib.request.urlopen(self.url + "/api/state", timeout=3) as r:
+                out.append("api/state: " + r.read(4000).decode(errors="replace"))
+        except Exception as e:  # noqa: BLE001 - a diagnostic: any failure is said
+            out.append(f"api/state: {e!r}")
+        ss = subprocess.run(["ss", "-tnpa"], capture_output=True, text=True).stdout
+        mine = [l for l in ss.splitlines() if f"pid={self.p.pid}," in l]
+        out.append("its sockets:\n  " + "\n  ".join(mine))
+        try:
+            out.append(f"broker connections: {broker.status().get('connections')}")
+        except Exception as e:  # noqa: BLE001
+            out.append(f"broker status: {e!r}")
+        return "\n".join(out)
