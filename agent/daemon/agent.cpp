@@ -94,7 +94,7 @@ std::string check_limits(const Options& o, const RunSpec& spec) {
 
 Agent::Agent(Options o)
     : options_(std::move(o)), cache_(options_.cache_dir.empty() ? default_cache_dir() : options_.cache_dir),
-      pipe_(ctx_, zmq::socket_type::pair) {
+      pipe_(ctx_, zmq::socket_type::pull) {
     if (auto why = cache_.prepare_dir(); !why.empty()) throw std::runtime_error(why);
     info_.host = hostname();
     info_.pid = static_cast<std::uint32_t>(::getpid());
@@ -400,7 +400,11 @@ void Agent::on_start(const proto::Start& s) {
     run_started_ = Clock::now();
     over_time_ = false;
     worker_ = std::thread([this, spec = *spec_, run = run_] {
-        zmq::socket_t pipe(ctx_, zmq::socket_type::pair);
+        // PUSH to the agent's PULL, not PAIR: a PAIR takes one peer at a
+        // time, and the last run's pipe is torn down by ZeroMQ's reaper
+        // thread at its own pace; a new run's connection arriving first
+        // would be refused, and its results (FINISHED too) lost.
+        zmq::socket_t pipe(ctx_, zmq::socket_type::push);
         pipe.set(zmq::sockopt::linger, 0);
         pipe.set(zmq::sockopt::sndhwm, 0);
         pipe.connect(kPipe);

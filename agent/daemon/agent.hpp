@@ -3,7 +3,7 @@
 //
 // The socket thread (serve) owns the DEALER and every protocol decision.
 // The run thread owns the engine's run and talks to the socket thread over
-// an inproc PAIR: encoded RESULT and FINISHED frames, forwarded as they come.
+// an inproc PUSH/PULL pipe: encoded RESULT and FINISHED frames, forwarded as they come.
 #pragma once
 
 #include "library_cache.hpp"
@@ -91,7 +91,7 @@ private:
     std::unique_ptr<proto::HandshakeWatch> handshake_;  // why the broker does not let us in, if it does not
     std::string told_;                                  // the last such reason logged
     bool warned_silence_ = false;                       // said that no WELCOME came
-    zmq::socket_t pipe_;  // PAIR, bound; the run thread connects its end
+    zmq::socket_t pipe_;  // PULL, bound; each run thread connects a PUSH
 
     bool welcomed_ = false;
     std::chrono::milliseconds heartbeat_ = proto::kDefaultHeartbeat, liveness_ = proto::kDefaultLiveness;
