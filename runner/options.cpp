@@ -214,8 +214,7 @@ CommandLine::Impl::Impl() {
 }
 
 void CommandLine::Impl::add_plan_options() {
-    auto& [o, plan, test_arg, timeout, connect_timeout, interval, headers, output, broker_timeout, streams, curve_key,
-           broker_pub, thresholds, data, data_exhausted, params] = v;
+    auto& plan = v.plan;
     const char* g = "Load plan";
     users_opt = app.add_option("-u,--users", plan.users, "Concurrent users per cycle, e.g. 10 or 10:20:30 (closed model, the default)")
         ->group(g)->check(checked(parse_count_list, "USERS"));
@@ -236,8 +235,7 @@ void CommandLine::Impl::add_plan_options() {
 }
 
 void CommandLine::Impl::add_open_model_options() {
-    auto& [o, plan, test_arg, timeout, connect_timeout, interval, headers, output, broker_timeout, streams, curve_key,
-           broker_pub, thresholds, data, data_exhausted, params] = v;
+    auto& plan = v.plan;
     const char* g = "Open model (arrival rate)";
     app.add_option("--rate", plan.rate,
                    "Hits started per second, whatever the server does, per cycle: 500 or 500:1k:2k (with -d); "
@@ -258,8 +256,12 @@ void CommandLine::Impl::add_open_model_options() {
 }
 
 void CommandLine::Impl::add_target_options() {
-    auto& [o, plan, test_arg, timeout, connect_timeout, interval, headers, output, broker_timeout, streams, curve_key,
-           broker_pub, thresholds, data, data_exhausted, params] = v;
+    auto& o = v.o;
+    auto& timeout = v.timeout;
+    auto& connect_timeout = v.connect_timeout;
+    auto& headers = v.headers;
+    auto& streams = v.streams;
+    auto& params = v.params;
     const char* g = "Target";
     app.add_option("--server-url", o.spec.server_url, "Base URL for the relative paths of a test library")->group(g);
     app.add_option("--param", params,
@@ -288,8 +290,8 @@ void CommandLine::Impl::add_target_options() {
 }
 
 void CommandLine::Impl::add_data_options() {
-    auto& [o, plan, test_arg, timeout, connect_timeout, interval, headers, output, broker_timeout, streams, curve_key,
-           broker_pub, thresholds, data, data_exhausted, params] = v;
+    auto& data = v.data;
+    auto& data_exhausted = v.data_exhausted;
     const char* g = "Test data";
     app.add_option("--data", data,
                    "A data file for the test, repeatable: NAME=FILE, a .csv with a header row or a .jsonl "
@@ -302,8 +304,8 @@ void CommandLine::Impl::add_data_options() {
 }
 
 void CommandLine::Impl::add_output_options() {
-    auto& [o, plan, test_arg, timeout, connect_timeout, interval, headers, output, broker_timeout, streams, curve_key,
-           broker_pub, thresholds, data, data_exhausted, params] = v;
+    auto& o = v.o;
+    auto& output = v.output;
     const char* g = "Output";
     app.add_flag("-q,--quiet", o.quiet, "No progress bar")->group(g);
     app.add_option("--output", output, "Report format")->group(g)->check(CLI::IsMember({"text", "json"}));
@@ -320,8 +322,8 @@ void CommandLine::Impl::add_output_options() {
 }
 
 void CommandLine::Impl::add_thresholds_options() {
-    auto& [o, plan, test_arg, timeout, connect_timeout, interval, headers, output, broker_timeout, streams, curve_key,
-           broker_pub, thresholds, data, data_exhausted, params] = v;
+    auto& o = v.o;
+    auto& thresholds = v.thresholds;
     const char* g = "Thresholds (CI)";
     app.add_option("--threshold", thresholds,
                    "Pass/fail criterion, repeatable: 'p95<200ms', 'errors<1%', 'rps>1000', 'GET /cart:p99<50ms'; "
@@ -333,16 +335,18 @@ void CommandLine::Impl::add_thresholds_options() {
 }
 
 void CommandLine::Impl::add_engine_options() {
-    auto& [o, plan, test_arg, timeout, connect_timeout, interval, headers, output, broker_timeout, streams, curve_key,
-           broker_pub, thresholds, data, data_exhausted, params] = v;
+    auto& o = v.o;
     const char* g = "Engine";
     app.add_option("--threads", o.threads, "Worker threads (default: one per core)")
         ->group(g)->check(CLI::Range(0u, 1024u));
 }
 
 void CommandLine::Impl::add_cluster_options() {
-    auto& [o, plan, test_arg, timeout, connect_timeout, interval, headers, output, broker_timeout, streams, curve_key,
-           broker_pub, thresholds, data, data_exhausted, params] = v;
+    auto& o = v.o;
+    auto& interval = v.interval;
+    auto& broker_timeout = v.broker_timeout;
+    auto& curve_key = v.curve_key;
+    auto& broker_pub = v.broker_pub;
     const char* g = "Cluster";
     app.add_option("--agents", o.agents, "Run on this many agents of a broker (each runs the whole plan)")
         ->group(g)->check(CLI::Range(0u, 10000u));
@@ -364,8 +368,11 @@ void CommandLine::Impl::add_cluster_options() {
 
 ParseResult CommandLine::Impl::parse(int argc, char** argv) {
     v = Values{};  // the options stay bound: v's members keep their addresses
-    auto& [o, plan, test_arg, timeout, connect_timeout, interval, headers, output, broker_timeout, streams, curve_key,
-           broker_pub, thresholds, data, data_exhausted, params] = v;
+    auto& o = v.o;
+    auto& output = v.output;
+    auto& broker_timeout = v.broker_timeout;
+    auto& curve_key = v.curve_key;
+    auto& broker_pub = v.broker_pub;
 
     if (auto path = config_argument(argc, argv))
         if (auto why = why_not_config(app, *path); !why.empty()) {
@@ -404,8 +411,11 @@ ParseResult CommandLine::Impl::parse(int argc, char** argv) {
 
 // The test argument and what goes with it (URL mode's options, --param, --streams).
 std::string CommandLine::Impl::take_test() {
-    auto& [o, plan, test_arg, timeout, connect_timeout, interval, headers, output, broker_timeout, streams, curve_key,
-           broker_pub, thresholds, data, data_exhausted, params] = v;
+    auto& o = v.o;
+    auto& test_arg = v.test_arg;
+    auto& headers = v.headers;
+    auto& streams = v.streams;
+    auto& params = v.params;
     if (test_arg.empty()) return "a TEST is required (a URL or LIBRARY.so:Class.method)";
     auto test = parse_test_argument(test_arg);
     if (!test) return test.error;
@@ -446,8 +456,11 @@ std::string CommandLine::Impl::take_test() {
 
 // The load plan, timeouts and the reporting interval.
 std::string CommandLine::Impl::take_plan() {
-    auto& [o, plan, test_arg, timeout, connect_timeout, interval, headers, output, broker_timeout, streams, curve_key,
-           broker_pub, thresholds, data, data_exhausted, params] = v;
+    auto& o = v.o;
+    auto& plan = v.plan;
+    auto& timeout = v.timeout;
+    auto& connect_timeout = v.connect_timeout;
+    auto& interval = v.interval;
     if (!o.dashboard.empty() && o.agents)
         return "--dashboard serves a local run; for a cluster run loads-dashboard --publisher on the broker's publisher";
     plan.users_given = users_opt->count() > 0;
@@ -468,8 +481,10 @@ std::string CommandLine::Impl::take_plan() {
 
 // Thresholds, data files and the files the report goes to.
 std::string CommandLine::Impl::take_outputs() {
-    auto& [o, plan, test_arg, timeout, connect_timeout, interval, headers, output, broker_timeout, streams, curve_key,
-           broker_pub, thresholds, data, data_exhausted, params] = v;
+    auto& o = v.o;
+    auto& thresholds = v.thresholds;
+    auto& data = v.data;
+    auto& data_exhausted = v.data_exhausted;
     for (const auto& text : thresholds) {
         auto t = parse_threshold(text);
         if (!t) return t.error;
