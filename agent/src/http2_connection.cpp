@@ -277,6 +277,17 @@ private:
         }
         std::string_view bytes = out_;
         error_code ec;
+        // A plain socket takes the frames in a non-blocking write first: no
+        // completion to post and no suspension when they fit its buffer.
+        if (!tls_ && !bytes.empty()) {
+            if (!plain_->non_blocking()) plain_->non_blocking(true, ec);
+            std::size_t n = ec ? 0 : plain_->write_some(asio::buffer(bytes.data(), bytes.size()), ec);
+            if (ec && ec != asio::error::would_block && ec != asio::error::try_again)
+                return request_error(ec, IoPhase::write, timed_out());
+            ec = {};
+            bytes_sent_ += n;
+            bytes.remove_prefix(n);
+        }
         while (!bytes.empty()) {
             std::size_t n = tls_ ? tls_->async_write_some(asio::buffer(bytes.data(), bytes.size()), y[ec])
                                  : plain_->async_write_some(asio::buffer(bytes.data(), bytes.size()), y[ec]);
