@@ -239,14 +239,6 @@ void check(const Value& v, SnapshotAgent& a) {
 // its field names (fields.hpp).
 
 template <class T>
-constexpr bool is_optional = false;
-template <class T>
-constexpr bool is_optional<std::optional<T>> = true;
-template <class T>
-constexpr bool is_vector = false;
-template <class T>
-constexpr bool is_vector<std::vector<T>> = true;
-template <class T>
 constexpr bool is_pair = false;
 template <class A, class B>
 constexpr bool is_pair<std::pair<A, B>> = true;

@@ -21,8 +21,10 @@
 #include "loads/proto/messages.hpp"
 
 #include <array>
+#include <optional>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 namespace loads::proto::codec {
 
@@ -111,6 +113,16 @@ private:
 // M is T or const T: one list serves the encoder (const) and the decoder.
 template <class M, class T>
 concept Is = std::is_same_v<std::remove_const_t<M>, T>;
+
+// Field types the walkers look into (codec.cpp's put and take, the tests).
+template <class T>
+constexpr bool is_optional = false;
+template <class T>
+constexpr bool is_optional<std::optional<T>> = true;
+template <class T>
+constexpr bool is_vector = false;
+template <class T>
+constexpr bool is_vector<std::vector<T>> = true;
 
 // ------------------------------------------------------------ pieces
 

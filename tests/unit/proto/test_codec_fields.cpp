@@ -113,15 +113,6 @@ bool same(const void* a, const void* b) {
     return *static_cast<const T*>(a) == *static_cast<const T*>(b);
 }
 
-template <class T>
-constexpr bool is_optional = false;
-template <class T>
-constexpr bool is_optional<std::optional<T>> = true;
-template <class T>
-constexpr bool is_vector = false;
-template <class T>
-constexpr bool is_vector<std::vector<T>> = true;
-
 // Walks a value's field list down to leaves. A field of a listed type is
 // walked into; so are an optional one (whether it is set is a leaf, then its
 // value or a default one) and a list of them (its size is a leaf, then its
@@ -151,11 +142,11 @@ struct Leaves : codec::Visitor<Leaves> {
             leaf(path, x);
         } else if constexpr (codec::Listed<U>) {
             walk(path, x);
-        } else if constexpr (is_optional<U>) {
+        } else if constexpr (codec::is_optional<U>) {
             leaf(path + " (set)", x.has_value());
             if constexpr (codec::Listed<typename U::value_type>) walk(path, x ? *x : typename U::value_type{});
             else leaf(path, x);
-        } else if constexpr (is_vector<U>) {
+        } else if constexpr (codec::is_vector<U>) {
             leaf(path, x.size());
             if constexpr (codec::Listed<typename U::value_type>)
                 walk(path + "[0]", x.empty() ? typename U::value_type{} : x.front());
