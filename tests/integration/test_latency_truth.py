@@ -12,6 +12,13 @@ overhead fits; concurrency stays moderate (10 users per process), and ctest
 runs this file alone. A machine whose CPUs are saturated by other work delays
 wakeups by more than 0.3 ms (any client then fails the bound; wrk does too),
 so a failure prints the CPU pressure.
+
+Causality (never below the truth) must hold in every run. The closeness bound
+gets up to ATTEMPTS runs and must hold in one of them: a systematic error
+(a wrong bucket, an averaged percentile, a clock started late or stopped
+early) fails every run the same way, while a burst of other work on a shared
+machine (CI once ran this at a CPU pressure of 16%: p99 +1.5 ms, +4.7%, with
+p50 and p90 within 1.5%) fails one run and not the next.
 """
 import json
 import math
@@ -31,6 +38,7 @@ REL, ABS_NS = 0.01, 300_000  # reported <= truth * (1 + REL) + ABS_NS
 # as its budget: it once read 71.1 ms against the server's 61.7 ms on a quiet
 # 2-core machine, with p50..p99 all within 1%.
 MAX_ABS_NS = 15_000_000
+ATTEMPTS = 3
 
 # 9000 hits in both modes (10 users x 900 hits locally, 10 x 300 on each of
 # 3 agents): at p99 one rank is ~0.06 ms of this distribution, and the few
@@ -75,6 +83,8 @@ def cpu_pressure():
 
 
 def check_against_truth(report, target, hits, label):
+    """Checks one run: counts and causality are asserted; returns the rows
+    that are further above the truth than the budget, and the table."""
     t = report["total"]
     assert t["hits"] == hits and t["successes"] == hits, t
     assert t["latency"]["count"] == hits
@@ -94,7 +104,20 @@ def check_against_truth(report, target, hits, label):
     below = [name for name, tr, got in rows if got < tr]
     assert not below, f"reported below the truth (impossible by causality): {below}\n{table}"
     far = [name for name, tr, got in rows if got > tr * (1 + REL) + (MAX_ABS_NS if name == "max" else ABS_NS)]
-    assert not far, f"reported more than 1% + 0.3 ms (max: 1% + 15 ms) above the truth: {far}\n{table}"
+    return far, table
+
+
+def check_runs(run_once, target, hits, label):
+    """Runs up to ATTEMPTS times until one run is within the budget."""
+    tables = []
+    for attempt in range(1, ATTEMPTS + 1):
+        target.reset()
+        far, table = check_against_truth(run_once(), target, hits, f"{label} #{attempt}")
+        if not far:
+            return
+        tables.append(f"{table}\n  above the budget: {far}")
+    pytest.fail(f"reported more than 1% + 0.3 ms (max: 1% + 15 ms) above the truth in "
+                f"all {ATTEMPTS} runs:\n" + "\n".join(tables))
 
 
 def test_dist_endpoint_draws_and_records(target):
@@ -120,20 +143,24 @@ def test_dist_endpoint_draws_and_records(target):
 
 
 def test_local_percentiles_are_true(target):
-    r = run_runner(target.url + DIST, "-u", USERS, "-c", LOCAL_HITS, "--output", "json",
-                   timeout=180)
-    assert r.rc == 0, r.stderr
-    check_against_truth(r.json, target, USERS * LOCAL_HITS, "local")
+    def run_once():
+        r = run_runner(target.url + DIST, "-u", USERS, "-c", LOCAL_HITS, "--output", "json",
+                       timeout=180)
+        assert r.rc == 0, r.stderr
+        return r.json
+    check_runs(run_once, target, USERS * LOCAL_HITS, "local")
 
 
 def test_three_agents_percentiles_are_true(tmp_path, target):
     c = Cluster(3, tmp_path)
     try:
-        r = run_runner(target.url + DIST, "-u", USERS, "-c", AGENT_HITS, "--agents", 3,
-                       "--broker", c.broker.frontend, "--output", "json", timeout=180)
-        assert r.rc == 0, r.stderr
+        def run_once():
+            r = run_runner(target.url + DIST, "-u", USERS, "-c", AGENT_HITS, "--agents", 3,
+                           "--broker", c.broker.frontend, "--output", "json", timeout=180)
+            assert r.rc == 0, r.stderr
+            return r.json
         # Each agent runs the whole plan: three times the hits, and the
         # percentiles come from the merged histogram.
-        check_against_truth(r.json, target, 3 * USERS * AGENT_HITS, "3 agents")
+        check_runs(run_once, target, 3 * USERS * AGENT_HITS, "3 agents")
     finally:
         c.kill()
