@@ -13,6 +13,16 @@ wait4 or /proc for daemons), and nginx's CPU share; the report gives medians
 and min-max over the rounds and the ratio of each tool's CPU-microseconds
 per request to wrk's in the same variant.
 
+HTTP/2 runs against two servers, each alone on CPU 0: nginx's `http2` listener
+(h2c) and nghttpd (Debian's nghttp2-server, the server of the nghttp2 project
+h2load belongs to; one thread, a 12-byte index.html). nginx writes every
+response of a connection in its own frames and system calls, and costs more
+per request than either generator: with 10 streams per connection it is at
+100% of its core in every generator's row, so those rows measure nginx.
+nghttpd batches its writes; at 10 streams both generators leave part of their
+core idle against it, so their CPU per request is their own. nghttpd has no
+request counter: its rows show "—" for the count check.
+
 Open model (`wrk2 R=10k` against `loads --rate 10k`, the same at 40k): both
 tools send at a fixed rate over 50 connections (--max-users 50) and measure
 latency from each request's scheduled time. wrk2 is built from the unmodified
@@ -288,6 +298,45 @@ http {{
             self.p.kill()
 
 
+class Nghttpd:
+    """nghttpd (h2c, prior knowledge) serving a 12-byte index.html, one
+    thread pinned to CPU 0: the h2 target that is cheaper per request than
+    the generators. It counts nothing: requests() is None."""
+
+    def __init__(self, workdir):
+        if not shutil.which("nghttpd"):
+            raise RuntimeError("nghttpd is missing (apt-get install nghttp2-server; bash bench/compare does)")
+        self.dir = Path(workdir) / "nghttpd"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        (self.dir / "index.html").write_bytes(b"hello world\n")
+        self.port = free_port()
+        self.p = subprocess.Popen(["taskset", "-c", "0", "nghttpd", "--no-tls", "-d", str(self.dir), "-n", "1",
+                                   str(self.port)],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=raise_nofile)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or self.p.poll() is not None:
+                    self.p.kill()
+                    raise RuntimeError(f"nghttpd did not start: {self.p.stderr.read().decode()[-500:]}")
+                time.sleep(0.05)
+        self.worker = self.p.pid
+        self.h2_url = f"http://127.0.0.1:{self.port}"
+
+    def requests(self):
+        return None
+
+    def stop(self):
+        self.p.terminate()
+        try:
+            self.p.wait(10)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+
+
 # --------------------------------------------------------------- generators
 
 def pinned(cmd):
@@ -327,6 +376,7 @@ class Tools:
         self.cluster = None
         self.curve_cluster = None
         self.wrk2_bin = getattr(args, "wrk2_bin", None)
+        self.nghttpd = None  # started by the first nghttpd variant
         self._rate_support = None
 
     def rate_support(self):
@@ -366,6 +416,10 @@ class Tools:
         out, err, cpu, wall, rc = run_child(pinned(["h2load", "-t1", f"-c{conns}", f"-m{streams}", "-D",
                                                    str(self.a.duration), self.nginx.h2_url + path]),
                                             self.a.duration + 30)
+        return self._h2load_result(out, err, cpu)
+
+    @staticmethod
+    def _h2load_result(out, err, cpu):
         m = re.search(r"requests: \d+ total, \d+ started, (\d+) done, (\d+) succeeded", out)
         if not m:
             raise RuntimeError(f"h2load: {out}{err}")
@@ -373,6 +427,20 @@ class Tools:
 
     def h2load_m1(self, path, conns):
         return self._h2load_h2(path, conns, 1)
+
+    def nghttpd_target(self):
+        if self.nghttpd is None:
+            self.nghttpd = Nghttpd(self.workdir)
+        return self.nghttpd
+
+    def h2load_nghttpd(self, path, conns, streams):
+        url = self.nghttpd_target().h2_url + path
+        out, err, cpu, wall, rc = run_child(pinned(["h2load", "-t1", f"-c{conns}", f"-m{streams}", "-D",
+                                                   str(self.a.duration), url]), self.a.duration + 30)
+        return self._h2load_result(out, err, cpu)
+
+    def ours_h2_nghttpd(self, path, conns, streams):
+        return self._ours([self.nghttpd_target().h2_url + path, "--http2", "--streams", streams], conns)
 
     def h2load_m10(self, path, conns):
         return self._h2load_h2(path, conns, 10)
@@ -488,9 +556,13 @@ class Tools:
         return self.ours_cluster(path, conns, curve=True)
 
     def close(self):
-        for c in (self.cluster, self.curve_cluster):
+        for c in (self.cluster, self.curve_cluster, self.nghttpd):
             if c:
                 c.stop()
+
+    def server_for(self, method):
+        """The target a variant's method loads: its requests() and CPU."""
+        return self.nghttpd_target() if method in NGHTTPD_METHODS else self.nginx
 
 
 class Cluster:
@@ -564,6 +636,11 @@ VARIANTS = {
     "loads --http2 --streams 1": ("ours_h2_1", "/", None, "h2load -m1"),
     "h2load -m10": ("h2load_m10", "/", None, "h2load -m10"),
     "loads --http2 --streams 10": ("ours_h2_10", "/", None, "h2load -m10"),
+    # The same against nghttpd (5th field: streams per connection).
+    "h2load -m1 nghttpd": ("h2load_nghttpd", "/index.html", None, "h2load -m1 nghttpd", 1),
+    "loads --http2 --streams 1 nghttpd": ("ours_h2_nghttpd", "/index.html", None, "h2load -m1 nghttpd", 1),
+    "h2load -m10 nghttpd": ("h2load_nghttpd", "/index.html", None, "h2load -m10 nghttpd", 10),
+    "loads --http2 --streams 10 nghttpd": ("ours_h2_nghttpd", "/index.html", None, "h2load -m10 nghttpd", 10),
     "wrk 500 conns": ("wrk", "/", 500, "wrk 500 conns"),
     "loads URL 500 conns": ("ours_url", "/", 500, "wrk 500 conns"),
     # Open model, (..., rate): a fixed arrival rate, latency from the schedule.
@@ -573,6 +650,7 @@ VARIANTS = {
     "loads --rate 40k": ("ours_rate", "/", None, "wrk2 R=40k", 40000),
 }
 OPEN_METHODS = ("wrk2", "ours_rate")
+NGHTTPD_METHODS = ("h2load_nghttpd", "ours_h2_nghttpd")
 
 
 def is_open(name):
@@ -620,7 +698,8 @@ def summarize(runs):
             "cpu_us_per_req_median": statistics.median(us), "cpu_us_per_req_min": min(us),
             "cpu_us_per_req_max": max(us),
             "nginx_cpu_share_median": statistics.median(nginx_cpu),
-            "count_diff_max": max(abs(r["nginx_requests"] - r["requests"]) for r in ok),
+            "count_diff_max": None if any(r["nginx_requests"] is None for r in ok) else
+            max(abs(r["nginx_requests"] - r["requests"]) for r in ok),
         }
         if is_open(name):
             for k in ("p50_ms", "p99_ms", "p999_ms", "max_ms", "service_p50_ms", "service_p99_ms"):
@@ -653,8 +732,9 @@ def markdown(summary, meta, memory, runs):
     lines = [f"# bench/compare, {meta['date']}", "",
              f"nginx {meta['nginx']} (1 worker, CPU 0) on 127.0.0.1; each generator on CPU 1 with 1 thread; "
              f"{meta['duration']} s per run, {meta['rounds']} interleaved rounds, {meta['connections']} "
-             f"keep-alive connections unless named. Medians [min–max].", "",
-             "| generator | requests/s | CPU µs/request | × wrk (CPU/req) | nginx CPU | count vs nginx |",
+             f"keep-alive connections unless named; rows named nghttpd load nghttpd (1 thread, CPU 0) "
+             f"instead of nginx. Medians [min–max].", "",
+             "| generator | requests/s | CPU µs/request | × wrk (CPU/req) | server CPU | count vs server |",
              "| --- | ---: | ---: | ---: | ---: | ---: |"]
     bottleneck = []
     open_names = [n for n in summary if is_open(n)]
@@ -670,18 +750,20 @@ def markdown(summary, meta, memory, runs):
         lines.append(
             f"| {name} | {s['rps_median']:,.0f} [{s['rps_min']:,.0f}–{s['rps_max']:,.0f}] | "
             f"{s['cpu_us_per_req_median']:.2f} [{s['cpu_us_per_req_min']:.2f}–{s['cpu_us_per_req_max']:.2f}] | "
-            f"{ratio} | {s['nginx_cpu_share_median'] * 100:.0f}% | ±{s['count_diff_max']} |")
+            f"{ratio} | {s['nginx_cpu_share_median'] * 100:.0f}% | "
+            f"{'—' if s['count_diff_max'] is None else '±' + str(s['count_diff_max'])} |")
         if s["nginx_cpu_share_median"] > 0.9:
             bottleneck.append(name)
     lines.append("")
     if len(open_names) == len(summary):
         lines = lines[:1]
     elif bottleneck:
-        lines.append("**The target was the bottleneck** (nginx's worker above 90% of CPU 0) for: "
-                     + ", ".join(bottleneck) + ". Their requests/s measure nginx, not the generator; "
-                     "CPU µs per request still measures the generator.")
+        lines.append("**The target was the bottleneck** (the server above 90% of CPU 0) for: "
+                     + ", ".join(bottleneck) + ". Their requests/s measure the server, not the generator; "
+                     "CPU µs per request measures the generator, but a generator that keeps up with a "
+                     "saturated server spends its spare time on wake-ups and reads that find nothing.")
     else:
-        lines.append("nginx stayed below 90% of its core in every variant: the generators were the bottleneck.")
+        lines.append("The server stayed below 90% of its core in every variant: the generators were the bottleneck.")
     if open_names:
         lines += open_markdown(summary, open_names, meta)
     others = [(r["cpu1_others_share"], r.get("cpu0_others_share", 0), n)
@@ -821,22 +903,24 @@ def main():
                 method, path, conns, _, *rate = VARIANTS[name]
                 conns = conns or args.connections
                 duration = args.open_duration if is_open(name) else args.duration
-                n0 = nginx.requests()
-                cpu0 = proc_cpu(nginx.worker)
-                busy0 = cpus_busy()
-                t0 = time.monotonic()
                 try:
+                    server = tools.server_for(method)
+                    n0 = server.requests()
+                    cpu0 = proc_cpu(server.worker)
+                    busy0 = cpus_busy()
+                    t0 = time.monotonic()
                     n, cpu, extra = getattr(tools, method)(path, conns, *rate)
                     wall = time.monotonic() - t0
-                    counted = nginx.requests() - n0 - 1
-                    nginx_cpu = proc_cpu(nginx.worker) - cpu0
+                    # The status request itself is counted too (nghttpd counts nothing).
+                    counted = None if n0 is None else server.requests() - n0 - 1
+                    nginx_cpu = proc_cpu(server.worker) - cpu0
                     r = {"round": rnd + 1, "requests": n, "cpu_s": cpu, "duration": float(duration),
                          "wall_s": wall, "nginx_requests": counted, "nginx_cpu_share": nginx_cpu / duration,
                          **others_on_cpus(busy0, cpu, nginx_cpu, wall), **extra}
                     lat = f"  p50 {extra['p50_ms']:.3f} p99 {extra['p99_ms']:.3f} ms" if is_open(name) else ""
                     log(f"round {rnd + 1} {name:24s} {n / duration:10,.0f} req/s "
-                        f"{cpu * 1e6 / max(n, 1):7.2f} CPU µs/req  nginx counted {counted} "
-                        f"nginx CPU {r['nginx_cpu_share'] * 100:.0f}%{lat}  "
+                        f"{cpu * 1e6 / max(n, 1):7.2f} CPU µs/req  server counted {counted} "
+                        f"server CPU {r['nginx_cpu_share'] * 100:.0f}%{lat}  "
                         f"others on CPU 0/1 {r['cpu0_others_share'] * 100:.0f}%/{r['cpu1_others_share'] * 100:.0f}%")
                 except Exception as e:  # one tool failing must not lose the others' figures
                     r = {"round": rnd + 1, "error": str(e)[:2000]}
