@@ -118,6 +118,9 @@ def main(argv=None):
     ap.add_argument("--resolution", default="2k", help="bisection stops when the bracket is this narrow")
     ap.add_argument("--connections", type=int, default=50)
     ap.add_argument("--arrivals", default="uniform", choices=["uniform", "poisson"])
+    ap.add_argument("--arrival-window", default="",
+                    help="loads --rate --arrival-window (default: loads' own, 500us); a hit started more "
+                         "than 1 ms after its schedule is late whatever the window")
     ap.add_argument("--max-p99-ms", type=float, default=10.0,
                     help="p99 from the schedule above this = latency exploded (loopback p99 is well under 1 ms)")
     ap.add_argument("--late-max", type=float, default=0.01, help="share of loads' hits allowed to start late")
