@@ -412,21 +412,16 @@ class Tools:
             raise RuntimeError(f"h2load: {out}{err}")
         return int(m.group(1)), cpu, {"succeeded": int(m.group(2))}
 
-    def _h2load_h2(self, path, conns, streams):
+    def _h2load_h2(self, url, conns, streams):
         out, err, cpu, wall, rc = run_child(pinned(["h2load", "-t1", f"-c{conns}", f"-m{streams}", "-D",
-                                                   str(self.a.duration), self.nginx.h2_url + path]),
-                                            self.a.duration + 30)
-        return self._h2load_result(out, err, cpu)
-
-    @staticmethod
-    def _h2load_result(out, err, cpu):
+                                                   str(self.a.duration), url]), self.a.duration + 30)
         m = re.search(r"requests: \d+ total, \d+ started, (\d+) done, (\d+) succeeded", out)
         if not m:
             raise RuntimeError(f"h2load: {out}{err}")
         return int(m.group(1)), cpu, {"succeeded": int(m.group(2))}
 
     def h2load_m1(self, path, conns):
-        return self._h2load_h2(path, conns, 1)
+        return self._h2load_h2(self.nginx.h2_url + path, conns, 1)
 
     def nghttpd_target(self):
         if self.nghttpd is None:
@@ -434,16 +429,13 @@ class Tools:
         return self.nghttpd
 
     def h2load_nghttpd(self, path, conns, streams):
-        url = self.nghttpd_target().h2_url + path
-        out, err, cpu, wall, rc = run_child(pinned(["h2load", "-t1", f"-c{conns}", f"-m{streams}", "-D",
-                                                   str(self.a.duration), url]), self.a.duration + 30)
-        return self._h2load_result(out, err, cpu)
+        return self._h2load_h2(self.nghttpd_target().h2_url + path, conns, streams)
 
     def ours_h2_nghttpd(self, path, conns, streams):
         return self._ours([self.nghttpd_target().h2_url + path, "--http2", "--streams", streams], conns)
 
     def h2load_m10(self, path, conns):
-        return self._h2load_h2(path, conns, 10)
+        return self._h2load_h2(self.nginx.h2_url + path, conns, 10)
 
     def ours_h2_1(self, path, conns):
         return self._ours([self.nginx.h2_url + path, "--http2", "--streams", "1"], conns)

@@ -1,6 +1,8 @@
 """The harness itself: Proc.wait_for sees every line a child prints, also
 when two lines come in one read (the dashboard's `listening http` and
 `subscribed` did, and a full ctest then waited 30 s for a line already read)."""
+import pytest
+
 from loads_procs import Proc
 
 
@@ -20,11 +22,7 @@ def test_two_lines_in_one_read_are_both_seen():
 def test_a_line_that_never_comes_is_an_error_naming_what_came():
     p = Proc(["sh", "-c", "echo only; sleep 5"])
     try:
-        try:
+        with pytest.raises(AssertionError, match=r"no matching line within 0.5s; stdout=\['only'\]"):
             p.wait_for(lambda l: l == "never", timeout=0.5)
-        except AssertionError as e:
-            assert "stdout=['only']" in str(e)
-        else:
-            raise AssertionError("wait_for returned for a line that never came")
     finally:
         p.kill()
